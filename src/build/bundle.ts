@@ -1,0 +1,86 @@
+/**
+ * Bundles one service entry (TypeScript, npm dependencies included) into one script for a V8
+ * isolate. Node built-ins are rejected: an isolate has no file system, process or sockets.
+ */
+import { createHash } from "node:crypto";
+import { builtinModules } from "node:module";
+import { relative } from "node:path";
+import * as esbuild from "esbuild";
+import { StratusError } from "../errors/index.ts";
+
+/** The global name the bundle assigns its module namespace to. */
+export const BUNDLE_GLOBAL = "__stratus_module";
+
+/** A built service: one script plus what it was made from. */
+export interface ServiceBundle {
+  /** The script; running it sets globalThis.__stratus_module to the module namespace. */
+  readonly code: string;
+  /** sha256 of the code, hex: the identity of this build. */
+  readonly hash: string;
+  /** Absolute paths of every source file in the bundle (for the file watcher). */
+  readonly inputs: readonly string[];
+}
+
+const BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+function rejectNodeBuiltins(projectDir: string): esbuild.Plugin {
+  return {
+    name: "stratus-no-node-builtins",
+    setup(build) {
+      build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
+        if (!BUILTINS.has(args.path) && !args.path.startsWith("node:")) return undefined;
+        const importer = relative(projectDir, args.importer) || args.importer;
+        return {
+          errors: [
+            {
+              text: `imports the Node built-in "${args.path}" (in ${importer}); isolate services have no file system, process or sockets: use the bindings in env (KV, SQL, fetch) instead`,
+            },
+          ],
+        };
+      });
+    },
+  };
+}
+
+/** Bundles `entry`; `projectDir` makes file names in errors relative. Throws STRATUS_E_BUILD / STRATUS_E_NODE_BUILTIN. */
+export async function bundleService(entry: string, projectDir: string): Promise<ServiceBundle> {
+  let result: esbuild.BuildResult<{ write: false; metafile: true }>;
+  try {
+    result = await esbuild.build({
+      entryPoints: [entry],
+      absWorkingDir: projectDir,
+      bundle: true,
+      write: false,
+      metafile: true,
+      format: "iife",
+      globalName: BUNDLE_GLOBAL,
+      platform: "neutral",
+      target: "es2024",
+      mainFields: ["browser", "module", "main"],
+      conditions: ["workerd", "worker", "browser"],
+      resolveExtensions: [".ts", ".tsx", ".mts", ".js", ".mjs", ".jsx", ".json"],
+      sourcemap: false,
+      logLevel: "silent",
+      legalComments: "none",
+      plugins: [rejectNodeBuiltins(projectDir)],
+    });
+  } catch (err) {
+    const failure = err as esbuild.BuildFailure;
+    const msgs = (failure.errors ?? []).map((e) => {
+      const loc = e.location ? `${e.location.file}:${e.location.line}:${e.location.column + 1}: ` : "";
+      return `${loc}${e.text}`;
+    });
+    const builtin = msgs.some((m) => m.includes("imports the Node built-in"));
+    throw new StratusError(
+      builtin ? "STRATUS_E_NODE_BUILTIN" : "STRATUS_E_BUILD",
+      msgs.length > 0 ? msgs.join("\n") : String(err),
+      { cause: err },
+    );
+  }
+  const code = result.outputFiles[0]!.text;
+  return {
+    code,
+    hash: createHash("sha256").update(code).digest("hex"),
+    inputs: Object.keys(result.metafile.inputs).map((p) => (p.startsWith("/") ? p : `${projectDir}/${p}`)),
+  };
+}

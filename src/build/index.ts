@@ -1,0 +1,2 @@
+/** Bundling of service entries into isolate scripts. */
+export { bundleService, BUNDLE_GLOBAL, type ServiceBundle } from "./bundle.ts";

@@ -1,0 +1,225 @@
+/**
+ * Reads stratus.yaml, validates it once against the schema and resolves it into a frozen config
+ * that nothing downstream re-checks. Every error names the file, the line, the path in the
+ * document, the bad value and the fix.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { LineCounter, parseDocument, isNode } from "yaml";
+import type { z } from "zod";
+import { StratusError } from "../errors/index.ts";
+import { StackFile, type StackFileParsed } from "./schema.ts";
+import type { BindingConfig, HttpMethod, ResolvedRoute, ResolvedService, ResolvedStack } from "./types.ts";
+
+/** The name of the stack file in a project directory. */
+export const STACK_FILE = "stratus.yaml";
+
+/** Loads and resolves the stack in `dirOrFile` (a project directory or a stratus.yaml path). */
+export function loadStack(dirOrFile: string): ResolvedStack {
+  const abs = resolve(dirOrFile);
+  const file = existsSync(abs) && statSync(abs).isDirectory() ? join(abs, STACK_FILE) : abs;
+  if (!existsSync(file)) {
+    throw new StratusError(
+      "STRATUS_E_CONFIG_NOT_FOUND",
+      `${file}: no stack file here; run "stratus init <dir>" to create a project, or pass the directory that holds ${STACK_FILE}`,
+    );
+  }
+  return parseStack(readFileSync(file, "utf8"), file);
+}
+
+/** Parses stack-file text; `file` is used for error messages and to resolve entry paths. */
+export function parseStack(text: string, file: string): ResolvedStack {
+  const shown = relative(process.cwd(), file) || file;
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const pos = lines.linePos(e.pos[0]);
+    throw new StratusError(
+      "STRATUS_E_CONFIG_PARSE",
+      `${shown}:${pos.line}:${pos.col}: not valid YAML: ${e.message.split("\n")[0]}; fix the syntax at that line`,
+    );
+  }
+  const raw: unknown = doc.toJS();
+  const where = (path: readonly PropertyKey[]): string => {
+    const node = doc.getIn(path as unknown[], true);
+    if (isNode(node) && node.range) {
+      const pos = lines.linePos(node.range[0]);
+      return `${shown}:${pos.line}:${pos.col}`;
+    }
+    return shown;
+  };
+  const parsed = StackFile.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const messages = parsed.error.issues.map((issue) => describeIssue(issue, raw, where));
+    throw new StratusError("STRATUS_E_CONFIG_INVALID", messages.join("\n"));
+  }
+  return resolveStack(parsed.data, file, where);
+}
+
+/** Renders a document path the way users read it: services.orders.routes[1]. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out === "" ? String(part) : `.${String(part)}`;
+  }
+  return out || "(top level)";
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = root;
+  for (const p of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return "nothing";
+  const s = JSON.stringify(value);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+const BINDING_KINDS = "{ kv: {} }, { sql: {} }, { service: NAME }, { publish: [TOPIC] }, { secret: NAME } or { egress: [HOST] }";
+
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown, where: (p: readonly PropertyKey[]) => string): string {
+  const path = issue.path;
+  const value = valueAt(raw, path);
+  const at = `${where(path)}: ${formatPath(path)}`;
+  if (issue.code === "invalid_union" && path.includes("bindings")) {
+    // Report the branch whose key the user wrote, not every alternative.
+    const keys = value && typeof value === "object" ? Object.keys(value) : [];
+    if (keys.length === 1) {
+      const branch = issue.errors.find((errs) => errs.every((e) => e.code !== "unrecognized_keys" && e.path[0] === keys[0]));
+      if (branch && branch[0]) return describeIssue({ ...branch[0], path: [...path, ...branch[0].path] } as z.core.$ZodIssue, raw, where);
+    }
+    return `${at}: ${show(value)} is not a binding; write exactly one of ${BINDING_KINDS}`;
+  }
+  if (issue.code === "unrecognized_keys") {
+    return `${at}: unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}; remove ${issue.keys.length > 1 ? "them" : "it"} or check the spelling against docs/stack-file.md`;
+  }
+  if (issue.code === "invalid_type" && value === undefined) {
+    return `${at}: is required (${issue.expected}); add it`;
+  }
+  return `${at}: ${show(value)} is not valid: ${issue.message}`;
+}
+
+/** Parses "10s" / 500 / "2m" into milliseconds. */
+export function parseDuration(value: number | string): number {
+  if (typeof value === "number") return value;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
+  if (!m) throw new StratusError("STRATUS_E_CONFIG_INVALID", `"${value}" is not a duration; write e.g. "500ms" or "10s"`);
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
+  return Math.round(n * unit);
+}
+
+/** Parses "1mb" / 4096 into bytes. */
+export function parseSize(value: number | string): number {
+  if (typeof value === "number") return value;
+  const m = /^(\d+)(kb|mb|b)$/i.exec(value);
+  if (!m) throw new StratusError("STRATUS_E_CONFIG_INVALID", `"${value}" is not a size; write e.g. "512kb" or "1mb"`);
+  const unit = { b: 1, kb: 1024, mb: 1024 * 1024 }[m[2]!.toLowerCase() as "b" | "kb" | "mb"];
+  return Number(m[1]) * unit;
+}
+
+/** The shape two routes share when they match the same requests: params and names erased. */
+function routeShape(path: string): string {
+  return path.replace(/:[^/]+/g, ":");
+}
+
+function resolveStack(data: StackFileParsed, file: string, where: (p: readonly PropertyKey[]) => string): ResolvedStack {
+  const dir = dirname(file);
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const seen = new Map<string, { service: string; route: string; index: number }[]>();
+  const services: ResolvedService[] = [];
+  const names = Object.keys(data.services);
+
+  for (const [name, svc] of Object.entries(data.services)) {
+    const base = ["services", name];
+    const entry = resolve(dir, svc.entry);
+    if (!existsSync(entry)) {
+      errors.push(`${where([...base, "entry"])}: services.${name}.entry: "${svc.entry}" does not exist (looked for ${entry}); create it or fix the path`);
+    }
+    const routes: ResolvedRoute[] = [];
+    svc.routes.forEach((raw, index) => {
+      const [method, path] = raw.split(" ") as [HttpMethod | "ANY", string];
+      const shape = routeShape(path);
+      const others = seen.get(shape) ?? [];
+      for (const other of others) {
+        const otherMethod = other.route.split(" ")[0];
+        if (otherMethod === method || otherMethod === "ANY" || method === "ANY") {
+          const whom = other.service === name ? "this service already" : `service "${other.service}"`;
+          errors.push(
+            `${where([...base, "routes", index])}: services.${name}.routes[${index}]: "${raw}" is also routed to ${whom} (as "${other.route}" at services.${other.service}.routes[${other.index}]); give one of them another path`,
+          );
+        }
+      }
+      others.push({ service: name, route: raw, index });
+      seen.set(shape, others);
+      routes.push({ method, path, raw });
+    });
+
+    const bindings: Record<string, BindingConfig> = {};
+    for (const [bname, b] of Object.entries(svc.bindings)) {
+      const at = `${where([...base, "bindings", bname])}: services.${name}.bindings.${bname}`;
+      if (bname in svc.vars) errors.push(`${at}: "${bname}" is both a binding and a var; rename one of them`);
+      if ("kv" in b) bindings[bname] = { kind: "kv" };
+      else if ("sql" in b) bindings[bname] = { kind: "sql" };
+      else if ("service" in b) {
+        if (!names.includes(b.service)) {
+          errors.push(`${at}: service "${b.service}" is not in this stack; use one of ${names.map((n) => `"${n}"`).join(", ")}`);
+        }
+        bindings[bname] = { kind: "service", service: b.service };
+      } else if ("egress" in b) bindings[bname] = { kind: "egress", hosts: b.egress.map((h) => h.toLowerCase()) };
+      else if ("publish" in b) warnings.push(`${at}: publish bindings arrive with events in a later release; ${bname} is left out of env`);
+      else warnings.push(`${at}: secret bindings arrive in a later release; ${bname} is left out of env`);
+    }
+    if (svc.subscribe) warnings.push(`${where([...base, "subscribe"])}: services.${name}.subscribe: events arrive in a later release; ignored`);
+    if (svc.schedules) warnings.push(`${where([...base, "schedules"])}: services.${name}.schedules: cron arrives in a later release; ignored`);
+    if (svc.scale.min > svc.scale.max) {
+      errors.push(`${where([...base, "scale", "min"])}: services.${name}.scale.min: ${svc.scale.min} is more than scale.max (${svc.scale.max}); lower min or raise max`);
+    }
+    services.push({
+      name,
+      entry,
+      entryAsWritten: svc.entry,
+      runtime: svc.runtime,
+      routes,
+      bindings,
+      vars: { ...svc.vars },
+      scale: {
+        min: svc.scale.min,
+        max: svc.scale.max,
+        concurrency: svc.scale.concurrency,
+        idleTimeoutMs: parseDuration(svc.scale.idleTimeout),
+        queue: svc.scale.queue,
+      },
+      limits: {
+        memoryMb: svc.limits.memory,
+        timeoutMs: parseDuration(svc.limits.timeout),
+        cpuMs: parseDuration(svc.limits.cpu),
+      },
+    });
+  }
+  if (errors.length > 0) throw new StratusError(errors.some((e) => e.includes("also routed")) ? "STRATUS_E_ROUTE_CONFLICT" : "STRATUS_E_CONFIG_INVALID", errors.join("\n"));
+  return deepFreeze({
+    name: data.name,
+    dir,
+    file,
+    gateway: { maxBodySize: parseSize(data.gateway.maxBodySize) },
+    services,
+    warnings,
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

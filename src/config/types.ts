@@ -1,0 +1,55 @@
+/** The resolved, frozen stack configuration every other subsystem reads. */
+
+/** An HTTP method a route can name. */
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS";
+
+/** One route of a service. */
+export interface ResolvedRoute {
+  /** The method, or ANY for every method. */
+  readonly method: HttpMethod | "ANY";
+  /** The path pattern: literals, `:param` segments, an optional trailing `*`. */
+  readonly path: string;
+  /** The route as written in the stack file. */
+  readonly raw: string;
+}
+
+/** A capability granted to a service. */
+export type BindingConfig =
+  | { readonly kind: "kv" }
+  | { readonly kind: "sql" }
+  | { readonly kind: "service"; readonly service: string }
+  | { readonly kind: "egress"; readonly hosts: readonly string[] };
+
+/** One service, with every default filled in and every duration in milliseconds. */
+export interface ResolvedService {
+  readonly name: string;
+  /** Absolute path of the entry module. */
+  readonly entry: string;
+  /** The entry as written in the stack file (for messages). */
+  readonly entryAsWritten: string;
+  readonly runtime: "isolate";
+  readonly routes: readonly ResolvedRoute[];
+  readonly bindings: Readonly<Record<string, BindingConfig>>;
+  readonly vars: Readonly<Record<string, string | number | boolean>>;
+  readonly scale: {
+    readonly min: number;
+    readonly max: number;
+    readonly concurrency: number;
+    readonly idleTimeoutMs: number;
+    readonly queue: number;
+  };
+  readonly limits: { readonly memoryMb: number; readonly timeoutMs: number; readonly cpuMs: number };
+}
+
+/** A whole stack. */
+export interface ResolvedStack {
+  readonly name: string;
+  /** The project directory (where stratus.yaml is). */
+  readonly dir: string;
+  /** The stack file's absolute path. */
+  readonly file: string;
+  readonly gateway: { readonly maxBodySize: number };
+  readonly services: readonly ResolvedService[];
+  /** Things accepted but not acted on in this release (printed by the CLI). */
+  readonly warnings: readonly string[];
+}

@@ -1,0 +1,68 @@
+/**
+ * Stratus errors: one base class with stable string codes. User errors (bad input the user can fix)
+ * are kept apart from system errors (a fault in Stratus or the machine). Match on `code`, never on
+ * `instanceof`: errors that cross the sandbox boundary keep their code and message but not their class.
+ */
+
+/** Every error code Stratus raises, with the HTTP status it maps to and whether the user caused it. */
+export const ERROR_CODES = {
+  STRATUS_E_CONFIG_PARSE: { status: 400, user: true, summary: "The stack file is not valid YAML." },
+  STRATUS_E_CONFIG_INVALID: { status: 400, user: true, summary: "The stack file does not match the schema." },
+  STRATUS_E_CONFIG_NOT_FOUND: { status: 400, user: true, summary: "No stratus.yaml in the given directory." },
+  STRATUS_E_ROUTE_CONFLICT: { status: 400, user: true, summary: "Two routes match the same method and path." },
+  STRATUS_E_BUILD: { status: 500, user: true, summary: "A service entry failed to bundle (syntax error, missing import)." },
+  STRATUS_E_ENTRY_NOT_FOUND: { status: 500, user: true, summary: "A service entry file does not exist." },
+  STRATUS_E_NODE_BUILTIN: { status: 500, user: true, summary: "An isolate service imports a Node built-in module." },
+  STRATUS_E_NO_HANDLER: { status: 500, user: true, summary: "The module has no default export with a fetch() handler." },
+  STRATUS_E_HANDLER_THREW: { status: 500, user: true, summary: "The function threw or rejected." },
+  STRATUS_E_BAD_RESPONSE: { status: 500, user: true, summary: "The function returned something other than a Response." },
+  STRATUS_E_TIMEOUT: { status: 504, user: true, summary: "The invocation exceeded limits.timeout (wall time)." },
+  STRATUS_E_CPU_LIMIT: { status: 503, user: true, summary: "The invocation exceeded limits.cpu (CPU time); the instance was replaced." },
+  STRATUS_E_MEMORY_LIMIT: { status: 503, user: true, summary: "The instance exceeded limits.memory; it was replaced." },
+  STRATUS_E_NOT_FOUND: { status: 404, user: true, summary: "No route matches the request path." },
+  STRATUS_E_METHOD_NOT_ALLOWED: { status: 405, user: true, summary: "The path is routed, but not for this method." },
+  STRATUS_E_BODY_TOO_LARGE: { status: 413, user: true, summary: "The request body is over gateway.maxBodySize." },
+  STRATUS_E_OVERLOADED: { status: 429, user: false, summary: "The service's wait queue is full; retry after the Retry-After seconds." },
+  STRATUS_E_KV_LIMIT: { status: 400, user: true, summary: "A KV key or value is over the documented size limit." },
+  STRATUS_E_KV_ARGUMENT: { status: 400, user: true, summary: "A KV call got an argument of the wrong type." },
+  STRATUS_E_SQL: { status: 400, user: true, summary: "An SQL statement failed (syntax, constraint, bad bind)." },
+  STRATUS_E_EGRESS_DENIED: { status: 403, user: true, summary: "fetch() to a host the stack file does not grant." },
+  STRATUS_E_BINDING_DENIED: { status: 403, user: true, summary: "A binding call the stack file does not grant." },
+  STRATUS_E_SERVICE_UNAVAILABLE: { status: 503, user: false, summary: "The service has no loaded version (it failed to build)." },
+  STRATUS_E_CLI_USAGE: { status: 400, user: true, summary: "A CLI command got bad arguments." },
+  STRATUS_E_INTERNAL: { status: 500, user: false, summary: "A fault inside Stratus." },
+} as const satisfies Record<string, { status: number; user: boolean; summary: string }>;
+
+/** A stable error code. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The one error class Stratus throws; `code` is stable, `message` says what to fix. */
+export class StratusError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** True when the user can fix the cause (bad input); false for system faults. */
+  readonly user: boolean;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StratusError";
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.user = ERROR_CODES[code].user;
+  }
+
+  /** The JSON body the gateway sends for this error. */
+  toJSON(): { error: { code: ErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+/** True when `value` carries a Stratus error code (works across realms and processes). */
+export function hasErrorCode(value: unknown): value is { code: ErrorCode; message: string } {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { code?: unknown }).code === "string" &&
+    (value as { code: string }).code in ERROR_CODES
+  );
+}

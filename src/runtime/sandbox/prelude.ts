@@ -1,0 +1,422 @@
+// Sandbox code: bundled by esbuild into the script every isolate starts from (a V8 startup
+// snapshot where possible). Never loaded by Node; it sees only what the host hands to __stratus_init.
+/**
+ * The isolate's global scope: Web APIs, console, timers, crypto, fetch, the env bindings and the
+ * dispatcher the host calls once per request.
+ */
+import "./global-shim.ts";
+import "fast-text-encoding";
+import { ReadableStream, WritableStream, TransformStream, ByteLengthQueuingStrategy, CountQueuingStrategy } from "web-streams-polyfill";
+import URL from "core-js-pure/web/url";
+import URLSearchParams from "core-js-pure/web/url-search-params";
+import structuredClone from "@ungap/structured-clone";
+import { Headers, Request, Response, bodyBytes, encoder, decoder, toBytes } from "./web.ts";
+
+/** What the host hands in: callbacks that cross the boundary. */
+interface HostBridge {
+  /** Fire-and-forget log line. */
+  log(level: string, text: string): void;
+  /** Asynchronous I/O; resolves to [error, value] so codes survive the crossing. */
+  io(op: string, args: unknown[]): Promise<[{ code: string; message: string } | null, unknown]>;
+  /** Synchronous random bytes from the host's CSPRNG. */
+  random(n: number): Uint8Array;
+  /** Arms a timer; the host calls __stratus.fire(id) when it is due. */
+  timer(id: number, ms: number): void;
+  /** Disarms a timer. */
+  clearTimer(id: number): void;
+}
+
+/** How a binding looks from inside: the host resolves the grant by name. */
+type BindingDescriptor = { kind: "kv" } | { kind: "sql" } | { kind: "service" } | { kind: "egress" } | { kind: "var"; value: unknown };
+
+let host: HostBridge | null = null;
+const g = globalThis as unknown as Record<string, unknown>;
+delete g["global"];
+if (g["__stratus_sab_placeholder"]) {
+  delete g["SharedArrayBuffer"];
+  delete g["__stratus_sab_placeholder"];
+}
+
+function bridge(): HostBridge {
+  if (!host) throw new Error("Stratus: the isolate is not initialised");
+  return host;
+}
+
+class CodedError extends Error {
+  code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = "StratusError";
+  }
+}
+
+async function io(op: string, args: unknown[]): Promise<unknown> {
+  const [err, value] = await bridge().io(op, args);
+  if (err) throw new CodedError(err.code, err.message);
+  return value;
+}
+
+// ---- console -------------------------------------------------------------------------------
+function formatArg(v: unknown, depth = 0): string {
+  if (typeof v === "string") return depth === 0 ? v : JSON.stringify(v);
+  if (v instanceof Error) return v.stack ?? `${v.name}: ${v.message}`;
+  if (typeof v === "function") return `[Function ${v.name || "anonymous"}]`;
+  if (typeof v === "bigint") return `${v}n`;
+  if (typeof v === "symbol" || v === undefined) return String(v);
+  if (v instanceof Headers) return `Headers ${JSON.stringify(Object.fromEntries(v))}`;
+  try {
+    return JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? `${x}n` : x)) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+function logger(level: string) {
+  return (...args: unknown[]): void => bridge().log(level, args.map((a) => formatArg(a)).join(" "));
+}
+const console = {
+  log: logger("info"),
+  info: logger("info"),
+  debug: logger("debug"),
+  warn: logger("warn"),
+  error: logger("error"),
+  trace: logger("debug"),
+};
+
+// ---- timers --------------------------------------------------------------------------------
+const timers = new Map<number, { fn: (...a: unknown[]) => void; args: unknown[]; every: number }>();
+let nextTimer = 1;
+function setTimer(fn: unknown, ms: unknown, args: unknown[], every: boolean): number {
+  if (typeof fn !== "function") throw new TypeError("setTimeout/setInterval need a function");
+  const id = nextTimer++;
+  const delay = Math.max(0, Number(ms) || 0);
+  timers.set(id, { fn: fn as (...a: unknown[]) => void, args, every: every ? Math.max(1, delay) : -1 });
+  bridge().timer(id, delay);
+  return id;
+}
+function clearTimer(id: unknown): void {
+  if (typeof id === "number" && timers.delete(id)) bridge().clearTimer(id);
+}
+
+// ---- base64 --------------------------------------------------------------------------------
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+function btoa(data: string): string {
+  const s = String(data);
+  let out = "";
+  for (let i = 0; i < s.length; i += 3) {
+    const a = s.charCodeAt(i), b = s.charCodeAt(i + 1), c = s.charCodeAt(i + 2);
+    if (a > 255 || b > 255 || c > 255) throw new CodedError("InvalidCharacterError", "btoa: the string has characters outside Latin1");
+    const n = (a << 16) | ((b || 0) << 8) | (c || 0);
+    out += B64[(n >> 18) & 63]! + B64[(n >> 12) & 63]! + (i + 1 < s.length ? B64[(n >> 6) & 63]! : "=") + (i + 2 < s.length ? B64[n & 63]! : "=");
+  }
+  return out;
+}
+function atob(data: string): string {
+  const s = String(data).replace(/[\t\n\f\r ]/g, "").replace(/==?$/, "");
+  if (s.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(s)) throw new CodedError("InvalidCharacterError", "atob: the string is not valid base64");
+  let out = "";
+  let bits = 0, acc = 0;
+  for (const ch of s) {
+    acc = (acc << 6) | B64.indexOf(ch);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += String.fromCharCode((acc >> bits) & 255);
+    }
+  }
+  return out;
+}
+
+// ---- crypto --------------------------------------------------------------------------------
+const crypto = {
+  getRandomValues<T extends ArrayBufferView>(array: T): T {
+    if (!ArrayBuffer.isView(array) || array instanceof Float32Array || array instanceof Float64Array) {
+      throw new TypeError("getRandomValues needs an integer typed array");
+    }
+    if (array.byteLength > 65536) throw new CodedError("QuotaExceededError", "getRandomValues: at most 65536 bytes at a time");
+    const bytes = bridge().random(array.byteLength);
+    new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(bytes);
+    return array;
+  },
+  randomUUID(): string {
+    const b = bridge().random(16);
+    b[6] = (b[6]! & 0x0f) | 0x40;
+    b[8] = (b[8]! & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  },
+  subtle: {
+    async digest(algorithm: string | { name: string }, data: ArrayBuffer | ArrayBufferView): Promise<ArrayBuffer> {
+      const name = typeof algorithm === "string" ? algorithm : algorithm.name;
+      const out = (await io("digest", [String(name).toUpperCase(), toBytes(data)])) as Uint8Array;
+      return out.slice().buffer as ArrayBuffer;
+    },
+  },
+};
+
+// ---- fetch and service calls ---------------------------------------------------------------
+type Wire = [status: number, statusText: string, headers: string[], body: Uint8Array | null];
+
+async function send(op: string, name: string | null, input: unknown, init: unknown): Promise<Response> {
+  const req = input instanceof Request && init === undefined ? input : new Request(input as string, init as undefined);
+  const body = await bodyBytes(req);
+  const [status, statusText, headers, out] = (await io(op, [name, req.method, req.url, req.headers._toFlat(), body])) as Wire;
+  const res = new Response(status === 204 || status === 304 ? null : out, { status, statusText, headers: Headers._fromFlat(headers) });
+  return res;
+}
+function fetch(input: unknown, init?: unknown): Promise<Response> {
+  return send("fetch", null, input, init);
+}
+
+// ---- bindings ------------------------------------------------------------------------------
+type KvType = "text" | "json" | "arrayBuffer" | "stream" | "bytes";
+function kvType(t: unknown): KvType {
+  const type = (typeof t === "object" && t !== null ? (t as { type?: string }).type : t) ?? "text";
+  if (!["text", "json", "arrayBuffer", "stream", "bytes"].includes(type as string)) {
+    throw new CodedError("STRATUS_E_KV_ARGUMENT", `KV get: type must be "text", "json", "arrayBuffer" or "stream", got ${JSON.stringify(type)}`);
+  }
+  return type as KvType;
+}
+function kvDecode(bytes: Uint8Array | null, type: KvType): unknown {
+  if (bytes === null) return null;
+  switch (type) {
+    case "text": return decoder.decode(bytes);
+    case "json": return JSON.parse(decoder.decode(bytes));
+    case "arrayBuffer": return bytes.slice().buffer;
+    case "bytes": return bytes;
+    case "stream": return new Response(bytes).body;
+  }
+}
+async function kvValue(value: unknown): Promise<Uint8Array> {
+  if (typeof value === "string") return encoder.encode(value);
+  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return toBytes(value).slice();
+  if (value instanceof ReadableStream) return new Response(value).bytes();
+  throw new CodedError("STRATUS_E_KV_ARGUMENT", `KV put: value must be a string, ArrayBuffer, typed array or ReadableStream, got ${value === null ? "null" : typeof value}; JSON.stringify objects first`);
+}
+function kvBinding(name: string) {
+  return {
+    async get(key: string, type?: unknown): Promise<unknown> {
+      const t = kvType(type);
+      const r = (await io("kv.get", [name, key])) as [Uint8Array, string | null] | null;
+      return kvDecode(r ? r[0] : null, t);
+    },
+    async getWithMetadata(key: string, type?: unknown): Promise<{ value: unknown; metadata: unknown }> {
+      const t = kvType(type);
+      const r = (await io("kv.get", [name, key])) as [Uint8Array, string | null] | null;
+      return { value: kvDecode(r ? r[0] : null, t), metadata: r && r[1] ? JSON.parse(r[1]) : null };
+    },
+    async put(key: string, value: unknown, options?: { expirationTtl?: number; expiration?: number; metadata?: unknown }): Promise<void> {
+      const bytes = await kvValue(value);
+      await io("kv.put", [name, key, bytes, options?.expirationTtl ?? null, options?.expiration ?? null, options?.metadata === undefined ? null : JSON.stringify(options.metadata)]);
+    },
+    async delete(key: string): Promise<void> {
+      await io("kv.delete", [name, key]);
+    },
+    async list(options?: { prefix?: string; cursor?: string; limit?: number }): Promise<unknown> {
+      return io("kv.list", [name, options?.prefix ?? "", options?.cursor ?? null, options?.limit ?? 1000]);
+    },
+  };
+}
+
+type SqlValue = null | number | string | bigint | Uint8Array;
+function sqlParam(v: unknown, i: number): SqlValue {
+  if (v === null || typeof v === "number" || typeof v === "string" || typeof v === "bigint") return v as SqlValue;
+  if (v === undefined) throw new CodedError("STRATUS_E_SQL", `bind(): parameter ${i + 1} is undefined; pass null for SQL NULL`);
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return toBytes(v).slice();
+  throw new CodedError("STRATUS_E_SQL", `bind(): parameter ${i + 1} is a ${typeof v}; use null, a number, string, boolean or bytes`);
+}
+class PreparedStatement {
+  readonly _name: string;
+  readonly _sql: string;
+  readonly _params: SqlValue[];
+  constructor(name: string, sql: string, params: SqlValue[] = []) {
+    this._name = name;
+    this._sql = sql;
+    this._params = params;
+  }
+  bind(...values: unknown[]): PreparedStatement {
+    return new PreparedStatement(this._name, this._sql, values.map(sqlParam));
+  }
+  async first(column?: string): Promise<unknown> {
+    const r = (await io("sql.query", [this._name, this._sql, this._params, "first"])) as { results: Record<string, unknown>[] };
+    const row = r.results[0] ?? null;
+    if (column === undefined || row === null) return row;
+    if (!(column in row)) throw new CodedError("STRATUS_E_SQL", `first("${column}"): the result has no column "${column}"`);
+    return row[column];
+  }
+  async all(): Promise<unknown> {
+    return io("sql.query", [this._name, this._sql, this._params, "all"]);
+  }
+  async run(): Promise<unknown> {
+    return io("sql.query", [this._name, this._sql, this._params, "run"]);
+  }
+  async raw(options?: { columnNames?: boolean }): Promise<unknown[][]> {
+    const r = (await io("sql.query", [this._name, this._sql, this._params, "raw"])) as { columns: string[]; rows: unknown[][] };
+    return options?.columnNames ? [r.columns, ...r.rows] : r.rows;
+  }
+}
+function sqlBinding(name: string) {
+  return {
+    prepare(sql: string): PreparedStatement {
+      if (typeof sql !== "string") throw new CodedError("STRATUS_E_SQL", "prepare(): the query must be a string");
+      return new PreparedStatement(name, sql);
+    },
+    async batch(statements: PreparedStatement[]): Promise<unknown[]> {
+      if (!Array.isArray(statements) || statements.some((s) => !(s instanceof PreparedStatement) || s._name !== name)) {
+        throw new CodedError("STRATUS_E_SQL", "batch(): pass an array of statements made by this database's prepare()");
+      }
+      return (await io("sql.batch", [name, statements.map((s) => [s._sql, s._params])])) as unknown[];
+    },
+    async exec(sql: string): Promise<unknown> {
+      return io("sql.exec", [name, String(sql)]);
+    },
+  };
+}
+
+function buildEnv(descriptors: Record<string, BindingDescriptor>): Record<string, unknown> {
+  const env: Record<string, unknown> = {};
+  for (const [name, d] of Object.entries(descriptors)) {
+    if (d.kind === "var") env[name] = d.value;
+    else if (d.kind === "kv") env[name] = Object.freeze(kvBinding(name));
+    else if (d.kind === "sql") env[name] = Object.freeze(sqlBinding(name));
+    else if (d.kind === "service") env[name] = Object.freeze({ fetch: (input: unknown, init?: unknown) => send("service", name, input, init) });
+    else if (d.kind === "egress") env[name] = Object.freeze({ fetch: (input: unknown, init?: unknown) => send("fetch", name, input, init) });
+  }
+  return Object.freeze(env);
+}
+
+// ---- the module and the dispatcher ---------------------------------------------------------
+interface Handlers {
+  fetch(request: Request, env: unknown, ctx: unknown): unknown;
+}
+let handlers: Handlers | null = null;
+let env: Record<string, unknown> = {};
+const streams = new Map<number, ReadableStreamDefaultReader<unknown>>();
+let nextStream = 1;
+
+function errorInfo(e: unknown): { code: string; message: string } {
+  if (e && typeof e === "object") {
+    const o = e as { code?: unknown; message?: unknown; stack?: unknown; name?: unknown };
+    const message = typeof o.stack === "string" ? o.stack : `${String(o.name ?? "Error")}: ${String(o.message ?? e)}`;
+    return { code: typeof o.code === "string" && o.code.startsWith("STRATUS_E_") ? o.code : "STRATUS_E_HANDLER_THREW", message };
+  }
+  return { code: "STRATUS_E_HANDLER_THREW", message: `threw a non-Error value: ${formatArg(e)}` };
+}
+
+/** The host-facing surface. */
+const api = {
+  init(bridgeIn: HostBridge, descriptors: Record<string, BindingDescriptor>): void {
+    host = bridgeIn;
+    env = buildEnv(descriptors);
+  },
+  /** Checks the loaded module; returns null or an error message. */
+  load(): string | null {
+    const mod = g["__stratus_module"] as { default?: unknown } | undefined;
+    delete g["__stratus_module"];
+    const d = mod?.default as Partial<Handlers> | undefined;
+    if (!d || typeof d !== "object") return "the module has no default export; write `export default { async fetch(request, env, ctx) { ... } }`";
+    if (typeof d.fetch !== "function") return "the default export has no fetch() method; add `async fetch(request, env, ctx) { return new Response(\"ok\") }`";
+    handlers = d as Handlers;
+    return null;
+  },
+  /** One request in, one reply out: [status, headers, body (string | bytes | null), streamId, waitUntil count] or an error. */
+  async dispatch(method: string, url: string, flat: string[], body: Uint8Array | null): Promise<unknown> {
+    const waits: Promise<unknown>[] = [];
+    const ctx = {
+      waitUntil(p: unknown): void {
+        waits.push(Promise.resolve(p).catch((e: unknown) => console.error("waitUntil promise rejected:", e)));
+      },
+      passThroughOnException(): void {},
+    };
+    let res: unknown;
+    try {
+      res = await handlers!.fetch(Request._fromHost(method, url, flat, body), env, ctx);
+    } catch (e) {
+      return { e: errorInfo(e) };
+    }
+    if (!(res instanceof Response)) {
+      const what = res === undefined ? "undefined (did you forget `return`?)" : res === null ? "null" : typeof res === "object" ? `an object that is not a Response (${formatArg(res).slice(0, 60)})` : `a ${typeof res}`;
+      return { e: { code: "STRATUS_E_BAD_RESPONSE", message: `fetch() returned ${what}; return a Response, e.g. new Response("ok") or Response.json(data)` } };
+    }
+    const raw = res._raw;
+    let out: string | Uint8Array | null = null;
+    let stream = 0;
+    if (raw instanceof ReadableStream) {
+      stream = nextStream++;
+      streams.set(stream, raw.getReader());
+    } else out = raw;
+    const w = waits.length > 0 ? Promise.all(waits).then(() => undefined) : null;
+    if (w) pending.add(w), void w.then(() => pending.delete(w));
+    return { s: res.status, t: res.statusText, h: res.headers._toFlat(), b: out, st: stream, w: waits.length };
+  },
+  /** The next chunk of a streamed response body, or null at its end. */
+  async pull(id: number): Promise<Uint8Array | null> {
+    const reader = streams.get(id);
+    if (!reader) return null;
+    try {
+      const { done, value } = await reader.read();
+      if (done) {
+        streams.delete(id);
+        return null;
+      }
+      return toBytes(value);
+    } catch (e) {
+      streams.delete(id);
+      throw e;
+    }
+  },
+  /** Stops reading a streamed body (the client went away). */
+  cancel(id: number): void {
+    const reader = streams.get(id);
+    streams.delete(id);
+    if (reader) void reader.cancel().catch(() => undefined);
+  },
+  /** Resolves when every ctx.waitUntil promise so far has settled. */
+  async settle(): Promise<void> {
+    while (pending.size > 0) await Promise.all([...pending]);
+  },
+  fire(id: number): void {
+    const t = timers.get(id);
+    if (!t) return;
+    if (t.every < 0) timers.delete(id);
+    else bridge().timer(id, t.every);
+    try {
+      t.fn(...t.args);
+    } catch (e) {
+      console.error("Uncaught error in timer callback:", e);
+    }
+  },
+};
+const pending = new Set<Promise<void>>();
+
+const globals: Record<string, unknown> = {
+  self: globalThis,
+  console,
+  fetch,
+  crypto,
+  atob,
+  btoa,
+  structuredClone: (v: unknown) => structuredClone(v, { lossy: false }),
+  setTimeout: (fn: unknown, ms?: unknown, ...args: unknown[]) => setTimer(fn, ms, args, false),
+  setInterval: (fn: unknown, ms?: unknown, ...args: unknown[]) => setTimer(fn, ms, args, true),
+  clearTimeout: clearTimer,
+  clearInterval: clearTimer,
+  queueMicrotask: (fn: () => void) => void Promise.resolve().then(fn),
+  performance: { now: () => Date.now(), timeOrigin: Date.now() },
+  navigator: { userAgent: "Stratus" },
+  Headers,
+  Request,
+  Response,
+  URL,
+  URLSearchParams,
+  ReadableStream,
+  WritableStream,
+  TransformStream,
+  ByteLengthQueuingStrategy,
+  CountQueuingStrategy,
+  __stratus: api,
+};
+for (const [k, v] of Object.entries(globals)) {
+  Object.defineProperty(globalThis, k, { value: v, writable: true, configurable: true, enumerable: false });
+}

@@ -1,0 +1,114 @@
+/** A KV namespace in its own SQLite file (or in memory). */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { StratusError } from "../../errors/index.ts";
+import { KV_LIMITS, type KvListResult, type KvPutOptions, type KvStore } from "../interface.ts";
+
+/** Milliseconds since the epoch; injectable so tests can move time. */
+export type Clock = () => number;
+
+const encoder = new TextEncoder();
+
+/** SqliteKvStore: one table, WITHOUT ROWID, keyed by the UTF-8 key; expiry checked on read. */
+export class SqliteKvStore implements KvStore {
+  readonly #db: DatabaseSync;
+  readonly #clock: Clock;
+  readonly #get: StatementSync;
+  readonly #put: StatementSync;
+  readonly #del: StatementSync;
+  readonly #list: StatementSync;
+  readonly #purge: StatementSync;
+  #writes = 0;
+
+  constructor(path: string, clock: Clock = Date.now) {
+    this.#db = new DatabaseSync(path, { timeout: 5000 });
+    this.#db.exec(
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" +
+        "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires INTEGER, metadata TEXT) WITHOUT ROWID;",
+    );
+    this.#clock = clock;
+    this.#get = this.#db.prepare("SELECT value, metadata FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)");
+    this.#put = this.#db.prepare("INSERT OR REPLACE INTO kv (key, value, expires, metadata) VALUES (?, ?, ?, ?)");
+    this.#del = this.#db.prepare("DELETE FROM kv WHERE key = ?");
+    this.#list = this.#db.prepare(
+      "SELECT key, expires, metadata FROM kv WHERE key >= ? AND key > ? AND substr(key, 1, length(?)) = ? AND (expires IS NULL OR expires > ?) ORDER BY key LIMIT ?",
+    );
+    this.#purge = this.#db.prepare("DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?");
+  }
+
+  get(key: string): { value: Uint8Array; metadata: string | null } | null {
+    checkKey(key);
+    const row = this.#get.get(key, this.#clock()) as { value: Uint8Array; metadata: string | null } | undefined;
+    return row ? { value: row.value, metadata: row.metadata } : null;
+  }
+
+  put(key: string, value: Uint8Array, options: KvPutOptions = {}): void {
+    checkKey(key);
+    if (!(value instanceof Uint8Array)) throw new StratusError("STRATUS_E_KV_ARGUMENT", "KV put: the value must be bytes");
+    if (value.byteLength > KV_LIMITS.maxValueBytes) {
+      throw new StratusError("STRATUS_E_KV_LIMIT", `KV put("${key.slice(0, 40)}"): the value is ${value.byteLength} bytes; the limit is ${KV_LIMITS.maxValueBytes} (25 MiB): split it or store it elsewhere`);
+    }
+    if (options.metadata != null && encoder.encode(options.metadata).byteLength > KV_LIMITS.maxMetadataBytes) {
+      throw new StratusError("STRATUS_E_KV_LIMIT", `KV put("${key.slice(0, 40)}"): metadata is over ${KV_LIMITS.maxMetadataBytes} bytes as JSON; keep it small`);
+    }
+    const now = this.#clock();
+    let expires: number | null = null;
+    if (options.expirationTtl != null) {
+      if (typeof options.expirationTtl !== "number" || !(options.expirationTtl > 0)) {
+        throw new StratusError("STRATUS_E_KV_ARGUMENT", `KV put: expirationTtl must be a positive number of seconds, got ${String(options.expirationTtl)}`);
+      }
+      expires = now + Math.round(options.expirationTtl * 1000);
+    } else if (options.expiration != null) {
+      if (typeof options.expiration !== "number" || options.expiration * 1000 <= now) {
+        throw new StratusError("STRATUS_E_KV_ARGUMENT", `KV put: expiration must be seconds since the epoch in the future, got ${String(options.expiration)}`);
+      }
+      expires = Math.round(options.expiration * 1000);
+    }
+    this.#put.run(key, value, expires, options.metadata ?? null);
+    if (++this.#writes % 1000 === 0) this.#purge.run(now);
+  }
+
+  delete(key: string): void {
+    checkKey(key);
+    this.#del.run(key);
+  }
+
+  list(options: { prefix?: string; cursor?: string | null; limit?: number }): KvListResult {
+    const prefix = options.prefix ?? "";
+    const limit = options.limit ?? KV_LIMITS.maxListLimit;
+    if (typeof prefix !== "string") throw new StratusError("STRATUS_E_KV_ARGUMENT", "KV list: prefix must be a string");
+    if (!Number.isInteger(limit) || limit < 1 || limit > KV_LIMITS.maxListLimit) {
+      throw new StratusError("STRATUS_E_KV_ARGUMENT", `KV list: limit must be an integer from 1 to ${KV_LIMITS.maxListLimit}, got ${String(limit)}`);
+    }
+    let after = "";
+    if (options.cursor) {
+      try {
+        after = Buffer.from(options.cursor, "base64url").toString("utf8");
+      } catch {
+        throw new StratusError("STRATUS_E_KV_ARGUMENT", "KV list: the cursor is not one this namespace returned");
+      }
+    }
+    const rows = this.#list.all(prefix, after, prefix, prefix, this.#clock(), limit + 1) as { key: string; expires: number | null; metadata: string | null }[];
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    const keys = page.map((r) => {
+      const k: { name: string; expiration?: number; metadata?: unknown } = { name: r.key };
+      if (r.expires !== null) k.expiration = Math.floor(r.expires / 1000);
+      if (r.metadata !== null) k.metadata = JSON.parse(r.metadata);
+      return k;
+    });
+    const result: KvListResult = { keys, list_complete: !more };
+    if (more) result.cursor = Buffer.from(page[page.length - 1]!.key, "utf8").toString("base64url");
+    return result;
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+function checkKey(key: unknown): asserts key is string {
+  if (typeof key !== "string") throw new StratusError("STRATUS_E_KV_ARGUMENT", `KV: a key must be a string, got ${key === null ? "null" : typeof key}`);
+  if (key === "" || key === "." || key === "..") throw new StratusError("STRATUS_E_KV_ARGUMENT", `KV: the key ${JSON.stringify(key)} is not allowed; use a non-empty name other than "." and ".."`);
+  const n = encoder.encode(key).byteLength;
+  if (n > KV_LIMITS.maxKeyBytes) throw new StratusError("STRATUS_E_KV_LIMIT", `KV: the key "${key.slice(0, 40)}..." is ${n} bytes; the limit is ${KV_LIMITS.maxKeyBytes}: use a shorter key (e.g. a hash)`);
+}
