@@ -306,8 +306,26 @@ function errorInfo(e: unknown): { code: string; message: string } {
 
 /** The host-facing surface. */
 const api = {
-  init(bridgeIn: HostBridge, descriptors: Record<string, BindingDescriptor>): void {
-    host = bridgeIn;
+  /** Takes the host callbacks off the global scope (where the host put them) and builds env. */
+  init(descriptors: Record<string, BindingDescriptor>): void {
+    const take = <T>(name: string): T => {
+      const v = g[name] as T;
+      delete g[name];
+      return v;
+    };
+    const log = take<(level: string, text: string) => void>("__h_log");
+    const ioRef = take<{ apply(t: undefined, a: unknown[], o: unknown): Promise<[{ code: string; message: string } | null, unknown]> }>("__h_io");
+    const random = take<(n: number) => Uint8Array>("__h_random");
+    const timer = take<(id: number, ms: number) => void>("__h_timer");
+    const clear = take<(id: number) => void>("__h_clear");
+    const ioOptions = { arguments: { copy: true }, result: { promise: true } };
+    host = {
+      log,
+      io: (op, args) => ioRef.apply(undefined, [op, args], ioOptions),
+      random,
+      timer,
+      clearTimer: clear,
+    };
     env = buildEnv(descriptors);
   },
   /** Checks the loaded module; returns null or an error message. */

@@ -1,0 +1,150 @@
+/**
+ * The host side of the bindings: every I/O call a function makes arrives here with the binding
+ * name, and is checked against what the stack file grants that service before anything happens.
+ */
+import { createHash } from "node:crypto";
+import type { ResolvedService } from "../config/index.ts";
+import { StratusError } from "../errors/index.ts";
+import type { SqlMode, SqlValue, StateProvider } from "../state/index.ts";
+import type { InvokeRequest, InvokeResult } from "./instance.ts";
+
+/** Calls another service in-process (no network hop). */
+export type ServiceCaller = (from: string, target: string, req: InvokeRequest, hops: number) => Promise<InvokeResult>;
+
+/** [status, statusText, headers, body] as the sandbox's fetch reads it. */
+type Wire = [number, string, string[], Uint8Array | null];
+
+const MAX_HOPS = 16;
+const MAX_FETCH_BODY = 32 * 1024 * 1024;
+const DIGESTS: Record<string, string> = { "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
+
+/** Does `host` (hostname[:port]) match a grant ("api.x.com", "*.x.com", "127.0.0.1:9000")? */
+export function hostAllowed(url: URL, grants: readonly string[]): boolean {
+  const hostname = url.hostname.toLowerCase();
+  const withPort = url.port ? `${hostname}:${url.port}` : hostname;
+  for (const g of grants) {
+    if (g.includes(":") && !g.startsWith("[")) {
+      if (g === withPort) return true;
+    } else if (g.startsWith("*.")) {
+      if (hostname.endsWith(g.slice(1))) return true;
+    } else if (g === hostname) return true;
+  }
+  return false;
+}
+
+/** The I/O handler of one service. */
+export class HostIo {
+  readonly #service: ResolvedService;
+  readonly #state: StateProvider;
+  readonly #call: ServiceCaller;
+  readonly #allEgress: string[];
+  readonly #stackServices: ReadonlySet<string>;
+
+  constructor(service: ResolvedService, state: StateProvider, call: ServiceCaller, stackServices: ReadonlySet<string>) {
+    this.#service = service;
+    this.#state = state;
+    this.#call = call;
+    this.#stackServices = stackServices;
+    this.#allEgress = Object.values(service.bindings).flatMap((b) => (b.kind === "egress" ? b.hosts : []));
+  }
+
+  #grant(name: unknown, kind: string): string {
+    const b = typeof name === "string" ? this.#service.bindings[name] : undefined;
+    if (!b || b.kind !== kind) {
+      throw new StratusError("STRATUS_E_BINDING_DENIED", `service "${this.#service.name}" has no ${kind} binding named ${JSON.stringify(name)}; grant it under services.${this.#service.name}.bindings in stratus.yaml`);
+    }
+    return name as string;
+  }
+
+  /** Runs one I/O operation for the function. */
+  async io(op: string, args: unknown[], requestIds: ReadonlySet<string>, hops: number): Promise<unknown> {
+    const svc = this.#service.name;
+    switch (op) {
+      case "kv.get": {
+        const r = this.#state.kv(svc, this.#grant(args[0], "kv")).get(args[1] as string);
+        return r ? [r.value, r.metadata] : null;
+      }
+      case "kv.put":
+        this.#state.kv(svc, this.#grant(args[0], "kv")).put(args[1] as string, args[2] as Uint8Array, {
+          expirationTtl: args[3] as number | null,
+          expiration: args[4] as number | null,
+          metadata: args[5] as string | null,
+        });
+        return null;
+      case "kv.delete":
+        this.#state.kv(svc, this.#grant(args[0], "kv")).delete(args[1] as string);
+        return null;
+      case "kv.list":
+        return this.#state.kv(svc, this.#grant(args[0], "kv")).list({ prefix: args[1] as string, cursor: args[2] as string | null, limit: args[3] as number });
+      case "sql.query":
+        return this.#state.sql(svc, this.#grant(args[0], "sql")).query(args[1] as string, args[2] as SqlValue[], args[3] as SqlMode);
+      case "sql.batch":
+        return this.#state.sql(svc, this.#grant(args[0], "sql")).batch(args[1] as [string, SqlValue[]][]);
+      case "sql.exec":
+        return this.#state.sql(svc, this.#grant(args[0], "sql")).exec(args[1] as string);
+      case "service":
+        return this.#serviceCall(args, requestIds, hops);
+      case "fetch":
+        return this.#fetch(args);
+      case "digest": {
+        const alg = DIGESTS[args[0] as string];
+        if (!alg) throw new StratusError("STRATUS_E_BINDING_DENIED", `crypto.subtle.digest: unsupported algorithm ${JSON.stringify(args[0])}; use SHA-1, SHA-256, SHA-384 or SHA-512`);
+        return new Uint8Array(createHash(alg).update(args[1] as Uint8Array).digest());
+      }
+      default:
+        throw new StratusError("STRATUS_E_INTERNAL", `unknown host operation "${op}"`);
+    }
+  }
+
+  async #serviceCall(args: unknown[], requestIds: ReadonlySet<string>, hops: number): Promise<Wire> {
+    const name = this.#grant(args[0], "service");
+    const target = (this.#service.bindings[name] as { service: string }).service;
+    if (hops >= MAX_HOPS) {
+      throw new StratusError("STRATUS_E_BINDING_DENIED", `service call chain is ${hops} calls deep (limit ${MAX_HOPS}); check for a loop between services`);
+    }
+    const requestId = requestIds.values().next().value ?? "";
+    const res = await this.#call(
+      this.#service.name,
+      target,
+      { method: args[1] as string, url: args[2] as string, headers: args[3] as string[], body: (args[4] as Uint8Array | null) ?? null, requestId },
+      hops + 1,
+    );
+    let body: Uint8Array | null;
+    if (res.stream) {
+      const parts: Uint8Array[] = [];
+      for await (const c of res.stream) parts.push(c);
+      body = Buffer.concat(parts);
+    } else body = typeof res.body === "string" ? Buffer.from(res.body) : res.body;
+    return [res.status, res.statusText, res.headers, body];
+  }
+
+  async #fetch(args: unknown[]): Promise<Wire> {
+    const [binding, method, href, headers, body] = args as [string | null, string, string, string[], Uint8Array | null];
+    const grants = binding === null ? this.#allEgress : ((this.#service.bindings[this.#grant(binding, "egress")] as { hosts: string[] }).hosts);
+    const url = new URL(href);
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new StratusError("STRATUS_E_EGRESS_DENIED", `fetch("${href}"): only http: and https: URLs can be fetched`);
+    }
+    if (!hostAllowed(url, grants)) {
+      const hint = this.#stackServices.has(url.hostname)
+        ? `; to call service "${url.hostname}", grant a service binding (e.g. ${url.hostname.toUpperCase()}: { service: ${url.hostname} }) and use env.${url.hostname.toUpperCase()}.fetch()`
+        : `; grant it with a binding such as API: { egress: ["${url.host}"] } under services.${this.#service.name}.bindings`;
+      throw new StratusError("STRATUS_E_EGRESS_DENIED", `fetch("${href}") denied: service "${this.#service.name}" may not reach host "${url.host}"${binding ? ` through env.${binding}` : ""}${hint}`);
+    }
+    const h = new Headers();
+    for (let i = 0; i < headers.length; i += 2) h.append(headers[i]!, headers[i + 1]!);
+    const res = await fetch(url, {
+      method,
+      headers: h,
+      ...(body ? { body } : {}),
+      redirect: "manual",
+      signal: AbortSignal.timeout(this.#service.limits.timeoutMs),
+    });
+    const len = Number(res.headers.get("content-length") ?? 0);
+    if (len > MAX_FETCH_BODY) throw new StratusError("STRATUS_E_EGRESS_DENIED", `fetch("${href}"): the response is ${len} bytes; the limit is ${MAX_FETCH_BODY}`);
+    const out = new Uint8Array(await res.arrayBuffer());
+    const flat: string[] = [];
+    res.headers.forEach((v, k) => flat.push(k, v));
+    return [res.status, res.statusText, flat, out];
+  }
+}

@@ -1,0 +1,351 @@
+/**
+ * One instance of a function: a V8 isolate with the prelude, the service's bindings and its
+ * bundle loaded. A request crosses into the isolate once (method, url, headers, body) and its
+ * response crosses out once; only real I/O calls back to the host.
+ */
+import { randomFillSync } from "node:crypto";
+import ivm from "isolated-vm";
+import type { ResolvedService } from "../config/index.ts";
+import { StratusError, type ErrorCode } from "../errors/index.ts";
+import { preludeScript, preludeSnapshot } from "./prelude-build.ts";
+
+/** A request as the runtime receives it. */
+export interface InvokeRequest {
+  readonly method: string;
+  /** Absolute URL. */
+  readonly url: string;
+  /** Flat [name, value, ...] with lowercase names. */
+  readonly headers: readonly string[];
+  readonly body: Uint8Array | null;
+  readonly requestId: string;
+}
+
+/** A response as the runtime returns it. */
+export interface InvokeResult {
+  status: number;
+  statusText: string;
+  headers: string[];
+  /** The whole body, when the function gave one up front. */
+  body: string | Uint8Array | null;
+  /** The body as chunks, when the function returned a stream. */
+  stream: AsyncIterable<Uint8Array> | null;
+  /** Set when the invocation failed; status and body then describe the error. */
+  error: { code: ErrorCode; message: string } | null;
+}
+
+/** What an instance needs from the node: I/O for its bindings and a place for its logs. */
+export interface InstanceHost {
+  io(op: string, args: unknown[], requestIds: ReadonlySet<string>): Promise<unknown>;
+  log(level: string, text: string, requestIds: ReadonlySet<string>): void;
+}
+
+/** A compiled bundle shared by all instances of one service version (code cache included). */
+export interface LoadedCode {
+  readonly code: string;
+  readonly hash: string;
+  cachedData?: ivm.ExternalCopy<ArrayBuffer>;
+}
+
+/** An isolate with the prelude in it, not yet given to any service. */
+export interface BlankIsolate {
+  readonly isolate: ivm.Isolate;
+  readonly context: ivm.Context;
+  readonly memoryMb: number;
+}
+
+/** Makes a blank isolate: from the prelude snapshot when V8 could make one. */
+export function createBlankIsolate(memoryMb: number): BlankIsolate {
+  const snapshot = preludeSnapshot();
+  const isolate = new ivm.Isolate({ memoryLimit: memoryMb, ...(snapshot ? { snapshot } : {}) });
+  const context = isolate.createContextSync();
+  if (!snapshot) isolate.compileScriptSync(preludeScript(), { filename: "stratus:prelude" }).runSync(context);
+  return { isolate, context, memoryMb };
+}
+
+const COPY = { arguments: { copy: true }, result: { promise: true, copy: true } } as const;
+
+/** The busy instances the CPU watchdog looks at. */
+const busy = new Set<Instance>();
+let watchdog: NodeJS.Timeout | null = null;
+const WATCH_MS = 10;
+
+function watch(): void {
+  for (const inst of busy) inst.checkCpu();
+  if (busy.size === 0 && watchdog) {
+    clearInterval(watchdog);
+    watchdog = null;
+  }
+}
+
+/** One isolate serving one service version. */
+export class Instance {
+  readonly service: ResolvedService;
+  readonly isolate: ivm.Isolate;
+  readonly context: ivm.Context;
+  /** In-flight invocations. */
+  active = 0;
+  /** When the last invocation ended (ms since the epoch). */
+  idleSince = Date.now();
+  /** Set once the instance was killed or disposed. */
+  dead: ErrorCode | "disposed" | null = null;
+  readonly requestIds = new Set<string>();
+  readonly #api: { dispatch: ivm.Reference; pull: ivm.Reference; cancel: ivm.Reference; settle: ivm.Reference; fire: ivm.Reference };
+  readonly #timers = new Map<number, NodeJS.Timeout>();
+  #cpuStart = 0n;
+  readonly #cpuLimitNs: bigint;
+  readonly #onDeath: (inst: Instance, code: ErrorCode) => void;
+
+  private constructor(service: ResolvedService, blank: BlankIsolate, onDeath: (inst: Instance, code: ErrorCode) => void) {
+    this.service = service;
+    this.isolate = blank.isolate;
+    this.context = blank.context;
+    this.#cpuLimitNs = BigInt(service.limits.cpuMs) * 1_000_000n;
+    this.#onDeath = onDeath;
+    const api = this.context.global.getSync("__stratus", { reference: true }) as ivm.Reference;
+    const get = (name: string) => api.getSync(name, { reference: true }) as ivm.Reference;
+    this.#api = { dispatch: get("dispatch"), pull: get("pull"), cancel: get("cancel"), settle: get("settle"), fire: get("fire") };
+  }
+
+  /**
+   * Loads `code` into `blank` (or a new isolate) and runs its top level. Throws STRATUS_E_NO_HANDLER
+   * when the module has no fetch handler, STRATUS_E_HANDLER_THREW when its top level throws.
+   */
+  static async create(
+    service: ResolvedService,
+    code: LoadedCode,
+    host: InstanceHost,
+    onDeath: (inst: Instance, code: ErrorCode) => void,
+    blank?: BlankIsolate,
+  ): Promise<Instance> {
+    const b = blank && blank.memoryMb === service.limits.memoryMb ? blank : createBlankIsolate(service.limits.memoryMb);
+    const inst = new Instance(service, b, onDeath);
+    try {
+      inst.#wire(host);
+      const script = code.cachedData
+        ? b.isolate.compileScriptSync(code.code, { filename: `stratus:${service.name}.js`, cachedData: code.cachedData })
+        : b.isolate.compileScriptSync(code.code, { filename: `stratus:${service.name}.js`, produceCachedData: true });
+      if (!code.cachedData && script.cachedData) code.cachedData = script.cachedData;
+      await script.run(b.context, { timeout: Math.max(1, service.limits.cpuMs) });
+      const problem = (b.context.global.getSync("__stratus", { reference: true }) as ivm.Reference)
+        .getSync("load", { reference: true })
+        .applySync(undefined, []) as string | null;
+      if (problem) throw new StratusError("STRATUS_E_NO_HANDLER", `service "${service.name}" (${service.entryAsWritten}): ${problem}`);
+    } catch (err) {
+      inst.dispose();
+      if (err instanceof StratusError) throw err;
+      const msg = err instanceof Error ? err.message : String(err);
+      const code = /memory limit/i.test(msg) ? "STRATUS_E_MEMORY_LIMIT" : /timed out/i.test(msg) ? "STRATUS_E_CPU_LIMIT" : "STRATUS_E_HANDLER_THREW";
+      throw new StratusError(code, `service "${service.name}" (${service.entryAsWritten}) failed while loading: ${msg}`, { cause: err });
+    }
+    return inst;
+  }
+
+  #wire(host: InstanceHost): void {
+    const g = this.context.global;
+    g.setSync("__h_log", new ivm.Callback((level: string, text: string) => host.log(level, text, this.requestIds), { ignored: true }));
+    g.setSync(
+      "__h_io",
+      new ivm.Reference(async (op: string, args: unknown[]) => {
+        try {
+          return new ivm.ExternalCopy([null, await host.io(op, args, this.requestIds)]).copyInto({ release: true });
+        } catch (err) {
+          const e = err as { code?: string; message?: string };
+          const code = typeof e.code === "string" && e.code.startsWith("STRATUS_E_") ? e.code : "STRATUS_E_INTERNAL";
+          return new ivm.ExternalCopy([{ code, message: String(e.message ?? err) }, null]).copyInto({ release: true });
+        }
+      }),
+    );
+    g.setSync(
+      "__h_random",
+      new ivm.Callback((n: number) => new ivm.ExternalCopy(randomFillSync(new Uint8Array(Math.min(65536, Math.max(0, n | 0))))).copyInto({ release: true })),
+    );
+    g.setSync(
+      "__h_timer",
+      new ivm.Callback(
+        (id: number, ms: number) => {
+          if (this.dead) return;
+          const t = setTimeout(() => {
+            this.#timers.delete(id);
+            if (!this.dead) this.#api.fire.apply(undefined, [id]).catch(() => undefined);
+          }, ms);
+          this.#timers.set(id, t);
+        },
+        { ignored: true },
+      ),
+    );
+    g.setSync(
+      "__h_clear",
+      new ivm.Callback(
+        (id: number) => {
+          clearTimeout(this.#timers.get(id));
+          this.#timers.delete(id);
+        },
+        { ignored: true },
+      ),
+    );
+    const descriptors: Record<string, { kind: string; value?: unknown }> = {};
+    for (const [name, v] of Object.entries(this.service.vars)) descriptors[name] = { kind: "var", value: v };
+    for (const [name, b] of Object.entries(this.service.bindings)) descriptors[name] = { kind: b.kind };
+    (g.getSync("__stratus", { reference: true }) as ivm.Reference)
+      .getSync("init", { reference: true })
+      .applySync(undefined, [descriptors], { arguments: { copy: true } });
+  }
+
+  /** Called by the watchdog: kills the instance when its CPU time since it became busy is over the limit. */
+  checkCpu(): void {
+    if (this.dead || this.active === 0) return;
+    let now: bigint;
+    try {
+      now = this.isolate.cpuTime;
+    } catch {
+      return;
+    }
+    if (now - this.#cpuStart > this.#cpuLimitNs) this.kill("STRATUS_E_CPU_LIMIT");
+  }
+
+  /** Disposes the isolate because a limit was breached; in-flight invocations fail with `code`. */
+  kill(code: ErrorCode): void {
+    if (this.dead) return;
+    this.dead = code;
+    busy.delete(this);
+    this.#release();
+    this.#onDeath(this, code);
+  }
+
+  /** Disposes the isolate (scale-down, swap, shutdown). */
+  dispose(): void {
+    if (this.dead) return;
+    this.dead = "disposed";
+    busy.delete(this);
+    this.#release();
+  }
+
+  #release(): void {
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+    try {
+      if (!this.isolate.isDisposed) this.isolate.dispose();
+    } catch {
+      // already gone
+    }
+  }
+
+  #deathError(err: unknown): { code: ErrorCode; message: string } {
+    const msg = err instanceof Error ? err.message : String(err);
+    let code: ErrorCode = "STRATUS_E_INTERNAL";
+    if (this.dead && this.dead !== "disposed") code = this.dead;
+    else if (/memory limit/i.test(msg)) code = "STRATUS_E_MEMORY_LIMIT";
+    if (code === "STRATUS_E_MEMORY_LIMIT" && !this.dead) this.kill(code);
+    const why: Partial<Record<ErrorCode, string>> = {
+      STRATUS_E_MEMORY_LIMIT: `went over its memory limit (limits.memory: ${this.service.limits.memoryMb} MB); the instance was replaced`,
+      STRATUS_E_CPU_LIMIT: `used more than ${this.service.limits.cpuMs} ms of CPU (limits.cpu); the instance was replaced`,
+      STRATUS_E_TIMEOUT: `did not answer within ${this.service.limits.timeoutMs} ms (limits.timeout); the instance was replaced`,
+    };
+    return { code, message: `service "${this.service.name}" ${why[code] ?? `failed: ${msg}`}` };
+  }
+
+  /**
+   * Runs one request. The returned `done` resolves when the instance's slot is free again
+   * (after a streamed body ends and ctx.waitUntil work settles).
+   */
+  async invoke(req: InvokeRequest): Promise<{ result: InvokeResult; done: Promise<void> }> {
+    if (this.active++ === 0) {
+      this.#cpuStart = this.isolate.cpuTime;
+      busy.add(this);
+      watchdog ??= setInterval(watch, WATCH_MS).unref();
+    }
+    this.requestIds.add(req.requestId);
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      this.requestIds.delete(req.requestId);
+      if (--this.active === 0) {
+        busy.delete(this);
+        this.idleSince = Date.now();
+      }
+    };
+    let timer: NodeJS.Timeout | undefined;
+    let raw: { s: number; t: string; h: string[]; b: string | Uint8Array | null; st: number; w: number; e?: { code: ErrorCode; message: string } };
+    try {
+      const call = this.#api.dispatch.apply(undefined, [req.method, req.url, req.headers, req.body], COPY) as Promise<typeof raw>;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          // A handler that never answers holds its isolate; replace it unless others share it.
+          if (this.active <= 1) this.kill("STRATUS_E_TIMEOUT");
+          reject(Object.assign(new Error("timeout"), { stratusCode: "STRATUS_E_TIMEOUT" }));
+        }, this.service.limits.timeoutMs);
+      });
+      raw = await Promise.race([call, timeout]);
+    } catch (err) {
+      finish();
+      const e = (err as { stratusCode?: ErrorCode }).stratusCode === "STRATUS_E_TIMEOUT" ? this.#timeoutError() : this.#deathError(err);
+      return { result: errorResult(e.code, e.message), done: Promise.resolve() };
+    } finally {
+      clearTimeout(timer);
+    }
+    if (raw.e) {
+      finish();
+      const what = raw.e.code === "STRATUS_E_HANDLER_THREW" ? `service "${this.service.name}" threw: ${raw.e.message}` : raw.e.message;
+      return { result: errorResult(raw.e.code, what), done: Promise.resolve() };
+    }
+    const result: InvokeResult = { status: raw.s, statusText: raw.t, headers: raw.h, body: raw.b, stream: null, error: null };
+    let streamDone: Promise<void> = Promise.resolve();
+    if (raw.st !== 0) {
+      let resolveStream!: () => void;
+      streamDone = new Promise((r) => (resolveStream = r));
+      result.stream = this.#stream(raw.st, resolveStream);
+    }
+    const done = (async () => {
+      await streamDone;
+      if (raw.w > 0 && !this.dead) {
+        await Promise.race([
+          this.#api.settle.apply(undefined, [], { result: { promise: true } }).catch(() => undefined),
+          new Promise((r) => setTimeout(r, this.service.limits.timeoutMs).unref()),
+        ]);
+      }
+      finish();
+    })();
+    return { result, done };
+  }
+
+  #timeoutError(): { code: ErrorCode; message: string } {
+    return {
+      code: "STRATUS_E_TIMEOUT",
+      message: `service "${this.service.name}" did not answer within ${this.service.limits.timeoutMs} ms (limits.timeout)${this.dead ? "; the instance was replaced" : ""}`,
+    };
+  }
+
+  async *#stream(id: number, end: () => void): AsyncGenerator<Uint8Array> {
+    let complete = false;
+    try {
+      for (;;) {
+        const chunk = (await this.#api.pull.apply(undefined, [id], COPY)) as Uint8Array | null;
+        if (chunk === null) {
+          complete = true;
+          return;
+        }
+        yield chunk;
+      }
+    } catch (err) {
+      throw new StratusError(this.dead && this.dead !== "disposed" ? this.dead : "STRATUS_E_HANDLER_THREW", `service "${this.service.name}": the response stream failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      if (!complete && !this.dead) this.#api.cancel.apply(undefined, [id]).catch(() => undefined);
+      end();
+    }
+  }
+}
+
+/** An InvokeResult that carries an error as a JSON body. */
+export function errorResult(code: ErrorCode, message: string): InvokeResult {
+  const status = new StratusError(code, message).status;
+  return {
+    status,
+    statusText: "",
+    headers: ["content-type", "application/json"],
+    // The first line only: stacks go to the log, not to the client.
+    body: JSON.stringify({ error: { code, message: message.split("\n")[0] } }),
+    stream: null,
+    error: { code, message },
+  };
+}

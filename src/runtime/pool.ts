@@ -1,0 +1,176 @@
+/**
+ * The instance pool of one service version: up to `scale.max` instances, each serving up to
+ * `scale.concurrency` invocations, a bounded wait queue in front (429 past it), `scale.min`
+ * instances kept warm, idle ones released after `scale.idleTimeout`.
+ */
+import type { ResolvedService } from "../config/index.ts";
+import { StratusError, type ErrorCode } from "../errors/index.ts";
+import { Instance, type BlankIsolate, type InstanceHost, type LoadedCode } from "./instance.ts";
+
+/** Where blank isolates come from (a spare kept ready, or a new one). */
+export interface BlankSource {
+  take(memoryMb: number): BlankIsolate | undefined;
+}
+
+/** Pool events the runtime turns into logs. */
+export interface PoolEvents {
+  instanceDied(service: string, code: ErrorCode): void;
+}
+
+interface Waiter {
+  resolve(inst: Instance): void;
+  reject(err: unknown): void;
+}
+
+/** A lease on an instance slot; `cold` when the instance was started for this request. */
+export interface Lease {
+  readonly instance: Instance;
+  readonly cold: boolean;
+}
+
+/** The pool for one service version. */
+export class Pool {
+  readonly service: ResolvedService;
+  readonly code: LoadedCode;
+  readonly #host: InstanceHost;
+  readonly #blanks: BlankSource;
+  readonly #events: PoolEvents;
+  readonly #instances: Instance[] = [];
+  #starting = 0;
+  readonly #queue: Waiter[] = [];
+  #draining = false;
+  #drained: (() => void) | null = null;
+  readonly #sweeper: NodeJS.Timeout;
+  /** Invocations started, cold starts (counters for status and logs). */
+  invocations = 0;
+  coldStarts = 0;
+
+  constructor(service: ResolvedService, code: LoadedCode, host: InstanceHost, blanks: BlankSource, events: PoolEvents) {
+    this.service = service;
+    this.code = code;
+    this.#host = host;
+    this.#blanks = blanks;
+    this.#events = events;
+    this.#sweeper = setInterval(() => this.sweep(Date.now()), Math.min(1000, Math.max(50, service.scale.idleTimeoutMs / 4))).unref();
+  }
+
+  /** Starts the first instance (proving the code loads) and the `min` warm ones. */
+  async start(): Promise<void> {
+    const first = await this.#startInstance();
+    this.#instances.push(first);
+    while (this.#instances.length < this.service.scale.min) this.#instances.push(await this.#startInstance());
+  }
+
+  get size(): number {
+    return this.#instances.length;
+  }
+  get inFlight(): number {
+    return this.#instances.reduce((n, i) => n + i.active, 0);
+  }
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  async #startInstance(): Promise<Instance> {
+    this.#starting++;
+    try {
+      return await Instance.create(this.service, this.code, this.#host, (inst, code) => this.#died(inst, code), this.#blanks.take(this.service.limits.memoryMb));
+    } finally {
+      this.#starting--;
+    }
+  }
+
+  #died(inst: Instance, code: ErrorCode): void {
+    const i = this.#instances.indexOf(inst);
+    if (i >= 0) this.#instances.splice(i, 1);
+    this.#events.instanceDied(this.service.name, code);
+    // Waiters were counting on capacity this instance had; start a replacement for them.
+    if (this.#queue.length > 0) this.#grow();
+  }
+
+  /** Takes a slot: an instance with room, a new instance, or a place in the queue. */
+  acquire(): Promise<Lease> | Lease {
+    if (this.#draining) throw new StratusError("STRATUS_E_INTERNAL", "acquire() on a draining pool");
+    this.invocations++;
+    const c = this.service.scale.concurrency;
+    let best: Instance | undefined;
+    for (const inst of this.#instances) {
+      if (!inst.dead && inst.active < c && (best === undefined || inst.active < best.active)) best = inst;
+    }
+    if (best) return { instance: best, cold: false };
+    if (this.#instances.length + this.#starting < this.service.scale.max) {
+      this.coldStarts++;
+      return this.#startInstance().then((inst) => {
+        this.#instances.push(inst);
+        return { instance: inst, cold: true };
+      });
+    }
+    if (this.#queue.length >= this.service.scale.queue) {
+      this.invocations--;
+      throw new StratusError(
+        "STRATUS_E_OVERLOADED",
+        `service "${this.service.name}" is at scale.max (${this.service.scale.max}) instances with ${this.#queue.length} requests queued (scale.queue); retry later`,
+      );
+    }
+    return new Promise<Instance>((resolve, reject) => this.#queue.push({ resolve, reject })).then((instance) => ({ instance, cold: false }));
+  }
+
+  #grow(): void {
+    if (this.#instances.length + this.#starting >= this.service.scale.max) return;
+    this.#startInstance().then(
+      (inst) => {
+        this.#instances.push(inst);
+        this.#handOff(inst);
+      },
+      (err: unknown) => {
+        for (const w of this.#queue.splice(0)) w.reject(err);
+      },
+    );
+  }
+
+  #handOff(inst: Instance): void {
+    while (this.#queue.length > 0 && !inst.dead && inst.active < this.service.scale.concurrency) {
+      this.#queue.shift()!.resolve(inst);
+      break;
+    }
+  }
+
+  /** Gives a slot back. */
+  release(inst: Instance): void {
+    if (this.#queue.length > 0 && !inst.dead) {
+      this.#queue.shift()!.resolve(inst);
+      return;
+    }
+    if (this.#draining && this.inFlight === 0) this.#finishDrain();
+  }
+
+  /** Releases instances idle for longer than idleTimeout, keeping `min`. */
+  sweep(now: number): void {
+    const keep = this.service.scale.min;
+    for (let i = this.#instances.length - 1; i >= 0 && this.#instances.length > keep; i--) {
+      const inst = this.#instances[i]!;
+      if (inst.active === 0 && now - inst.idleSince >= this.service.scale.idleTimeoutMs) {
+        this.#instances.splice(i, 1);
+        inst.dispose();
+      }
+    }
+  }
+
+  /** Stops taking work; resolves when in-flight invocations finished and every instance is gone. */
+  drain(): Promise<void> {
+    this.#draining = true;
+    clearInterval(this.#sweeper);
+    for (const w of this.#queue.splice(0)) w.reject(new StratusError("STRATUS_E_SERVICE_UNAVAILABLE", `service "${this.service.name}" is shutting down`));
+    if (this.inFlight === 0) {
+      this.#finishDrain();
+      return Promise.resolve();
+    }
+    return new Promise((r) => (this.#drained = r));
+  }
+
+  #finishDrain(): void {
+    for (const inst of this.#instances.splice(0)) inst.dispose();
+    this.#drained?.();
+    this.#drained = null;
+  }
+}

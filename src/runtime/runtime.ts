@@ -1,0 +1,226 @@
+/**
+ * The runtime of one process: the current version of every service (an instance pool each),
+ * atomic swaps to new versions, invocation with limits, spare blank isolates and the logs.
+ */
+import type { ResolvedService } from "../config/index.ts";
+import { StratusError, type ErrorCode } from "../errors/index.ts";
+import type { StateProvider } from "../state/index.ts";
+import type { Logger } from "../telemetry/index.ts";
+import { HostIo } from "./host-io.ts";
+import { createBlankIsolate, errorResult, type BlankIsolate, type InvokeRequest, type InvokeResult, type LoadedCode } from "./instance.ts";
+import { Pool } from "./pool.ts";
+
+/** Options of Runtime. */
+export interface RuntimeOptions {
+  /** Where KV and SQL bindings keep their data. */
+  state: StateProvider;
+  logger: Logger;
+  /** Blank isolates (default memory size) kept ready so a cold start only loads code (default 2). */
+  spares?: number;
+}
+
+/** What one invocation produced, for the gateway and the logs. */
+export interface Invocation {
+  result: InvokeResult;
+  /** True when an instance was started for this request. */
+  cold: boolean;
+  /** The version (bundle hash, 12 hex digits) that served it. */
+  version: string;
+}
+
+/** A service version as deployed. */
+export interface DeployedVersion {
+  service: string;
+  version: string;
+}
+
+/** Per-service figures for status output. */
+export interface ServiceStatus {
+  service: string;
+  version: string;
+  instances: number;
+  inFlight: number;
+  queued: number;
+  invocations: number;
+  coldStarts: number;
+}
+
+const DEFAULT_MEMORY = 128;
+
+/** The runtime. */
+export class Runtime {
+  readonly #opts: RuntimeOptions;
+  readonly #pools = new Map<string, Pool>();
+  readonly #spares: BlankIsolate[] = [];
+  readonly #spareTarget: number;
+  #refilling = false;
+  readonly #depth = new Map<string, number>();
+  #stackServices = new Set<string>();
+  #closed = false;
+
+  constructor(opts: RuntimeOptions) {
+    this.#opts = opts;
+    this.#spareTarget = opts.spares ?? 2;
+    this.#refill();
+  }
+
+  /** Names of every service in the stack (used in egress hints). */
+  setStackServices(names: Iterable<string>): void {
+    this.#stackServices = new Set(names);
+  }
+
+  #refill(): void {
+    if (this.#refilling || this.#closed || this.#spares.length >= this.#spareTarget) return;
+    this.#refilling = true;
+    setImmediate(() => {
+      this.#refilling = false;
+      if (this.#closed) return;
+      if (this.#spares.length < this.#spareTarget) {
+        this.#spares.push(createBlankIsolate(DEFAULT_MEMORY));
+        this.#refill();
+      }
+    });
+  }
+
+  /** A spare blank isolate, when one of this memory size is ready. */
+  takeBlank(memoryMb: number): BlankIsolate | undefined {
+    if (memoryMb !== DEFAULT_MEMORY) return undefined;
+    const b = this.#spares.pop();
+    this.#refill();
+    return b;
+  }
+
+  /**
+   * Makes `code` the live version of `service`: starts the new pool (which proves the code loads),
+   * swaps it in atomically, then drains the old pool (in-flight requests finish on the old code).
+   * Throws (and keeps the old version) when the new code fails to load.
+   */
+  async deploy(service: ResolvedService, code: { code: string; hash: string }): Promise<DeployedVersion> {
+    const io = new HostIo(service, this.#opts.state, (from, target, req, hops) => this.#serviceCall(from, target, req, hops), this.#stackServices);
+    const pool = new Pool(
+      service,
+      { code: code.code, hash: code.hash } satisfies LoadedCode,
+      {
+        io: (op, args, ids) => io.io(op, args, ids, this.#depth.get(ids.values().next().value ?? "") ?? 0),
+        log: (level, text, ids) => this.#consoleLine(service.name, level, text, ids),
+      },
+      { take: (mb) => this.takeBlank(mb) },
+      { instanceDied: (svc, c) => this.#instanceDied(svc, c) },
+    );
+    try {
+      await pool.start();
+    } catch (err) {
+      await pool.drain();
+      throw err;
+    }
+    const old = this.#pools.get(service.name);
+    this.#pools.set(service.name, pool);
+    if (old) void old.drain();
+    return { service: service.name, version: code.hash.slice(0, 12) };
+  }
+
+  /** Takes a service out; in-flight requests finish first. */
+  async remove(service: string): Promise<void> {
+    const pool = this.#pools.get(service);
+    this.#pools.delete(service);
+    await pool?.drain();
+  }
+
+  /** The live version of a service, if any. */
+  version(service: string): string | undefined {
+    return this.#pools.get(service)?.code.hash.slice(0, 12);
+  }
+
+  /** Runs one request on the live version of `service`. */
+  async invoke(service: string, req: InvokeRequest): Promise<Invocation> {
+    const pool = this.#pools.get(service);
+    if (!pool) {
+      return {
+        result: errorResult("STRATUS_E_SERVICE_UNAVAILABLE", `service "${service}" has no running version; see the build error above and save a fix`),
+        cold: false,
+        version: "",
+      };
+    }
+    const version = pool.code.hash.slice(0, 12);
+    let lease;
+    try {
+      lease = await pool.acquire();
+    } catch (err) {
+      const e = err instanceof StratusError ? err : new StratusError("STRATUS_E_INTERNAL", String(err));
+      const result = errorResult(e.code, e.message);
+      if (e.code === "STRATUS_E_OVERLOADED") result.headers.push("retry-after", "1");
+      return { result, cold: false, version };
+    }
+    const { result, done } = await lease.instance.invoke(req);
+    void done.then(() => pool.release(lease.instance));
+    return { result, cold: lease.cold, version };
+  }
+
+  async #serviceCall(from: string, target: string, req: InvokeRequest, hops: number): Promise<InvokeResult> {
+    const start = performance.now();
+    this.#depth.set(req.requestId, hops);
+    try {
+      const inv = await this.invoke(target, req);
+      this.#opts.logger.info(
+        {
+          service: target,
+          caller: from,
+          method: req.method,
+          path: safePath(req.url),
+          status: inv.result.status,
+          durationMs: round(performance.now() - start),
+          cold: inv.cold,
+          requestId: req.requestId,
+          ...(inv.result.error ? { code: inv.result.error.code } : {}),
+        },
+        `service call from ${from}`,
+      );
+      return inv.result;
+    } finally {
+      if (hops <= 1) this.#depth.delete(req.requestId);
+      else this.#depth.set(req.requestId, hops - 1);
+    }
+  }
+
+  #consoleLine(service: string, level: string, text: string, ids: ReadonlySet<string>): void {
+    const log = this.#opts.logger;
+    const fields = ids.size === 1 ? { service, requestId: ids.values().next().value, source: "console" } : { service, requestIds: [...ids], source: "console" };
+    const lvl = level === "error" ? "error" : level === "warn" ? "warn" : level === "debug" ? "debug" : "info";
+    log[lvl](fields, text);
+  }
+
+  #instanceDied(service: string, code: ErrorCode): void {
+    this.#opts.logger.warn({ service, code }, `an instance of ${service} was stopped (${code}) and will be replaced on the next request; other services are unaffected`);
+  }
+
+  /** Figures per service. */
+  status(): ServiceStatus[] {
+    return [...this.#pools.values()].map((p) => ({
+      service: p.service.name,
+      version: p.code.hash.slice(0, 12),
+      instances: p.size,
+      inFlight: p.inFlight,
+      queued: p.queued,
+      invocations: p.invocations,
+      coldStarts: p.coldStarts,
+    }));
+  }
+
+  /** Drains every pool and disposes the spares. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#pools.values()].map((p) => p.drain()));
+    this.#pools.clear();
+    for (const s of this.#spares.splice(0)) s.isolate.dispose();
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+/** The path of a URL, without throwing on odd input. */
+export function safePath(url: string): string {
+  const i = url.indexOf("/", url.indexOf("//") + 2);
+  return i < 0 ? "/" : url.slice(i);
+}
