@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   STRATUS_E_EGRESS_DENIED: { status: 403, user: true, summary: "fetch() to a host the stack file does not grant." },
   STRATUS_E_BINDING_DENIED: { status: 403, user: true, summary: "A binding call the stack file does not grant." },
   STRATUS_E_SERVICE_UNAVAILABLE: { status: 503, user: false, summary: "The service has no loaded version (it failed to build)." },
+  STRATUS_E_PORT_IN_USE: { status: 500, user: true, summary: "The gateway port is taken by another process." },
   STRATUS_E_CLI_USAGE: { status: 400, user: true, summary: "A CLI command got bad arguments." },
   STRATUS_E_INTERNAL: { status: 500, user: false, summary: "A fault inside Stratus." },
 } as const satisfies Record<string, { status: number; user: boolean; summary: string }>;

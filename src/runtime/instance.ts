@@ -18,6 +18,8 @@ export interface InvokeRequest {
   readonly headers: readonly string[];
   readonly body: Uint8Array | null;
   readonly requestId: string;
+  /** Path parameters the gateway's route matched (ctx.params in the function). */
+  readonly params?: Readonly<Record<string, string>>;
 }
 
 /** A response as the runtime returns it. */
@@ -268,7 +270,7 @@ export class Instance {
     let timer: NodeJS.Timeout | undefined;
     let raw: { s: number; t: string; h: string[]; b: string | Uint8Array | null; st: number; w: number; e?: { code: ErrorCode; message: string } };
     try {
-      const call = this.#api.dispatch.apply(undefined, [req.method, req.url, req.headers, req.body], COPY) as Promise<typeof raw>;
+      const call = this.#api.dispatch.apply(undefined, [req.method, req.url, req.headers, req.body, req.params ?? null], COPY) as Promise<typeof raw>;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           // A handler that never answers holds its isolate; replace it unless others share it.

@@ -331,7 +331,7 @@ const api = {
   /** Checks the loaded module; returns null or an error message. */
   load(): string | null {
     const mod = g["__stratus_module"] as { default?: unknown } | undefined;
-    delete g["__stratus_module"];
+    g["__stratus_module"] = undefined;
     const d = mod?.default as Partial<Handlers> | undefined;
     if (!d || typeof d !== "object") return "the module has no default export; write `export default { async fetch(request, env, ctx) { ... } }`";
     if (typeof d.fetch !== "function") return "the default export has no fetch() method; add `async fetch(request, env, ctx) { return new Response(\"ok\") }`";
@@ -339,9 +339,10 @@ const api = {
     return null;
   },
   /** One request in, one reply out: [status, headers, body (string | bytes | null), streamId, waitUntil count] or an error. */
-  async dispatch(method: string, url: string, flat: string[], body: Uint8Array | null): Promise<unknown> {
+  async dispatch(method: string, url: string, flat: string[], body: Uint8Array | null, params: Record<string, string> | null): Promise<unknown> {
     const waits: Promise<unknown>[] = [];
     const ctx = {
+      params: params ?? {},
       waitUntil(p: unknown): void {
         waits.push(Promise.resolve(p).catch((e: unknown) => console.error("waitUntil promise rejected:", e)));
       },

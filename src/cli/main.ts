@@ -1,0 +1,156 @@
+/** The `stratus` command line. */
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { buildStack } from "../build/index.ts";
+import { loadStack, stackJsonSchema } from "../config/index.ts";
+import { DevServer } from "../dev/index.ts";
+import { hasErrorCode, StratusError } from "../errors/index.ts";
+import { StackHost } from "../stack/index.ts";
+import { createLogger, silentLogger } from "../telemetry/index.ts";
+import { initProject } from "./init.ts";
+
+const out = (line: string): void => void process.stdout.write(`${line}\n`);
+
+function intOption(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got "${value}"`);
+    return n;
+  };
+}
+
+const program = new Command()
+  .name("stratus")
+  .description("Serverless microservices in TypeScript: V8-isolate functions behind an HTTP gateway, with per-service state.")
+  .version("0.1.0")
+  .showHelpAfterError("(run with --help for usage)")
+  .exitOverride();
+
+program
+  .command("init")
+  .description("Create a new project: one service, a stack file and a test")
+  .argument("<dir>", "directory to create")
+  .action((dir: string) => {
+    const files = initProject(dir);
+    out(`created ${files.length} files:\n${files.map((f) => `  ${f}`).join("\n")}\n\nnext:\n  cd ${dir} && npm install\n  npx stratus dev     # serve it on http://127.0.0.1:8080\n  npm test            # run its test`);
+  });
+
+program
+  .command("dev")
+  .description("Run the stack locally: build every service, serve it, rebuild on save")
+  .argument("[dir]", "project directory (holds stratus.yaml)", ".")
+  .option("-p, --port <port>", "gateway port", intOption("--port", 0, 65535), 8080)
+  .option("--host <host>", "address to bind", "127.0.0.1")
+  .option("-w, --workers <n>", "worker processes (default: one per CPU core; 1 serves from this process)", intOption("--workers", 1, 64), availableParallelism())
+  .option("--json", "JSON log lines (default when output is not a terminal)")
+  .option("--no-watch", "do not rebuild on file changes")
+  .action(async (dir: string, o: { port: number; host: string; workers: number; json?: boolean; watch: boolean }) => {
+    const json = o.json ?? !process.stdout.isTTY;
+    const logger = createLogger({ json });
+    const dev = new DevServer({ dir, port: o.port, host: o.host, workers: o.workers, json, watch: o.watch, logger, print: out });
+    try {
+      await dev.start();
+    } catch (err) {
+      await dev.stop().catch(() => undefined);
+      throw err;
+    }
+    let stopping = false;
+    const stop = (): void => {
+      if (stopping) return;
+      stopping = true;
+      out("stopping: finishing in-flight requests");
+      void dev.stop().then(() => process.exit(0));
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+
+program
+  .command("invoke")
+  .description("Call one service once, in this process, with the project's local state")
+  .argument("<service>", "service name")
+  .argument("[path]", "request path and query", "/")
+  .option("-d, --dir <dir>", "project directory", ".")
+  .option("-X, --method <method>", "HTTP method (default GET, or POST with --data)")
+  .option("--data <body>", "request body")
+  .option("-H, --header <header...>", 'request headers, "Name: value"')
+  .option("--json", "print { status, headers, body } as JSON")
+  .action(async (service: string, path: string, o: { dir: string; method?: string; data?: string; header?: string[]; json?: boolean }) => {
+    const stack = loadStack(o.dir);
+    if (!stack.services.some((s) => s.name === service)) {
+      throw new StratusError("STRATUS_E_CLI_USAGE", `no service "${service}" in ${stack.file}; services: ${stack.services.map((s) => s.name).join(", ")}`);
+    }
+    const builds = await buildStack(stack);
+    for (const b of builds) if (!b.ok && b.service === service) throw new StratusError(b.error.code as "STRATUS_E_BUILD", b.error.message);
+    const host = new StackHost({ stateDir: join(stack.dir, ".stratus", "state"), logger: o.json ? silentLogger() : createLogger({ json: false, level: "warn" }), spares: 0 });
+    try {
+      await host.load(stack, builds.flatMap((b) => (b.ok ? [{ service: b.service, code: b.bundle.code, hash: b.bundle.hash }] : [])));
+      const headers: string[] = [];
+      for (const h of o.header ?? []) {
+        const i = h.indexOf(":");
+        if (i <= 0) throw new StratusError("STRATUS_E_CLI_USAGE", `--header "${h}" is not "Name: value"`);
+        headers.push(h.slice(0, i).trim().toLowerCase(), h.slice(i + 1).trim());
+      }
+      const method = (o.method ?? (o.data !== undefined ? "POST" : "GET")).toUpperCase();
+      const p = path.startsWith("/") ? path : `/${path}`;
+      const inv = await host.runtime.invoke(service, {
+        method,
+        url: `http://${service}${p}`,
+        headers: ["host", service, ...headers],
+        body: o.data !== undefined ? new TextEncoder().encode(o.data) : null,
+        requestId: crypto.randomUUID(),
+      });
+      let body = inv.result.body;
+      if (inv.result.stream) {
+        const parts: Uint8Array[] = [];
+        for await (const c of inv.result.stream) parts.push(c);
+        body = Buffer.concat(parts);
+      }
+      const text = typeof body === "string" ? body : body ? Buffer.from(body).toString("utf8") : "";
+      if (o.json) {
+        const h: Record<string, string> = {};
+        for (let i = 0; i < inv.result.headers.length; i += 2) h[inv.result.headers[i]!] = inv.result.headers[i + 1]!;
+        out(JSON.stringify({ status: inv.result.status, headers: h, body: text }));
+      } else {
+        out(`${inv.result.status}${inv.cold ? " (cold start)" : ""}`);
+        out(text);
+      }
+      if (inv.result.error) process.exitCode = 1;
+    } finally {
+      await host.close();
+    }
+  });
+
+program
+  .command("check")
+  .description("Validate the stack file and build every service, without serving")
+  .argument("[dir]", "project directory", ".")
+  .action(async (dir: string) => {
+    const stack = loadStack(dir);
+    for (const w of stack.warnings) out(`warning: ${w}`);
+    const builds = await buildStack(stack);
+    const failed = builds.filter((b) => !b.ok);
+    for (const b of failed) if (!b.ok) out(`service "${b.service}" (${b.error.code}):\n${b.error.message}`);
+    if (failed.length > 0) throw new StratusError("STRATUS_E_BUILD", `${failed.length} of ${builds.length} services failed to build`);
+    out(`ok: stack "${stack.name}", ${builds.length} services built`);
+  });
+
+program
+  .command("schema")
+  .description("Print the JSON Schema of stratus.yaml (for editors)")
+  .action(() => out(JSON.stringify(stackJsonSchema(), null, 2)));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else if (hasErrorCode(err)) {
+    process.stderr.write(`stratus: ${err.message}\n`);
+    process.exitCode = 1;
+  } else {
+    process.stderr.write(`stratus: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 70;
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * ClusterWorkers: supervised worker processes (node:cluster), one per core by default, sharing
+ * the gateway port. A worker that dies (isolated-vm warns that running out of memory can take a
+ * whole process down) is replaced and reloaded while the others keep serving.
+ */
+import cluster, { type Worker } from "node:cluster";
+import { fileURLToPath } from "node:url";
+import type { ResolvedStack } from "../config/index.ts";
+import type { BundleRef, LoadOutcome } from "../stack/index.ts";
+import type { Logger } from "../telemetry/index.ts";
+import type { Workers } from "./workers.ts";
+
+/** Primary -> worker messages. */
+export type ToWorker =
+  | { type: "start"; port: number; host: string; seq: number }
+  | { type: "load"; stack: ResolvedStack; bundles: BundleRef[]; seq: number }
+  | { type: "stop"; seq: number };
+
+/** Worker -> primary messages. */
+export type FromWorker =
+  | { type: "listening"; port: number; seq: number }
+  | { type: "loaded"; outcomes: LoadOutcome[]; seq: number }
+  | { type: "failed"; message: string; seq: number };
+
+const WORKER_MAIN = fileURLToPath(new URL("./worker-main.ts", import.meta.url));
+
+/** Options of ClusterWorkers. */
+export interface ClusterOptions {
+  count: number;
+  stateDir: string;
+  json: boolean;
+  logger: Logger;
+}
+
+export class ClusterWorkers implements Workers {
+  readonly #opts: ClusterOptions;
+  readonly #workers = new Set<Worker>();
+  #listen: { port: number; host: string } | null = null;
+  #lastLoad: { stack: ResolvedStack; bundles: BundleRef[] } | null = null;
+  #seq = 0;
+  #stopping = false;
+  #deaths: number[] = [];
+
+  constructor(opts: ClusterOptions) {
+    this.#opts = opts;
+    cluster.setupPrimary({ exec: WORKER_MAIN, execArgv: ["--no-node-snapshot", "--disable-warning=ExperimentalWarning"] });
+  }
+
+  #ask<T extends FromWorker>(w: Worker, msg: ToWorker): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const onMsg = (m: FromWorker): void => {
+        if (m.seq !== msg.seq) return;
+        cleanup();
+        if (m.type === "failed") reject(new Error(m.message));
+        else resolve(m as T);
+      };
+      const onExit = (): void => {
+        cleanup();
+        reject(new Error(`worker ${w.process.pid} exited`));
+      };
+      const cleanup = (): void => {
+        w.off("message", onMsg);
+        w.off("exit", onExit);
+      };
+      w.on("message", onMsg);
+      w.on("exit", onExit);
+      w.send(msg);
+    });
+  }
+
+  #env(): Record<string, string> {
+    return { STRATUS_WORKER: "1", STRATUS_STATE_DIR: this.#opts.stateDir, STRATUS_LOG_JSON: this.#opts.json ? "1" : "0" };
+  }
+
+  async #spawn(): Promise<Worker> {
+    const w = cluster.fork(this.#env());
+    this.#workers.add(w);
+    w.on("exit", (code, signal) => this.#exited(w, code, signal));
+    await new Promise<void>((r) => w.once("online", () => r()));
+    const l = this.#listen!;
+    if (this.#lastLoad) await this.#ask(w, { type: "load", ...this.#lastLoad, seq: ++this.#seq });
+    await this.#ask(w, { type: "start", port: l.port, host: l.host, seq: ++this.#seq });
+    return w;
+  }
+
+  #exited(w: Worker, code: number | null, signal: string | null): void {
+    this.#workers.delete(w);
+    if (this.#stopping) return;
+    const now = Date.now();
+    this.#deaths = [...this.#deaths.filter((t) => now - t < 10_000), now];
+    const delay = this.#deaths.length > 5 ? 1000 : 0;
+    this.#opts.logger.error(
+      { pid: w.process.pid, code, signal },
+      `worker process ${w.process.pid} died (${signal ?? `exit code ${code}`}); the other workers keep serving and a replacement is starting${delay ? " in 1 s (it keeps dying)" : ""}. A service that exhausts memory can cause this: check the lines above for its name`,
+    );
+    setTimeout(() => {
+      if (!this.#stopping) this.#spawn().catch((err: unknown) => this.#opts.logger.error({ err: String(err) }, "replacement worker failed to start"));
+    }, delay).unref();
+  }
+
+  async listen(port: number, host: string): Promise<number> {
+    // The first worker binds (port 0 picks a free one); the rest share what it got.
+    this.#listen = { port, host };
+    const first = cluster.fork(this.#env());
+    this.#workers.add(first);
+    first.on("exit", (code, signal) => this.#exited(first, code, signal));
+    await new Promise<void>((r) => first.once("online", () => r()));
+    if (this.#lastLoad) await this.#ask(first, { type: "load", ...this.#lastLoad, seq: ++this.#seq });
+    const got = await this.#ask<{ type: "listening"; port: number; seq: number }>(first, {
+      type: "start",
+      port,
+      host,
+      seq: ++this.#seq,
+    });
+    this.#listen = { port: got.port, host };
+    await Promise.all(Array.from({ length: this.#opts.count - 1 }, () => this.#spawn()));
+    return got.port;
+  }
+
+  async load(stack: ResolvedStack, bundles: readonly BundleRef[]): Promise<LoadOutcome[]> {
+    this.#lastLoad = { stack, bundles: [...bundles] };
+    const replies = await Promise.all(
+      [...this.#workers].map((w) => this.#ask<{ type: "loaded"; outcomes: LoadOutcome[]; seq: number }>(w, { type: "load", stack, bundles: [...bundles], seq: ++this.#seq }).catch(() => null)),
+    );
+    const first = replies.find((r) => r !== null);
+    return first ? first.outcomes : [];
+  }
+
+  /** Process ids of the live workers. */
+  pids(): number[] {
+    return [...this.#workers].map((w) => w.process.pid!).filter(Boolean);
+  }
+
+  async close(): Promise<void> {
+    this.#stopping = true;
+    await Promise.all(
+      [...this.#workers].map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            const t = setTimeout(() => w.kill("SIGKILL"), 15_000).unref();
+            w.once("exit", () => {
+              clearTimeout(t);
+              resolve();
+            });
+            w.send({ type: "stop", seq: ++this.#seq } satisfies ToWorker);
+          }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * `stratus dev`: loads the stack, builds every service, serves it on worker processes, watches
+ * the project and swaps in only the services whose code or config changed. A service that fails
+ * to build keeps serving its previous version, and the error is printed.
+ */
+import { watch, type FSWatcher } from "node:fs";
+import { join, relative, sep } from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import { buildStack } from "../build/index.ts";
+import { loadStack, type ResolvedStack } from "../config/index.ts";
+import type { BundleRef, LoadOutcome } from "../stack/index.ts";
+import type { Logger } from "../telemetry/index.ts";
+import { ClusterWorkers } from "./cluster.ts";
+import { InProcessWorkers, type Workers } from "./workers.ts";
+
+/** Options of DevServer. */
+export interface DevServerOptions {
+  /** Project directory (holds stratus.yaml). */
+  dir: string;
+  /** Gateway port (0 picks a free one). */
+  port: number;
+  host: string;
+  /** Worker processes; 1 serves from this process. */
+  workers: number;
+  /** JSON log lines instead of pretty ones. */
+  json: boolean;
+  /** Rebuild on file changes (default true). */
+  watch?: boolean;
+  /** Data directory (default <dir>/.stratus). */
+  dataDir?: string;
+  logger: Logger;
+  /** Where user-facing lines (route table, reloads, build errors) go. */
+  print: (line: string) => void;
+}
+
+/** The dev server. */
+export class DevServer {
+  readonly #o: DevServerOptions;
+  #stack!: ResolvedStack;
+  readonly #bundles = new Map<string, BundleRef>();
+  #workers!: Workers;
+  #watcher: FSWatcher | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #building: Promise<void> | null = null;
+  #dirty = false;
+  /** Resolves after each rebuild (tests and benchmarks wait on it). */
+  onReload: ((outcomes: LoadOutcome[]) => void) | null = null;
+  port = 0;
+
+  constructor(opts: DevServerOptions) {
+    this.#o = opts;
+  }
+
+  get stack(): ResolvedStack {
+    return this.#stack;
+  }
+
+  /** Loads, builds and starts serving. Throws on an invalid stack file. */
+  async start(): Promise<number> {
+    this.#stack = loadStack(this.#o.dir);
+    for (const w of this.#stack.warnings) this.#o.print(`warning: ${w}`);
+    await this.#build(this.#stack);
+    const dataDir = this.#o.dataDir ?? join(this.#stack.dir, ".stratus");
+    const stateDir = join(dataDir, "state");
+    this.#workers =
+      this.#o.workers > 1
+        ? new ClusterWorkers({ count: this.#o.workers, stateDir, json: this.#o.json, logger: this.#o.logger })
+        : new InProcessWorkers({ stateDir, logger: this.#o.logger });
+    const outcomes = await this.#workers.load(this.#stack, [...this.#bundles.values()]);
+    this.#report(outcomes);
+    this.port = await this.#workers.listen(this.#o.port, this.#o.host);
+    this.#printRoutes();
+    if (this.#o.watch !== false) this.#watch();
+    return this.port;
+  }
+
+  /** Builds every service; failures keep the previous bundle. Returns true if any bundle changed. */
+  async #build(stack: ResolvedStack): Promise<boolean> {
+    let changed = false;
+    const results = await buildStack(stack);
+    const names = new Set(stack.services.map((s) => s.name));
+    for (const name of [...this.#bundles.keys()]) if (!names.has(name)) this.#bundles.delete(name), (changed = true);
+    for (const r of results) {
+      if (r.ok) {
+        if (this.#bundles.get(r.service)?.hash !== r.bundle.hash) changed = true;
+        this.#bundles.set(r.service, { service: r.service, code: r.bundle.code, hash: r.bundle.hash });
+      } else {
+        const keeping = this.#bundles.has(r.service) ? "; still serving the previous version" : "; it will answer 503 until this is fixed";
+        this.#o.print(`build failed for service "${r.service}" (${r.error.code})${keeping}:\n${indent(r.error.message)}`);
+      }
+    }
+    return changed;
+  }
+
+  #report(outcomes: LoadOutcome[]): void {
+    for (const o of outcomes) {
+      if (o.status === "failed") this.#o.print(`service "${o.service}" failed to load (${o.error.code}); its previous version, if any, keeps serving:\n${indent(o.error.message)}`);
+    }
+  }
+
+  #printRoutes(): void {
+    const s = this.#stack;
+    const rows = s.services.flatMap((svc) => svc.routes.map((r) => [r.method, r.path, svc.name] as const));
+    const w0 = Math.max(6, ...rows.map((r) => r[0].length));
+    const w1 = Math.max(4, ...rows.map((r) => r[1].length));
+    const lines = [
+      `stratus dev: stack "${s.name}" on http://${this.#o.host}:${this.port} (${this.#o.workers} worker${this.#o.workers === 1 ? "" : "s"}, state in ${relative(process.cwd(), join(this.#o.dataDir ?? join(s.dir, ".stratus"), "state")) || "."})`,
+      ...rows.map(([m, p, svc]) => `  ${m.padEnd(w0)} ${p.padEnd(w1)}  -> ${svc}`),
+      this.#o.watch !== false ? "watching for changes; Ctrl-C stops" : "",
+    ];
+    this.#o.print(lines.filter(Boolean).join("\n"));
+  }
+
+  #watch(): void {
+    const dir = this.#stack.dir;
+    this.#watcher = watch(dir, { recursive: true }, (_event, file) => {
+      if (file) {
+        const first = String(file).split(sep)[0];
+        if (first === ".stratus" || first === "node_modules" || first === ".git") return;
+      }
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => void this.rebuild(), 20);
+    });
+  }
+
+  /** Rebuilds and swaps what changed; coalesces calls made while a rebuild runs. */
+  rebuild(): Promise<void> {
+    if (this.#building) {
+      this.#dirty = true;
+      return this.#building;
+    }
+    this.#building = (async () => {
+      do {
+        this.#dirty = false;
+        await this.#rebuildOnce();
+      } while (this.#dirty);
+      this.#building = null;
+    })();
+    return this.#building;
+  }
+
+  async #rebuildOnce(): Promise<void> {
+    const start = performance.now();
+    let stack: ResolvedStack;
+    try {
+      stack = loadStack(this.#o.dir);
+    } catch (err) {
+      this.#o.print(`stratus.yaml has errors; still serving the previous configuration:\n${indent(err instanceof Error ? err.message : String(err))}`);
+      return;
+    }
+    const stackChanged = !isDeepStrictEqual(stack, this.#stack);
+    const codeChanged = await this.#build(stack);
+    if (!stackChanged && !codeChanged) return;
+    const routesChanged = !isDeepStrictEqual(stack.services.map((s) => s.routes), this.#stack.services.map((s) => s.routes));
+    this.#stack = stack;
+    const outcomes = await this.#workers.load(stack, [...this.#bundles.values()]);
+    this.#report(outcomes);
+    const deployed = outcomes.filter((o) => o.status === "deployed" || o.status === "removed");
+    if (deployed.length > 0) {
+      const what = deployed.map((o) => (o.status === "deployed" ? `${o.service}@${o.version}` : `${o.service} (removed)`)).join(", ");
+      this.#o.print(`reloaded ${what} in ${Math.round(performance.now() - start)} ms`);
+    }
+    if (routesChanged) this.#printRoutes();
+    this.onReload?.(outcomes);
+  }
+
+  /** Stops watching and serving; in-flight requests finish. */
+  async stop(): Promise<void> {
+    this.#watcher?.close();
+    if (this.#timer) clearTimeout(this.#timer);
+    await this.#building;
+    await this.#workers?.close();
+  }
+}
+
+function indent(text: string): string {
+  return text
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
+}

@@ -1,0 +1,45 @@
+/** Entry of a worker process: a StackHost driven by messages from the supervisor. */
+import type { AddressInfo } from "node:net";
+import { StackHost } from "../stack/index.ts";
+import { createLogger } from "../telemetry/index.ts";
+import type { FromWorker, ToWorker } from "./cluster.ts";
+
+let host: StackHost | null = null;
+const json = process.env["STRATUS_LOG_JSON"] === "1";
+const stateDir = process.env["STRATUS_STATE_DIR"] ?? null;
+const pending: ToWorker[] = [];
+
+function send(m: FromWorker): void {
+  process.send?.(m);
+}
+
+function ensureHost(): StackHost {
+  host ??= new StackHost({ stateDir, logger: createLogger({ json }) });
+  return host;
+}
+
+async function handle(m: ToWorker): Promise<void> {
+  try {
+    if (m.type === "start") {
+      const h = ensureHost();
+      const addr: AddressInfo = await h.gateway.listen(m.port, m.host);
+      send({ type: "listening", port: addr.port, seq: m.seq });
+    } else if (m.type === "load") {
+      const outcomes = await ensureHost().load(m.stack, m.bundles);
+      send({ type: "loaded", outcomes, seq: m.seq });
+    } else if (m.type === "stop") {
+      await host?.close();
+      process.exit(0);
+    }
+  } catch (err) {
+    send({ type: "failed", message: err instanceof Error ? err.message : String(err), seq: m.seq });
+  }
+}
+
+// Messages are handled one at a time, in order.
+let chain: Promise<void> = Promise.resolve();
+process.on("message", (m: ToWorker) => {
+  pending.push(m);
+  chain = chain.then(() => handle(pending.shift()!));
+});
+process.on("SIGINT", () => undefined); // the supervisor decides when workers stop

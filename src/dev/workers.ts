@@ -1,0 +1,34 @@
+/**
+ * Where a dev/production stack's requests are served: the interface, plus the in-process
+ * implementation (one process, used by tests and `--workers 1`).
+ */
+import type { ResolvedStack } from "../config/index.ts";
+import { StackHost, type BundleRef, type LoadOutcome } from "../stack/index.ts";
+import type { Logger } from "../telemetry/index.ts";
+
+/** Serves a stack on a port. */
+export interface Workers {
+  /** Starts serving; resolves with the bound port. */
+  listen(port: number, host: string): Promise<number>;
+  /** Applies a stack and its bundles everywhere; resolves with what happened (from one worker). */
+  load(stack: ResolvedStack, bundles: readonly BundleRef[]): Promise<LoadOutcome[]>;
+  /** Graceful stop: in-flight requests finish. */
+  close(): Promise<void>;
+}
+
+/** InProcessWorkers: one StackHost in this process. */
+export class InProcessWorkers implements Workers {
+  readonly host: StackHost;
+  constructor(opts: { stateDir: string | null; logger: Logger }) {
+    this.host = new StackHost({ stateDir: opts.stateDir, logger: opts.logger });
+  }
+  async listen(port: number, host: string): Promise<number> {
+    return (await this.host.gateway.listen(port, host)).port;
+  }
+  load(stack: ResolvedStack, bundles: readonly BundleRef[]): Promise<LoadOutcome[]> {
+    return this.host.load(stack, bundles);
+  }
+  close(): Promise<void> {
+    return this.host.close();
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * The HTTP gateway: a Node http server that routes each request to a service, enforces the body
+ * limit, stamps a request id, streams the response back and logs one line per invocation.
+ * `fetch()` runs the same path in-process for tests (no socket).
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { ResolvedStack } from "../config/index.ts";
+import { StratusError, type ErrorCode } from "../errors/index.ts";
+import type { InvokeResult, Runtime } from "../runtime/index.ts";
+import type { Logger } from "../telemetry/index.ts";
+import { Router } from "./router.ts";
+
+/** Options of Gateway. */
+export interface GatewayOptions {
+  runtime: Runtime;
+  logger: Logger;
+}
+
+/** What the gateway answers, before it is written to a socket or a Response. */
+interface Reply {
+  status: number;
+  statusText: string;
+  headers: string[];
+  body: string | Uint8Array | null;
+  stream: AsyncIterable<Uint8Array> | null;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const DROP = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"]);
+
+function jsonError(code: ErrorCode, message: string, extra: string[] = []): Reply {
+  const e = new StratusError(code, message);
+  return { status: e.status, statusText: "", headers: ["content-type", "application/json", ...extra], body: JSON.stringify(e.toJSON()), stream: null };
+}
+
+/** The gateway. */
+export class Gateway {
+  readonly #runtime: Runtime;
+  readonly #log: Logger;
+  #router = new Router([]);
+  #maxBody = 1024 * 1024;
+  #server: Server | null = null;
+  #inFlight = 0;
+  #idle: (() => void) | null = null;
+
+  constructor(opts: GatewayOptions) {
+    this.#runtime = opts.runtime;
+    this.#log = opts.logger;
+  }
+
+  /** Replaces the routing table and limits (atomic: the next request sees the new table). */
+  setStack(stack: ResolvedStack): void {
+    this.#router = new Router(stack.services.flatMap((s) => s.routes.map((r) => ({ service: s.name, method: r.method, path: r.path, raw: r.raw }))));
+    this.#maxBody = stack.gateway.maxBodySize;
+  }
+
+  /** Routes and invokes; never throws. */
+  async #handle(method: string, url: string, headers: string[], body: Uint8Array | null, requestId: string): Promise<{ reply: Reply; service?: string; route?: string; cold?: boolean; version?: string; code?: string }> {
+    const q = url.indexOf("?", 8);
+    const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+    const path = pathStart < 0 ? "/" : url.slice(pathStart, q < 0 ? undefined : q);
+    const m = this.#router.match(method, path);
+    if (m.kind === "none") {
+      return { reply: jsonError("STRATUS_E_NOT_FOUND", `no route for ${method} ${path}; routes are listed by "stratus dev" at start`), code: "STRATUS_E_NOT_FOUND" };
+    }
+    if (m.kind === "method") {
+      return {
+        reply: jsonError("STRATUS_E_METHOD_NOT_ALLOWED", `${method} is not routed for ${path}; allowed: ${m.allowed.join(", ")}`, ["allow", m.allowed.join(", ")]),
+        code: "STRATUS_E_METHOD_NOT_ALLOWED",
+      };
+    }
+    const inv = await this.#runtime.invoke(m.target.service, { method, url, headers, body, requestId, params: m.params });
+    const r: InvokeResult = inv.result;
+    return { reply: r, service: m.target.service, route: m.target.route, cold: inv.cold, version: inv.version, ...(r.error ? { code: r.error.code } : {}) };
+  }
+
+  #logLine(method: string, url: string, status: number, start: number, requestId: string, info: { service?: string; route?: string; cold?: boolean; version?: string; code?: string }, error?: { message: string } | null): void {
+    const durationMs = Math.round((performance.now() - start) * 100) / 100;
+    const pathEnd = url.indexOf("?", 8);
+    const path = url.slice(url.indexOf("/", url.indexOf("//") + 2), pathEnd < 0 ? undefined : pathEnd);
+    const fields = { service: info.service, route: info.route, method, path, status, durationMs, cold: info.cold ?? false, requestId, version: info.version, code: info.code };
+    if (status >= 500) this.#log.error(error && error.message.includes("\n") ? { ...fields, detail: error.message } : fields, `${method} ${path} ${status}`);
+    else this.#log.info(fields, `${method} ${path} ${status}`);
+  }
+
+  /** The Node request listener. */
+  readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
+    const start = performance.now();
+    const given = req.headers["x-request-id"];
+    const requestId = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    const method = req.method ?? "GET";
+    const url = `http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
+    const raw = req.rawHeaders;
+    const headers: string[] = new Array(raw.length);
+    for (let i = 0; i < raw.length; i += 2) {
+      headers[i] = raw[i]!.toLowerCase();
+      headers[i + 1] = raw[i + 1]!;
+    }
+    this.#inFlight++;
+    const finish = (): void => {
+      if (--this.#inFlight === 0) this.#idle?.();
+    };
+    const hasBody = req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined;
+    if (!hasBody) {
+      req.resume();
+      void this.#serve(res, method, url, headers, null, requestId, start).finally(finish);
+      return;
+    }
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > this.#maxBody) {
+      this.#tooLarge(res, method, url, requestId, start);
+      finish();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on("data", (c: Buffer) => {
+      if (over) return;
+      size += c.length;
+      if (size > this.#maxBody) {
+        over = true;
+        this.#tooLarge(res, method, url, requestId, start);
+        req.pause();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => {
+      if (over) return finish();
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      void this.#serve(res, method, url, headers, new Uint8Array(body.buffer, body.byteOffset, body.byteLength), requestId, start).finally(finish);
+    });
+    req.on("error", () => {
+      if (!over) finish();
+      over = true;
+    });
+  };
+
+  #tooLarge(res: ServerResponse, method: string, url: string, requestId: string, start: number): void {
+    const reply = jsonError("STRATUS_E_BODY_TOO_LARGE", `the request body is over ${this.#maxBody} bytes (gateway.maxBodySize in stratus.yaml); send less or raise the limit`);
+    res.shouldKeepAlive = false;
+    res.writeHead(reply.status, ["content-type", "application/json", "x-request-id", requestId, "connection", "close"]);
+    res.end(reply.body);
+    this.#logLine(method, url, reply.status, start, requestId, { code: "STRATUS_E_BODY_TOO_LARGE" });
+  }
+
+  async #serve(res: ServerResponse, method: string, url: string, headers: string[], body: Uint8Array | null, requestId: string, start: number): Promise<void> {
+    const out = await this.#handle(method, url, headers, body, requestId);
+    const r = out.reply;
+    const h: string[] = [];
+    for (let i = 0; i < r.headers.length; i += 2) {
+      if (!DROP.has(r.headers[i]!)) h.push(r.headers[i]!, r.headers[i + 1]!);
+    }
+    h.push("x-request-id", requestId);
+    try {
+      if (r.statusText) res.writeHead(r.status, r.statusText, h);
+      else res.writeHead(r.status, h);
+      if (method === "HEAD") {
+        res.end();
+        if (r.stream) void r.stream[Symbol.asyncIterator]().return?.();
+      } else if (r.stream) {
+        await pipeStream(r.stream, res);
+      } else res.end(r.body ?? undefined);
+    } catch (err) {
+      this.#log.error({ requestId, service: out.service, err: String(err) }, "response stream failed");
+      res.destroy();
+    }
+    this.#logLine(method, url, r.status, start, requestId, out, (r as Partial<InvokeResult>).error);
+  }
+
+  /**
+   * Serves a web Request in-process, exactly as a socket request would be served (tests, tooling).
+   * Streamed bodies are collected.
+   */
+  async fetch(request: Request): Promise<Response> {
+    const start = performance.now();
+    const given = request.headers.get("x-request-id");
+    const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+    const headers: string[] = [];
+    request.headers.forEach((v, k) => headers.push(k, v));
+    let body: Uint8Array | null = null;
+    if (request.body) {
+      body = new Uint8Array(await request.arrayBuffer());
+      if (body.byteLength > this.#maxBody) {
+        const r = jsonError("STRATUS_E_BODY_TOO_LARGE", `the request body is over ${this.#maxBody} bytes (gateway.maxBodySize in stratus.yaml); send less or raise the limit`);
+        return new Response(r.body as string, { status: r.status, headers: [["content-type", "application/json"], ["x-request-id", requestId]] });
+      }
+    }
+    const out = await this.#handle(request.method, request.url, headers, body, requestId);
+    const r = out.reply;
+    let payload: Uint8Array | string | null = r.body;
+    if (r.stream) {
+      const parts: Uint8Array[] = [];
+      for await (const c of r.stream) parts.push(c);
+      payload = Buffer.concat(parts);
+    }
+    const h = new Headers();
+    for (let i = 0; i < r.headers.length; i += 2) if (!DROP.has(r.headers[i]!)) h.append(r.headers[i]!, r.headers[i + 1]!);
+    h.set("x-request-id", requestId);
+    this.#logLine(request.method, request.url, r.status, start, requestId, out, (r as Partial<InvokeResult>).error);
+    const nullBody = request.method === "HEAD" || r.status === 204 || r.status === 304;
+    return new Response(nullBody ? null : (payload as BodyInit | null), { status: r.status, statusText: r.statusText, headers: h });
+  }
+
+  /** Starts listening; resolves with the bound address. */
+  listen(port: number, host: string): Promise<AddressInfo> {
+    const server = createServer({ keepAliveTimeout: 5000, requestTimeout: 60_000 }, this.listener);
+    this.#server = server;
+    return new Promise((resolve, reject) => {
+      server.once("error", (err: NodeJS.ErrnoException) => {
+        reject(
+          err.code === "EADDRINUSE"
+            ? new StratusError("STRATUS_E_PORT_IN_USE", `port ${port} on ${host} is already in use; stop the other server or pass --port <another port>`)
+            : err,
+        );
+      });
+      server.listen(port, host, () => {
+        server.removeAllListeners("error");
+        resolve(server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Stops accepting connections and resolves once in-flight requests have finished (at most `graceMs`). */
+  async close(graceMs = 10_000): Promise<void> {
+    const server = this.#server;
+    this.#server = null;
+    if (!server) return;
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    server.closeIdleConnections();
+    if (this.#inFlight > 0) {
+      await Promise.race([new Promise<void>((r) => (this.#idle = r)), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    }
+    server.closeAllConnections();
+    await closed;
+  }
+}
+
+async function pipeStream(stream: AsyncIterable<Uint8Array>, res: ServerResponse): Promise<void> {
+  const it = stream[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      if (res.destroyed) return;
+      const { done, value } = await it.next();
+      if (done) break;
+      if (!res.write(value)) {
+        await new Promise<void>((resolve) => {
+          const go = (): void => {
+            res.off("drain", go);
+            res.off("close", go);
+            resolve();
+          };
+          res.on("drain", go);
+          res.on("close", go);
+        });
+      }
+    }
+    res.end();
+  } finally {
+    await it.return?.();
+  }
+}

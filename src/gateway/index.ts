@@ -1,0 +1,3 @@
+/** The HTTP gateway and its router. */
+export { Gateway, type GatewayOptions } from "./gateway.ts";
+export { Router, type RouteMatch, type RouteTarget } from "./router.ts";

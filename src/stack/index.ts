@@ -1,0 +1,2 @@
+/** A stack running in one process (state + runtime + gateway). */
+export { StackHost, type StackHostOptions, type BundleRef, type LoadOutcome } from "./stack-host.ts";
