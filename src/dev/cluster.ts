@@ -6,6 +6,7 @@
 import cluster, { type Worker } from "node:cluster";
 import { fileURLToPath } from "node:url";
 import type { ResolvedStack } from "../config/index.ts";
+import { StratusError, type ErrorCode } from "../errors/index.ts";
 import type { BundleRef, LoadOutcome } from "../stack/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import type { Workers } from "./workers.ts";
@@ -20,7 +21,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: "listening"; port: number; seq: number }
   | { type: "loaded"; outcomes: LoadOutcome[]; seq: number }
-  | { type: "failed"; message: string; seq: number };
+  | { type: "failed"; message: string; code?: string; seq: number };
 
 const WORKER_MAIN = fileURLToPath(new URL("./worker-main.ts", import.meta.url));
 
@@ -51,7 +52,7 @@ export class ClusterWorkers implements Workers {
       const onMsg = (m: FromWorker): void => {
         if (m.seq !== msg.seq) return;
         cleanup();
-        if (m.type === "failed") reject(new Error(m.message));
+        if (m.type === "failed") reject(m.code ? new StratusError(m.code as ErrorCode, m.message) : new Error(m.message));
         else resolve(m as T);
       };
       const onExit = (): void => {

@@ -4,7 +4,7 @@
  * to build keeps serving its previous version, and the error is printed.
  */
 import { watch, type FSWatcher } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { buildStack } from "../build/index.ts";
 import { loadStack, type ResolvedStack } from "../config/index.ts";
@@ -39,7 +39,8 @@ export class DevServer {
   #stack!: ResolvedStack;
   readonly #bundles = new Map<string, BundleRef>();
   #workers!: Workers;
-  #watcher: FSWatcher | null = null;
+  readonly #watchers = new Map<string, FSWatcher>();
+  #inputs = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #building: Promise<void> | null = null;
   #dirty = false;
@@ -82,6 +83,7 @@ export class DevServer {
     for (const name of [...this.#bundles.keys()]) if (!names.has(name)) this.#bundles.delete(name), (changed = true);
     for (const r of results) {
       if (r.ok) {
+        for (const i of r.bundle.inputs) this.#inputs.add(i);
         if (this.#bundles.get(r.service)?.hash !== r.bundle.hash) changed = true;
         this.#bundles.set(r.service, { service: r.service, code: r.bundle.code, hash: r.bundle.hash });
       } else {
@@ -111,16 +113,30 @@ export class DevServer {
     this.#o.print(lines.filter(Boolean).join("\n"));
   }
 
+  /**
+   * Watches the directory of the stack file and of every source file in a bundle (outside
+   * node_modules). Directories, not files: editors that save by renaming a new file into place
+   * would leave a file watcher on the old inode.
+   */
   #watch(): void {
-    const dir = this.#stack.dir;
-    this.#watcher = watch(dir, { recursive: true }, (_event, file) => {
-      if (file) {
-        const first = String(file).split(sep)[0];
-        if (first === ".stratus" || first === "node_modules" || first === ".git") return;
+    const dirs = new Set([this.#stack.dir, ...[...this.#inputs].filter((f) => !f.includes("/node_modules/")).map((f) => dirname(f))]);
+    for (const dir of dirs) {
+      if (this.#watchers.has(dir)) continue;
+      try {
+        const w = watch(dir, (_event, file) => {
+          if (file && !this.#relevant(join(dir, String(file)))) return;
+          if (this.#timer) clearTimeout(this.#timer);
+          this.#timer = setTimeout(() => void this.rebuild(), 20);
+        });
+        this.#watchers.set(dir, w);
+      } catch {
+        // The directory went away; a later build re-adds what exists.
       }
-      if (this.#timer) clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => void this.rebuild(), 20);
-    });
+    }
+  }
+
+  #relevant(path: string): boolean {
+    return path === this.#stack.file || this.#inputs.has(path) || /\.(ts|tsx|mts|js|mjs|jsx|json)$/.test(path);
   }
 
   /** Rebuilds and swaps what changed; coalesces calls made while a rebuild runs. */
@@ -161,12 +177,14 @@ export class DevServer {
       this.#o.print(`reloaded ${what} in ${Math.round(performance.now() - start)} ms`);
     }
     if (routesChanged) this.#printRoutes();
+    if (this.#o.watch !== false) this.#watch();
     this.onReload?.(outcomes);
   }
 
   /** Stops watching and serving; in-flight requests finish. */
   async stop(): Promise<void> {
-    this.#watcher?.close();
+    for (const w of this.#watchers.values()) w.close();
+    this.#watchers.clear();
     if (this.#timer) clearTimeout(this.#timer);
     await this.#building;
     await this.#workers?.close();

@@ -32,7 +32,8 @@ async function handle(m: ToWorker): Promise<void> {
       process.exit(0);
     }
   } catch (err) {
-    send({ type: "failed", message: err instanceof Error ? err.message : String(err), seq: m.seq });
+    const code = (err as { code?: unknown }).code;
+    send({ type: "failed", message: err instanceof Error ? err.message : String(err), ...(typeof code === "string" && code.startsWith("STRATUS_E_") ? { code } : {}), seq: m.seq });
   }
 }
 
