@@ -93,7 +93,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown, where: (p: readonl
     const keys = value && typeof value === "object" ? Object.keys(value) : [];
     if (keys.length === 1) {
       const branch = issue.errors.find((errs) => errs.every((e) => e.code !== "unrecognized_keys" && e.path[0] === keys[0]));
-      if (branch && branch[0]) return describeIssue({ ...branch[0], path: [...path, ...branch[0].path] } as z.core.$ZodIssue, raw, where);
+      if (branch && branch[0]) return describeIssue({ ...branch[0], path: [...path, ...branch[0].path] }, raw, where);
     }
     return `${at}: ${show(value)} is not a binding; write exactly one of ${BINDING_KINDS}`;
   }

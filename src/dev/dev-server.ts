@@ -80,7 +80,12 @@ export class DevServer {
     let changed = false;
     const results = await buildStack(stack);
     const names = new Set(stack.services.map((s) => s.name));
-    for (const name of [...this.#bundles.keys()]) if (!names.has(name)) this.#bundles.delete(name), (changed = true);
+    for (const name of [...this.#bundles.keys()]) {
+      if (!names.has(name)) {
+        this.#bundles.delete(name);
+        changed = true;
+      }
+    }
     for (const r of results) {
       if (r.ok) {
         for (const i of r.bundle.inputs) this.#inputs.add(i);

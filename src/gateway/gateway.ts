@@ -202,7 +202,7 @@ export class Gateway {
     h.set("x-request-id", requestId);
     this.#logLine(request.method, request.url, r.status, start, requestId, out, (r as Partial<InvokeResult>).error);
     const nullBody = request.method === "HEAD" || r.status === 204 || r.status === 304;
-    return new Response(nullBody ? null : (payload as BodyInit | null), { status: r.status, statusText: r.statusText, headers: h });
+    return new Response(nullBody ? null : payload, { status: r.status, statusText: r.statusText, headers: h });
   }
 
   /** Starts listening; resolves with the bound address. */

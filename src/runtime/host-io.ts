@@ -120,7 +120,7 @@ export class HostIo {
 
   async #fetch(args: unknown[]): Promise<Wire> {
     const [binding, method, href, headers, body] = args as [string | null, string, string, string[], Uint8Array | null];
-    const grants = binding === null ? this.#allEgress : ((this.#service.bindings[this.#grant(binding, "egress")] as { hosts: string[] }).hosts);
+    const grants: readonly string[] = binding === null ? this.#allEgress : (this.#service.bindings[this.#grant(binding, "egress")] as { hosts: readonly string[] }).hosts;
     const url = new URL(href);
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       throw new StratusError("STRATUS_E_EGRESS_DENIED", `fetch("${href}"): only http: and https: URLs can be fetched`);

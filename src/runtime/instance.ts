@@ -103,8 +103,8 @@ export class Instance {
     this.context = blank.context;
     this.#cpuLimitNs = BigInt(service.limits.cpuMs) * 1_000_000n;
     this.#onDeath = onDeath;
-    const api = this.context.global.getSync("__stratus", { reference: true }) as ivm.Reference;
-    const get = (name: string) => api.getSync(name, { reference: true }) as ivm.Reference;
+    const api = this.context.global.getSync("__stratus", { reference: true });
+    const get = (name: string): ivm.Reference => api.getSync(name, { reference: true });
     this.#api = { dispatch: get("dispatch"), pull: get("pull"), cancel: get("cancel"), settle: get("settle"), fire: get("fire") };
   }
 
@@ -123,12 +123,12 @@ export class Instance {
     const inst = new Instance(service, b, onDeath);
     try {
       inst.#wire(host);
-      const script = code.cachedData
+      const script: ivm.Script & { cachedData?: ivm.ExternalCopy<ArrayBuffer> } = code.cachedData
         ? b.isolate.compileScriptSync(code.code, { filename: `stratus:${service.name}.js`, cachedData: code.cachedData })
         : b.isolate.compileScriptSync(code.code, { filename: `stratus:${service.name}.js`, produceCachedData: true });
       if (!code.cachedData && script.cachedData) code.cachedData = script.cachedData;
       await script.run(b.context, { timeout: Math.max(1, service.limits.cpuMs) });
-      const problem = (b.context.global.getSync("__stratus", { reference: true }) as ivm.Reference)
+      const problem = (b.context.global.getSync("__stratus", { reference: true }))
         .getSync("load", { reference: true })
         .applySync(undefined, []) as string | null;
       if (problem) throw new StratusError("STRATUS_E_NO_HANDLER", `service "${service.name}" (${service.entryAsWritten}): ${problem}`);
@@ -188,7 +188,7 @@ export class Instance {
     const descriptors: Record<string, { kind: string; value?: unknown }> = {};
     for (const [name, v] of Object.entries(this.service.vars)) descriptors[name] = { kind: "var", value: v };
     for (const [name, b] of Object.entries(this.service.bindings)) descriptors[name] = { kind: b.kind };
-    (g.getSync("__stratus", { reference: true }) as ivm.Reference)
+    (g.getSync("__stratus", { reference: true }))
       .getSync("init", { reference: true })
       .applySync(undefined, [descriptors], { arguments: { copy: true } });
   }

@@ -6,7 +6,7 @@
  */
 import "./global-shim.ts";
 import "fast-text-encoding";
-import { ReadableStream, WritableStream, TransformStream, ByteLengthQueuingStrategy, CountQueuingStrategy } from "web-streams-polyfill";
+import { ReadableStream, WritableStream, TransformStream, ByteLengthQueuingStrategy, CountQueuingStrategy, type ReadableStreamDefaultReader } from "web-streams-polyfill";
 import URL from "core-js-pure/web/url";
 import URLSearchParams from "core-js-pure/web/url-search-params";
 import structuredClone from "@ungap/structured-clone";
@@ -149,7 +149,7 @@ const crypto = {
     async digest(algorithm: string | { name: string }, data: ArrayBuffer | ArrayBufferView): Promise<ArrayBuffer> {
       const name = typeof algorithm === "string" ? algorithm : algorithm.name;
       const out = (await io("digest", [String(name).toUpperCase(), toBytes(data)])) as Uint8Array;
-      return out.slice().buffer as ArrayBuffer;
+      return out.slice().buffer;
     },
   },
 };
@@ -220,7 +220,7 @@ function kvBinding(name: string) {
 
 type SqlValue = null | number | string | bigint | Uint8Array;
 function sqlParam(v: unknown, i: number): SqlValue {
-  if (v === null || typeof v === "number" || typeof v === "string" || typeof v === "bigint") return v as SqlValue;
+  if (v === null || typeof v === "number" || typeof v === "string" || typeof v === "bigint") return v;
   if (v === undefined) throw new CodedError("STRATUS_E_SQL", `bind(): parameter ${i + 1} is undefined; pass null for SQL NULL`);
   if (typeof v === "boolean") return v ? 1 : 0;
   if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return toBytes(v).slice();
@@ -366,7 +366,10 @@ const api = {
       streams.set(stream, raw.getReader());
     } else out = raw;
     const w = waits.length > 0 ? Promise.all(waits).then(() => undefined) : null;
-    if (w) pending.add(w), void w.then(() => pending.delete(w));
+    if (w) {
+      pending.add(w);
+      void w.then(() => pending.delete(w));
+    }
     return { s: res.status, t: res.statusText, h: res.headers._toFlat(), b: out, st: stream, w: waits.length };
   },
   /** The next chunk of a streamed response body, or null at its end. */

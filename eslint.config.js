@@ -1,0 +1,51 @@
+// Lint: type-aware typescript-eslint, plus the architecture rule that subsystems import each
+// other only through their index.ts.
+import tseslint from "typescript-eslint";
+
+const SUBSYSTEMS = ["build", "cli", "config", "dev", "errors", "gateway", "runtime", "stack", "state", "telemetry", "testing"];
+
+export default tseslint.config(
+  { ignores: ["node_modules/**", "scratch/**", "**/.stratus/**", "examples/**", "bin/**", "eslint.config.js", "docs/**"] },
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/consistent-type-imports": "error",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+      "no-console": "error",
+      "@typescript-eslint/require-await": "off",
+      "@typescript-eslint/no-base-to-string": "off",
+      "@typescript-eslint/no-unsafe-assignment": "off",
+      "@typescript-eslint/no-unsafe-member-access": "off",
+      "@typescript-eslint/no-unsafe-call": "off",
+      "@typescript-eslint/no-unsafe-return": "off",
+      "@typescript-eslint/no-unsafe-argument": "off",
+    },
+  },
+  ...SUBSYSTEMS.map((name) => ({
+    files: [`src/${name}/**/*.ts`],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: `^\\.\\./(?!${name}/)(${SUBSYSTEMS.join("|")})/(?!index\\.ts$).+`,
+              message: "Import another subsystem only through its index.ts.",
+            },
+          ],
+        },
+      ],
+    },
+  })),
+  {
+    files: ["test/**/*.ts", "bench/**/*.ts"],
+    rules: { "no-console": "off" },
+  },
+);
