@@ -97,6 +97,11 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown, where: (p: readonl
     }
     return `${at}: ${show(value)} is not a binding; write exactly one of ${BINDING_KINDS}`;
   }
+  if (issue.code === "invalid_key") {
+    const key = path[path.length - 1];
+    const inner = issue.issues[0]?.message ?? "bad key";
+    return `${where(path.slice(0, -1))}: ${formatPath(path.slice(0, -1))}: the name ${JSON.stringify(key)} is not valid: ${inner}`;
+  }
   if (issue.code === "unrecognized_keys") {
     return `${at}: unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}; remove ${issue.keys.length > 1 ? "them" : "it"} or check the spelling against docs/stack-file.md`;
   }

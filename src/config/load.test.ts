@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { parseStack, stackJsonSchema, parseDuration, parseSize } from "./index.ts";
+
+const FILE = new URL("../../package.json", import.meta.url).pathname.replace("package.json", "stratus.yaml");
+// package.json exists in the repo root: entries below point at it so existence checks pass.
+const ENTRY = "package.json";
+
+function errorOf(text: string): { code: string; message: string } {
+  try {
+    parseStack(text, FILE);
+  } catch (e) {
+    return e as { code: string; message: string };
+  }
+  assert.fail("expected an error");
+}
+
+test("the stack file shape from PRODUCT.md validates (public contract)", () => {
+  const product = readFileSync(new URL("../../../shared/PRODUCT.md", import.meta.url), "utf8");
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(product)?.[1];
+  assert.ok(yaml, "PRODUCT.md has a yaml example");
+  const stack = parseStack(yaml.replaceAll("services/orders/index.ts", ENTRY).replaceAll("services/payments/index.ts", ENTRY), FILE);
+  const orders = stack.services.find((s) => s.name === "orders")!;
+  assert.deepEqual(orders.routes.map((r) => r.raw), ["POST /orders", "GET /orders/:id"]);
+  assert.deepEqual(orders.bindings["PAYMENTS"], { kind: "service", service: "payments" });
+  assert.deepEqual(orders.bindings["SHIPPING_API"], { kind: "egress", hosts: ["api.shipping.example"] });
+  assert.equal(orders.scale.idleTimeoutMs, 30_000);
+  assert.equal(orders.limits.timeoutMs, 10_000);
+  assert.equal(orders.vars["CURRENCY"], "EUR");
+  // Parts that come with later releases are accepted and named in warnings, not silently dropped.
+  assert.ok(stack.warnings.some((w) => w.includes("subscribe")));
+  assert.ok(stack.warnings.some((w) => w.includes("EVENTS")));
+  assert.ok(Object.isFrozen(stack) && Object.isFrozen(orders.routes));
+});
+
+test("malformed YAML names the line", () => {
+  const e = errorOf("name: shop\nservices: [\n");
+  assert.equal(e.code, "STRATUS_E_CONFIG_PARSE");
+  assert.match(e.message, /stratus\.yaml:\d+:\d+: not valid YAML/);
+});
+
+test("a bad route names the file, line, path, value and the fix", () => {
+  const e = errorOf(`name: shop\nservices:\n  orders:\n    entry: ${ENTRY}\n    routes: ["GET /a", "FETCH /orders"]\n`);
+  assert.equal(e.code, "STRATUS_E_CONFIG_INVALID");
+  assert.match(e.message, /stratus\.yaml:5:\d+: services\.orders\.routes\[1\]: "FETCH \/orders" is not valid: a route is "METHOD \/path"/);
+});
+
+test("route conflicts between services are errors naming both", () => {
+  const e = errorOf(
+    `name: shop\nservices:\n  orders:\n    entry: ${ENTRY}\n    routes: ["GET /orders/:id"]\n  audit:\n    entry: ${ENTRY}\n    routes: ["ANY /orders/:key"]\n`,
+  );
+  assert.equal(e.code, "STRATUS_E_ROUTE_CONFLICT");
+  assert.match(e.message, /services\.audit\.routes\[0\]: "ANY \/orders\/:key" is also routed to service "orders" \(as "GET \/orders\/:id"/);
+  assert.match(e.message, /give one of them another path/);
+});
+
+test("static and param routes at the same place do not conflict", () => {
+  parseStack(`name: shop\nservices:\n  a:\n    entry: ${ENTRY}\n    routes: ["GET /orders/new", "GET /orders/:id", "POST /orders/:id"]\n`, FILE);
+});
+
+test("binding errors: unknown service, wrong shape, bad name", () => {
+  assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    bindings: { P: { service: nope } }\n`).message, /services\.a\.bindings\.P: service "nope" is not in this stack; use one of "a"/);
+  assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    bindings: { P: { queue: x } }\n`).message, /services\.a\.bindings\.P: .* is not a binding; write exactly one of/);
+  assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    bindings: { P: { service: 3 } }\n`).message, /services\.a\.bindings\.P\.service: 3 is not valid/);
+  assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    bindings: { 1P: { kv: {} } }\n`).message, /JavaScript identifier/);
+});
+
+test("scale, limits, unknown fields and missing entries are errors with the fix", () => {
+  assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    scale: { min: 5, max: 2 }\n`).message, /services\.a\.scale\.min: 5 is more than scale\.max \(2\); lower min or raise max/);
+  assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    scale: { concurrency: 0 }\n`).message, /services\.a\.scale\.concurrency: 0 is not valid/);
+  assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    limits: { timeout: -1s }\n`).message, /services\.a\.limits\.timeout/);
+  assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    rutes: []\n`).message, /services\.a: unknown field "rutes"/);
+  assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: nowhere.ts\n`).message, /services\.a\.entry: "nowhere\.ts" does not exist/);
+  assert.match(errorOf(`services:\n  a:\n    entry: ${ENTRY}\n`).message, /name: is required/);
+  assert.match(errorOf(`name: s\nservices: {}\n`).message, /at least one service/);
+});
+
+test("durations and sizes", () => {
+  assert.equal(parseDuration("500ms"), 500);
+  assert.equal(parseDuration("1.5s"), 1500);
+  assert.equal(parseDuration("2m"), 120_000);
+  assert.equal(parseSize("1mb"), 1048576);
+  assert.equal(parseSize("512kb"), 524288);
+});
+
+test("the JSON Schema describes the stack file", () => {
+  const schema = stackJsonSchema() as { properties: Record<string, unknown>; required: string[] };
+  assert.ok(schema.properties["services"]);
+  assert.deepEqual(schema.required.sort(), ["name", "services"]);
+  const published = JSON.parse(readFileSync(new URL("../../docs/stratus.schema.json", import.meta.url), "utf8")) as unknown;
+  assert.deepEqual(published, schema, "docs/stratus.schema.json is stale: run `node bin/stratus.js schema > docs/stratus.schema.json`");
+});
