@@ -1,6 +1,5 @@
 /** Test helpers: temporary projects on disk, cleaned up after each test file. */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
 /** A project in a temporary directory. */
@@ -10,9 +9,13 @@ export interface TempProject {
   remove(): void;
 }
 
+// Inside the repository, so a project's npm imports (e.g. hono) resolve from its node_modules.
+const ROOT = new URL("../../.test-tmp/", import.meta.url).pathname;
+
 /** Writes `files` (relative path -> text) into a new temporary directory. */
 export function tempProject(files: Record<string, string>): TempProject {
-  const dir = mkdtempSync(join(tmpdir(), "stratus-test-"));
+  mkdirSync(ROOT, { recursive: true });
+  const dir = mkdtempSync(join(ROOT, "p-"));
   const write = (rel: string, text: string): void => {
     const path = join(dir, rel);
     mkdirSync(dirname(path), { recursive: true });
