@@ -100,7 +100,8 @@ export class ClusterWorkers implements Workers {
   }
 
   async listen(port: number, host: string): Promise<number> {
-    // The first worker binds (port 0 picks a free one); the rest share what it got.
+    // Every worker asks for the same port: node:cluster shares one handle per requested
+    // (host, port), so with port 0 they all get the port the first one was given.
     this.#listen = { port, host };
     const first = cluster.fork(this.#env());
     this.#workers.add(first);
@@ -113,7 +114,6 @@ export class ClusterWorkers implements Workers {
       host,
       seq: ++this.#seq,
     });
-    this.#listen = { port: got.port, host };
     await Promise.all(Array.from({ length: this.#opts.count - 1 }, () => this.#spawn()));
     return got.port;
   }

@@ -186,6 +186,11 @@ export class DevServer {
     this.onReload?.(outcomes);
   }
 
+  /** Process ids of the worker processes (this process when serving in-process). */
+  workerPids(): number[] {
+    return this.#workers instanceof ClusterWorkers ? this.#workers.pids() : [process.pid];
+  }
+
   /** Stops watching and serving; in-flight requests finish. */
   async stop(): Promise<void> {
     for (const w of this.#watchers.values()) w.close();
