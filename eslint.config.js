@@ -17,7 +17,7 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/consistent-type-imports": "error",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "no-console": "error",
       "@typescript-eslint/require-await": "off",
       "@typescript-eslint/no-base-to-string": "off",
@@ -45,7 +45,13 @@ export default tseslint.config(
     },
   })),
   {
-    files: ["test/**/*.ts", "bench/**/*.ts"],
-    rules: { "no-console": "off" },
+    files: ["test/**/*.ts", "bench/**/*.ts", "src/**/*.test.ts"],
+    rules: {
+      "no-console": "off",
+      "@typescript-eslint/no-floating-promises": [
+        "error",
+        { allowForKnownSafeCalls: [{ from: "package", package: "node:test", name: ["test", "describe", "it", "suite"] }] },
+      ],
+    },
   },
 );

@@ -37,7 +37,7 @@ after(async () => {
 });
 
 /** Fetches on a fresh connection, so requests spread over the worker processes. */
-const get = async (path: string): Promise<string> => (await fetch(`${base}${path}`, { headers: { connection: "close" } })).text();
+const get = async (path: string): Promise<string> => (await fetch(`${base}${path}`, { headers: { connection: "close" }, signal: AbortSignal.timeout(10_000) })).text();
 
 test("prints the route table and serves on two worker processes", async () => {
   assert.match(printed.join("\n"), /GET +\/\* +-> app/);

@@ -5,6 +5,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { buildStack } from "../build/index.ts";
 import { loadStack, stackJsonSchema } from "../config/index.ts";
 import { DevServer } from "../dev/index.ts";
+import { Router } from "../gateway/index.ts";
 import { hasErrorCode, StratusError } from "../errors/index.ts";
 import { StackHost } from "../stack/index.ts";
 import { createLogger, silentLogger } from "../telemetry/index.ts";
@@ -94,12 +95,16 @@ program
       }
       const method = (o.method ?? (o.data !== undefined ? "POST" : "GET")).toUpperCase();
       const p = path.startsWith("/") ? path : `/${path}`;
+      const svc = stack.services.find((s) => s.name === service)!;
+      const q = p.indexOf("?");
+      const match = new Router(svc.routes.map((r) => ({ service, method: r.method, path: r.path, raw: r.raw }))).match(method, q < 0 ? p : p.slice(0, q));
       const inv = await host.runtime.invoke(service, {
         method,
         url: `http://${service}${p}`,
         headers: ["host", service, ...headers],
         body: o.data !== undefined ? new TextEncoder().encode(o.data) : null,
         requestId: crypto.randomUUID(),
+        params: match.kind === "found" ? { ...match.params } : {},
       });
       let body = inv.result.body;
       if (inv.result.stream) {

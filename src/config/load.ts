@@ -17,7 +17,10 @@ export const STACK_FILE = "stratus.yaml";
 /** Loads and resolves the stack in `dirOrFile` (a project directory or a stratus.yaml path). */
 export function loadStack(dirOrFile: string): ResolvedStack {
   const abs = resolve(dirOrFile);
-  const file = existsSync(abs) && statSync(abs).isDirectory() ? join(abs, STACK_FILE) : abs;
+  if (!existsSync(abs)) {
+    throw new StratusError("STRATUS_E_CONFIG_NOT_FOUND", `${dirOrFile}: no such directory; pass the project directory that holds ${STACK_FILE}, or create one with "stratus init ${dirOrFile}"`);
+  }
+  const file = statSync(abs).isDirectory() ? join(abs, STACK_FILE) : abs;
   if (!existsSync(file)) {
     throw new StratusError(
       "STRATUS_E_CONFIG_NOT_FOUND",

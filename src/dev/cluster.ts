@@ -44,6 +44,9 @@ export class ClusterWorkers implements Workers {
 
   constructor(opts: ClusterOptions) {
     this.#opts = opts;
+    // Workers accept on the shared socket themselves (not through the primary): the primary
+    // stays off the request path, and a worker that dies takes only its own connections along.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: WORKER_MAIN, execArgv: ["--no-node-snapshot", "--disable-warning=ExperimentalWarning"] });
   }
 

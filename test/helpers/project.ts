@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 export interface TempProject {
   readonly dir: string;
   write(rel: string, text: string): void;
-  remove(): void;
+  remove: () => void;
 }
 
 // Inside the repository, so a project's npm imports (e.g. hono) resolve from its node_modules.
