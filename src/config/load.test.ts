@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { parseStack, stackJsonSchema, parseDuration, parseSize } from "./index.ts";
 
@@ -16,10 +16,15 @@ function errorOf(text: string): { code: string; message: string } {
   assert.fail("expected an error");
 }
 
+const PRODUCT = new URL("../../../shared/PRODUCT.md", import.meta.url);
+
+test("the contract fixture is the stack file example of PRODUCT.md", { skip: existsSync(PRODUCT) ? false : "../shared/PRODUCT.md is not beside this checkout" }, () => {
+  const product = readFileSync(PRODUCT, "utf8");
+  assert.equal(/```yaml\n([\s\S]*?)```/.exec(product)?.[1], readFileSync(new URL("../../test/fixtures/product-stack.yaml", import.meta.url), "utf8"));
+});
+
 test("the stack file shape from PRODUCT.md validates (public contract)", () => {
-  const product = readFileSync(new URL("../../../shared/PRODUCT.md", import.meta.url), "utf8");
-  const yaml = /```yaml\n([\s\S]*?)```/.exec(product)?.[1];
-  assert.ok(yaml, "PRODUCT.md has a yaml example");
+  const yaml = readFileSync(new URL("../../test/fixtures/product-stack.yaml", import.meta.url), "utf8");
   const stack = parseStack(yaml.replaceAll("services/orders/index.ts", ENTRY).replaceAll("services/payments/index.ts", ENTRY), FILE);
   const orders = stack.services.find((s) => s.name === "orders")!;
   assert.deepEqual(orders.routes.map((r) => r.raw), ["POST /orders", "GET /orders/:id"]);
