@@ -27,7 +27,7 @@ before(async () => {
     "services/app/index.ts": svc("v1"),
     "services/other/index.ts": `export default { fetch: () => new Response("other") };`,
   });
-  dev = new DevServer({ dir: project.dir, port: 0, host: "127.0.0.1", workers: 2, json: true, logger: silentLogger(), print: (l) => printed.push(l) });
+  dev = new DevServer({ dir: project.dir, port: 0, host: "127.0.0.1", workers: 2, json: true, logLevel: "silent", logger: silentLogger(), print: (l) => printed.push(l) });
   const port = await dev.start();
   base = `http://127.0.0.1:${port}`;
 });

@@ -30,6 +30,8 @@ export interface ClusterOptions {
   count: number;
   stateDir: string;
   json: boolean;
+  /** Log level of the workers (default "info"). */
+  logLevel?: string;
   logger: Logger;
 }
 
@@ -73,7 +75,7 @@ export class ClusterWorkers implements Workers {
   }
 
   #env(): Record<string, string> {
-    return { STRATUS_WORKER: "1", STRATUS_STATE_DIR: this.#opts.stateDir, STRATUS_LOG_JSON: this.#opts.json ? "1" : "0" };
+    return { STRATUS_WORKER: "1", STRATUS_STATE_DIR: this.#opts.stateDir, STRATUS_LOG_JSON: this.#opts.json ? "1" : "0", STRATUS_LOG_LEVEL: this.#opts.logLevel ?? "info" };
   }
 
   async #spawn(): Promise<Worker> {

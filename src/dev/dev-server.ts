@@ -24,6 +24,8 @@ export interface DevServerOptions {
   workers: number;
   /** JSON log lines instead of pretty ones. */
   json: boolean;
+  /** Log level of the workers (default "info"). */
+  logLevel?: string;
   /** Rebuild on file changes (default true). */
   watch?: boolean;
   /** Data directory (default <dir>/.stratus). */
@@ -65,7 +67,7 @@ export class DevServer {
     const stateDir = join(dataDir, "state");
     this.#workers =
       this.#o.workers > 1
-        ? new ClusterWorkers({ count: this.#o.workers, stateDir, json: this.#o.json, logger: this.#o.logger })
+        ? new ClusterWorkers({ count: this.#o.workers, stateDir, json: this.#o.json, logger: this.#o.logger, ...(this.#o.logLevel ? { logLevel: this.#o.logLevel } : {}) })
         : new InProcessWorkers({ stateDir, logger: this.#o.logger });
     const outcomes = await this.#workers.load(this.#stack, [...this.#bundles.values()]);
     this.#report(outcomes);

@@ -14,7 +14,7 @@ function send(m: FromWorker): void {
 }
 
 function ensureHost(): StackHost {
-  host ??= new StackHost({ stateDir, logger: createLogger({ json }) });
+  host ??= new StackHost({ stateDir, logger: createLogger({ json, level: process.env["STRATUS_LOG_LEVEL"] ?? "info" }) });
   return host;
 }
 

@@ -65,6 +65,7 @@ export function createBlankIsolate(memoryMb: number): BlankIsolate {
 }
 
 const COPY = { arguments: { copy: true }, result: { promise: true, copy: true } } as const;
+const DISPATCH = { result: { promise: true } } as const;
 
 /** The busy instances the CPU watchdog looks at. */
 const busy = new Set<Instance>();
@@ -91,7 +92,7 @@ export class Instance {
   /** Set once the instance was killed or disposed. */
   dead: ErrorCode | "disposed" | null = null;
   readonly requestIds = new Set<string>();
-  readonly #api: { dispatch: ivm.Reference; pull: ivm.Reference; cancel: ivm.Reference; settle: ivm.Reference; fire: ivm.Reference };
+  readonly #api: { dispatch: ivm.Reference; take: ivm.Reference; pull: ivm.Reference; cancel: ivm.Reference; settle: ivm.Reference; fire: ivm.Reference };
   readonly #timers = new Map<number, NodeJS.Timeout>();
   #cpuStart = 0n;
   readonly #cpuLimitNs: bigint;
@@ -105,7 +106,7 @@ export class Instance {
     this.#onDeath = onDeath;
     const api = this.context.global.getSync("__stratus", { reference: true });
     const get = (name: string): ivm.Reference => api.getSync(name, { reference: true });
-    this.#api = { dispatch: get("dispatch"), pull: get("pull"), cancel: get("cancel"), settle: get("settle"), fire: get("fire") };
+    this.#api = { dispatch: get("dispatch"), take: get("take"), pull: get("pull"), cancel: get("cancel"), settle: get("settle"), fire: get("fire") };
   }
 
   /**
@@ -268,9 +269,10 @@ export class Instance {
       }
     };
     let timer: NodeJS.Timeout | undefined;
-    let raw: { s: number; t: string; h: string[]; b: string | Uint8Array | null; st: number; w: number; e?: { code: ErrorCode; message: string } };
+    let reply: string;
     try {
-      const call = this.#api.dispatch.apply(undefined, [req.method, req.url, req.headers, req.body, req.params ?? null], COPY) as Promise<typeof raw>;
+      const args = [req.method, req.url, req.headers.join("\n"), req.body ? new ivm.ExternalCopy(req.body).copyInto({ release: true }) : null, req.params ? JSON.stringify(req.params) : null];
+      const call = this.#api.dispatch.apply(undefined, args, DISPATCH) as Promise<string>;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           // A handler that never answers holds its isolate; replace it unless others share it.
@@ -278,7 +280,7 @@ export class Instance {
           reject(Object.assign(new Error("timeout"), { stratusCode: "STRATUS_E_TIMEOUT" }));
         }, this.service.limits.timeoutMs);
       });
-      raw = await Promise.race([call, timeout]);
+      reply = await Promise.race([call, timeout]);
     } catch (err) {
       finish();
       const e = (err as { stratusCode?: ErrorCode }).stratusCode === "STRATUS_E_TIMEOUT" ? this.#timeoutError() : this.#deathError(err);
@@ -286,12 +288,35 @@ export class Instance {
     } finally {
       clearTimeout(timer);
     }
-    if (raw.e) {
+    if (reply.charCodeAt(0) === 69 /* E */) {
       finish();
-      const what = raw.e.code === "STRATUS_E_HANDLER_THREW" ? `service "${this.service.name}" threw: ${raw.e.message}` : raw.e.message;
-      return { result: errorResult(raw.e.code, what), done: Promise.resolve() };
+      const nl = reply.indexOf("\n", 2);
+      const code = reply.slice(2, nl) as ErrorCode;
+      const message = reply.slice(nl + 1);
+      const what = code === "STRATUS_E_HANDLER_THREW" ? `service "${this.service.name}" threw: ${message}` : message;
+      return { result: errorResult(code, what), done: Promise.resolve() };
     }
-    const result: InvokeResult = { status: raw.s, statusText: raw.t, headers: raw.h, body: raw.b, stream: null, error: null };
+    // R \n status \n waits \n stream \n bytes \n statusText \n count \n (name \n value \n)* body
+    let at = 2;
+    const next = (): string => {
+      const nl = reply.indexOf("\n", at);
+      const v = reply.slice(at, nl);
+      at = nl + 1;
+      return v;
+    };
+    const status = Number(next());
+    const waits = Number(next());
+    const streamId = Number(next());
+    const bytesId = Number(next());
+    const statusText = next();
+    const count = Number(next());
+    const headers: string[] = new Array(count * 2);
+    for (let i = 0; i < count * 2; i++) headers[i] = next();
+    let body: string | Uint8Array | null = reply.slice(at);
+    if (bytesId !== 0) body = this.#api.take.applySync(undefined, [bytesId], { result: { copy: true } }) as Uint8Array | null;
+    else if (streamId !== 0) body = null;
+    const result: InvokeResult = { status, statusText, headers, body, stream: null, error: null };
+    const raw = { st: streamId, w: waits };
     let streamDone: Promise<void> = Promise.resolve();
     if (raw.st !== 0) {
       let resolveStream!: () => void;

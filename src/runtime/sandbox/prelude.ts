@@ -293,6 +293,7 @@ interface Handlers {
 let handlers: Handlers | null = null;
 let env: Record<string, unknown> = {};
 const streams = new Map<number, ReadableStreamDefaultReader<unknown>>();
+const bodies = new Map<number, Uint8Array>();
 let nextStream = 1;
 
 function errorInfo(e: unknown): { code: string; message: string } {
@@ -338,11 +339,16 @@ const api = {
     handlers = d as Handlers;
     return null;
   },
-  /** One request in, one reply out: [status, headers, body (string | bytes | null), streamId, waitUntil count] or an error. */
-  async dispatch(method: string, url: string, flat: string[], body: Uint8Array | null, params: Record<string, string> | null): Promise<unknown> {
+  /**
+   * One request in, one reply out. Everything crosses as strings (copying structured values costs
+   * more than the request itself): headers are "name\nvalue\n..."; params are JSON. The reply is
+   * "R\nstatus\nwaits\nstreamId\nbytesId\nstatusText\ncount\nname\nvalue...\nbody" or
+   * "E\ncode\nmessage". A bytes body is fetched with take(bytesId), a stream with pull(streamId).
+   */
+  async dispatch(method: string, url: string, head: string, body: Uint8Array | null, params: string | null): Promise<string> {
     const waits: Promise<unknown>[] = [];
     const ctx = {
-      params: params ?? {},
+      params: params === null ? {} : (JSON.parse(params) as Record<string, string>),
       waitUntil(p: unknown): void {
         waits.push(Promise.resolve(p).catch((e: unknown) => console.error("waitUntil promise rejected:", e)));
       },
@@ -350,27 +356,40 @@ const api = {
     };
     let res: unknown;
     try {
-      res = await handlers!.fetch(Request._fromHost(method, url, flat, body), env, ctx);
+      res = await handlers!.fetch(Request._fromHost(method, url, head === "" ? [] : head.split("\n"), body), env, ctx);
     } catch (e) {
-      return { e: errorInfo(e) };
+      const info = errorInfo(e);
+      return `E\n${info.code}\n${info.message}`;
     }
     if (!(res instanceof Response)) {
       const what = res === undefined ? "undefined (did you forget `return`?)" : res === null ? "null" : typeof res === "object" ? `an object that is not a Response (${formatArg(res).slice(0, 60)})` : `a ${typeof res}`;
-      return { e: { code: "STRATUS_E_BAD_RESPONSE", message: `fetch() returned ${what}; return a Response, e.g. new Response("ok") or Response.json(data)` } };
+      return `E\nSTRATUS_E_BAD_RESPONSE\nfetch() returned ${what}; return a Response, e.g. new Response("ok") or Response.json(data)`;
     }
     const raw = res._raw;
-    let out: string | Uint8Array | null = null;
+    let text = "";
     let stream = 0;
+    let bytes = 0;
     if (raw instanceof ReadableStream) {
       stream = nextStream++;
       streams.set(stream, raw.getReader());
-    } else out = raw;
-    const w = waits.length > 0 ? Promise.all(waits).then(() => undefined) : null;
-    if (w) {
+    } else if (typeof raw === "string") text = raw;
+    else if (raw !== null) {
+      bytes = nextStream++;
+      bodies.set(bytes, raw);
+    }
+    if (waits.length > 0) {
+      const w = Promise.all(waits).then(() => undefined);
       pending.add(w);
       void w.then(() => pending.delete(w));
     }
-    return { s: res.status, t: res.statusText, h: res.headers._toFlat(), b: out, st: stream, w: waits.length };
+    const flat = res.headers._toFlat();
+    return `R\n${res.status}\n${waits.length}\n${stream}\n${bytes}\n${res.statusText}\n${flat.length / 2}\n${flat.length > 0 ? `${flat.join("\n")}\n` : ""}${text}`;
+  },
+  /** A bytes body left by dispatch. */
+  take(id: number): Uint8Array | null {
+    const b = bodies.get(id) ?? null;
+    bodies.delete(id);
+    return b;
   },
   /** The next chunk of a streamed response body, or null at its end. */
   async pull(id: number): Promise<Uint8Array | null> {

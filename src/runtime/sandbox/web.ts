@@ -19,7 +19,9 @@ function normalizeName(name: string): string {
 }
 
 function normalizeValue(value: string): string {
-  return String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+  const v = String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+  if (/[\r\n\0]/.test(v)) throw new TypeError(`Invalid header value: it contains a line break or NUL`);
+  return v;
 }
 
 type HeadersInitLike = Headers | Record<string, string> | Iterable<readonly [string, string]> | string[][] | undefined | null;

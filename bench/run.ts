@@ -1,0 +1,179 @@
+// `npm run bench`: every benchmark of the foundation in one run, on this machine, side by side
+// with its baseline, printed as one comparison table (and as JSON with --json).
+//   1. HTTP hello world: Stratus (`stratus dev`, default workers) vs a bare Node http.createServer,
+//      same load generator (autocannon, 50 connections).
+//   2. Cold start: new isolate (or a pre-warmed blank one) + load the bundle + first response.
+//   3. Save to first response from the new code, through `stratus dev`'s watcher.
+import { spawn, type ChildProcess } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
+import { join } from "node:path";
+import autocannon from "autocannon";
+import { bundleService } from "../src/build/index.ts";
+import { loadStack } from "../src/config/index.ts";
+import { DevServer } from "../src/dev/index.ts";
+import { Instance, createBlankIsolate } from "../src/runtime/instance.ts";
+import { silentLogger } from "../src/telemetry/index.ts";
+
+const HERE = new URL(".", import.meta.url).pathname;
+const ROOT = join(HERE, "..");
+const DURATION = Number(process.env["BENCH_SECONDS"] ?? 10);
+const json = process.argv.includes("--json");
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function waitForLine(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
+  let buf = "";
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no line matching ${re} in 30 s:\n${buf}`)), 30_000);
+    child.stdout!.on("data", (d: Buffer) => {
+      buf += d.toString();
+      const m = re.exec(buf);
+      if (m) {
+        clearTimeout(t);
+        resolve(m);
+      }
+    });
+  });
+}
+
+async function load(url: string): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+  // Warm up, then measure.
+  await autocannon({ url, connections: 50, duration: 2 });
+  const r = await autocannon({ url, connections: 50, duration: DURATION });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createNetServer().listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function until(url: string): Promise<void> {
+  const end = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > end) throw new Error(`${url} did not come up in 30 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGINT");
+  await exited;
+}
+
+async function httpBench(): Promise<Record<string, { rps: number; p50: number; p99: number; errors: number }>> {
+  const out: Record<string, { rps: number; p50: number; p99: number; errors: number }> = {};
+  const bare = spawn(process.execPath, [join(HERE, "bare-node.ts")], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = (await waitForLine(bare, /listening (\d+)/))[1];
+  out["bare Node http.createServer"] = await load(`http://127.0.0.1:${port}/`);
+  await stop(bare);
+
+  for (const workers of [2, 1]) {
+    const sp = await freePort();
+    // JSON log lines (one per request) go to /dev/null: written, not read.
+    const dev = spawn(process.execPath, [join(ROOT, "bin/stratus.js"), "dev", join(HERE, "hello"), "--port", String(sp), "--workers", String(workers), "--json", "--no-watch"], {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, NODE_OPTIONS: "" },
+    });
+    await until(`http://127.0.0.1:${sp}/`);
+    out[`Stratus dev, ${workers} worker${workers > 1 ? "s" : ""} (logs on)`] = await load(`http://127.0.0.1:${sp}/`);
+    await stop(dev);
+  }
+  return out;
+}
+
+async function coldStart(): Promise<Record<string, { p50: number; p99: number; n: number }>> {
+  const stack = loadStack(join(HERE, "hello"));
+  const svc = stack.services[0]!;
+  const bundle = await bundleService(svc.entry, stack.dir);
+  const code = { code: bundle.code, hash: bundle.hash };
+  const host = { io: async (): Promise<null> => null, log: (): void => undefined };
+  const out: Record<string, { p50: number; p99: number; n: number }> = {};
+  for (const spare of [false, true]) {
+    const times: number[] = [];
+    const N = 300;
+    for (let i = 0; i < N + 20; i++) {
+      // A pre-warmed blank isolate is made ahead of time, off the request path.
+      const blank = spare ? createBlankIsolate(svc.limits.memoryMb) : undefined;
+      const t0 = performance.now();
+      const inst = await Instance.create(svc, code, host, () => undefined, blank);
+      const { result, done } = await inst.invoke({ method: "GET", url: "http://x/", headers: ["host", "x"], body: null, requestId: "r" });
+      const t = performance.now() - t0;
+      await done;
+      inst.dispose();
+      if (result.status !== 200) throw new Error(`cold start request failed: ${JSON.stringify(result)}`);
+      if (i >= 20) times.push(t);
+    }
+    times.sort((a, b) => a - b);
+    out[spare ? "from a pre-warmed blank isolate" : "new isolate from the snapshot"] = { p50: pct(times, 50), p99: pct(times, 99), n: times.length };
+  }
+  return out;
+}
+
+async function reloadBench(): Promise<{ p50: number; p99: number; n: number }> {
+  const dir = mkdtempSync(join(ROOT, ".test-tmp-bench-"));
+  cpSync(join(HERE, "hello"), dir, { recursive: true });
+  const file = join(dir, "services/hello/index.ts");
+  const original = readFileSync(file, "utf8");
+  const dev = new DevServer({ dir, port: 0, host: "127.0.0.1", workers: 2, json: true, logLevel: "silent", logger: silentLogger(), print: () => undefined });
+  const port = await dev.start();
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < 20; i++) {
+      const marker = `v${i}-${Date.now()}`;
+      const t0 = performance.now();
+      writeFileSync(file, original.replace("hello world", marker));
+      for (;;) {
+        const body = await (await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: "close" } })).text();
+        if (body === marker) break;
+        if (performance.now() - t0 > 10_000) throw new Error("new code not served within 10 s");
+      }
+      times.push(performance.now() - t0);
+      // Every worker must serve the new code before the next save.
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await dev.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  times.sort((a, b) => a - b);
+  return { p50: pct(times, 50), p99: pct(times, 99), n: times.length };
+}
+
+const f = (n: number, d = 1): string => n.toFixed(d);
+const http = await httpBench();
+const cold = await coldStart();
+const reload = await reloadBench();
+const bare = http["bare Node http.createServer"]!;
+
+if (json) {
+  process.stdout.write(`${JSON.stringify({ http, cold, reload }, null, 2)}\n`);
+} else {
+  const lines = [
+    `Stratus benchmarks (${new Date().toISOString()}, node ${process.version}, ${DURATION}s per HTTP run, autocannon 50 connections)`,
+    "",
+    "HTTP hello world                         req/s     p50 ms  p99 ms  errors  ratio to bare Node (target >= 0.8)",
+    ...Object.entries(http).map(([k, v]) => `  ${k.padEnd(38)} ${f(v.rps, 0).padStart(7)}  ${f(v.p50).padStart(6)}  ${f(v.p99).padStart(6)}  ${String(v.errors).padStart(6)}  ${f(v.rps / bare.rps, 2)}`),
+    "",
+    "Cold start: isolate + load bundle + first response     p50 ms  p99 ms  n   (target p50 < 5, p99 < 20)",
+    ...Object.entries(cold).map(([k, v]) => `  ${k.padEnd(52)} ${f(v.p50, 2).padStart(6)}  ${f(v.p99, 2).padStart(6)}  ${v.n}`),
+    "",
+    "Save a file -> first response from the new code        p50 ms  p99 ms  n   (target < 1000)",
+    `  stratus dev, 2 workers                               ${f(reload.p50).padStart(6)}  ${f(reload.p99).padStart(6)}  ${reload.n}`,
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+process.exit(0);
