@@ -65,7 +65,6 @@ export function createBlankIsolate(memoryMb: number): BlankIsolate {
 }
 
 const COPY = { arguments: { copy: true }, result: { promise: true, copy: true } } as const;
-const DISPATCH = { result: { promise: true } } as const;
 
 /** The busy instances the CPU watchdog looks at. */
 const busy = new Set<Instance>();
@@ -92,8 +91,13 @@ export class Instance {
   /** Set once the instance was killed or disposed. */
   dead: ErrorCode | "disposed" | null = null;
   readonly requestIds = new Set<string>();
-  readonly #api: { dispatch: ivm.Reference; take: ivm.Reference; pull: ivm.Reference; cancel: ivm.Reference; settle: ivm.Reference; fire: ivm.Reference };
+  readonly #api: { batch: ivm.Reference; one: ivm.Reference; take: ivm.Reference; pull: ivm.Reference; cancel: ivm.Reference; settle: ivm.Reference; fire: ivm.Reference };
   readonly #timers = new Map<number, NodeJS.Timeout>();
+  /** Invocations sent into the isolate and not yet answered, by id. */
+  readonly #waiting = new Map<number, { resolve: (reply: string) => void; reject: (err: unknown) => void }>();
+  #nextId = 1;
+  #outbox: string[] = [];
+  #flushQueued = false;
   #cpuStart = 0n;
   readonly #cpuLimitNs: bigint;
   readonly #onDeath: (inst: Instance, code: ErrorCode) => void;
@@ -106,7 +110,7 @@ export class Instance {
     this.#onDeath = onDeath;
     const api = this.context.global.getSync("__stratus", { reference: true });
     const get = (name: string): ivm.Reference => api.getSync(name, { reference: true });
-    this.#api = { dispatch: get("dispatch"), take: get("take"), pull: get("pull"), cancel: get("cancel"), settle: get("settle"), fire: get("fire") };
+    this.#api = { batch: get("dispatchBatch"), one: get("dispatchOne"), take: get("take"), pull: get("pull"), cancel: get("cancel"), settle: get("settle"), fire: get("fire") };
   }
 
   /**
@@ -186,6 +190,7 @@ export class Instance {
         { ignored: true },
       ),
     );
+    g.setSync("__h_done", new ivm.Callback((batch: string) => this.#delivered(batch), { ignored: true }));
     const descriptors: Record<string, { kind: string; value?: unknown }> = {};
     for (const [name, v] of Object.entries(this.service.vars)) descriptors[name] = { kind: "var", value: v };
     for (const [name, b] of Object.entries(this.service.bindings)) descriptors[name] = { kind: b.kind };
@@ -197,6 +202,11 @@ export class Instance {
   /** Called by the watchdog: kills the instance when its CPU time since it became busy is over the limit. */
   checkCpu(): void {
     if (this.dead || this.active === 0) return;
+    if (this.isolate.isDisposed) {
+      // V8 disposed it: the only cause we do not initiate is the heap limit.
+      this.kill("STRATUS_E_MEMORY_LIMIT");
+      return;
+    }
     let now: bigint;
     try {
       now = this.isolate.cpuTime;
@@ -224,6 +234,7 @@ export class Instance {
   }
 
   #release(): void {
+    this.#failWaiting();
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
     try {
@@ -271,8 +282,7 @@ export class Instance {
     let timer: NodeJS.Timeout | undefined;
     let reply: string;
     try {
-      const args = [req.method, req.url, req.headers.join("\n"), req.body ? new ivm.ExternalCopy(req.body).copyInto({ release: true }) : null, req.params ? JSON.stringify(req.params) : null];
-      const call = this.#api.dispatch.apply(undefined, args, DISPATCH) as Promise<string>;
+      const call = this.#send(req);
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           // A handler that never answers holds its isolate; replace it unless others share it.
@@ -283,7 +293,8 @@ export class Instance {
       reply = await Promise.race([call, timeout]);
     } catch (err) {
       finish();
-      const e = (err as { stratusCode?: ErrorCode }).stratusCode === "STRATUS_E_TIMEOUT" ? this.#timeoutError() : this.#deathError(err);
+      const code = (err as { stratusCode?: ErrorCode }).stratusCode;
+      const e = code === "STRATUS_E_TIMEOUT" ? this.#timeoutError() : this.#deathError(err);
       return { result: errorResult(e.code, e.message), done: Promise.resolve() };
     } finally {
       clearTimeout(timer);
@@ -334,6 +345,61 @@ export class Instance {
       finish();
     })();
     return { result, done };
+  }
+
+  /**
+   * Sends a request in. Body-less requests are collected until the end of this turn of the event
+   * loop and cross together (one crossing for many requests under load); a body crosses as bytes.
+   */
+  #send(req: InvokeRequest): Promise<string> {
+    const id = this.#nextId++;
+    const head = req.headers.join("\n");
+    const params = req.params ? JSON.stringify(req.params) : null;
+    return new Promise<string>((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+      if (req.body) {
+        this.#api.one.applyIgnored(undefined, [id, req.method, req.url, head, new ivm.ExternalCopy(req.body).copyInto({ release: true }), params]);
+        return;
+      }
+      this.#outbox.push(`${id},${req.method.length},${req.url.length},${head.length},${params === null ? -1 : params.length};${req.method}${req.url}${head}${params ?? ""}`);
+      if (!this.#flushQueued) {
+        this.#flushQueued = true;
+        setImmediate(this.#flush);
+      }
+    });
+  }
+
+  readonly #flush = (): void => {
+    this.#flushQueued = false;
+    const batch = this.#outbox.join("");
+    this.#outbox = [];
+    if (!this.dead) this.#api.batch.applyIgnored(undefined, [batch]);
+  };
+
+  /** Replies from the isolate: ("id\x01length\x01reply")*. */
+  #delivered(batch: string): void {
+    let at = 0;
+    while (at < batch.length) {
+      const a = batch.indexOf("\x01", at);
+      const b = batch.indexOf("\x01", a + 1);
+      const id = Number(batch.slice(at, a));
+      const len = Number(batch.slice(a + 1, b));
+      const reply = batch.slice(b + 1, b + 1 + len);
+      at = b + 1 + len;
+      const w = this.#waiting.get(id);
+      if (w) {
+        this.#waiting.delete(id);
+        w.resolve(reply);
+      }
+    }
+  }
+
+  /** Fails every invocation still waiting on this isolate (it was killed or disposed). */
+  #failWaiting(): void {
+    const err = Object.assign(new Error("the instance was stopped"), { stratusCode: this.dead === "disposed" ? undefined : this.dead });
+    for (const w of this.#waiting.values()) w.reject(err);
+    this.#waiting.clear();
+    this.#outbox = [];
   }
 
   #timeoutError(): { code: ErrorCode; message: string } {

@@ -24,6 +24,8 @@ interface HostBridge {
   timer(id: number, ms: number): void;
   /** Disarms a timer. */
   clearTimer(id: number): void;
+  /** Delivers finished replies: ("id\x01length\x01reply")*, fire-and-forget. */
+  done(batch: string): void;
 }
 
 /** How a binding looks from inside: the host resolves the grant by name. */
@@ -319,6 +321,7 @@ const api = {
     const random = take<(n: number) => Uint8Array>("__h_random");
     const timer = take<(id: number, ms: number) => void>("__h_timer");
     const clear = take<(id: number) => void>("__h_clear");
+    const done = take<(batch: string) => void>("__h_done");
     const ioOptions = { arguments: { copy: true }, result: { promise: true } };
     host = {
       log,
@@ -326,6 +329,7 @@ const api = {
       random,
       timer,
       clearTimer: clear,
+      done,
     };
     env = buildEnv(descriptors);
   },
@@ -385,6 +389,35 @@ const api = {
     const flat = res.headers._toFlat();
     return `R\n${res.status}\n${waits.length}\n${stream}\n${bytes}\n${res.statusText}\n${flat.length / 2}\n${flat.length > 0 ? `${flat.join("\n")}\n` : ""}${text}`;
   },
+  /**
+   * Starts a batch of body-less requests the host collected in one turn of its event loop:
+   * ("id,mLen,uLen,hLen,pLen;" method url head params)*; pLen -1 means no params. Replies go back
+   * through host.done, batched per microtask turn, so many requests share one crossing each way.
+   */
+  dispatchBatch(batch: string): void {
+    let at = 0;
+    while (at < batch.length) {
+      const semi = batch.indexOf(";", at);
+      const [id, ml, ul, hl, pl] = batch.slice(at, semi).split(",").map(Number) as [number, number, number, number, number];
+      let p = semi + 1;
+      const method = batch.slice(p, (p += ml));
+      const url = batch.slice(p, (p += ul));
+      const head = batch.slice(p, (p += hl));
+      const params = pl < 0 ? null : batch.slice(p, (p += pl));
+      at = p;
+      api.dispatchOne(id, method, url, head, null, params);
+    }
+  },
+  /** Starts one request; its reply goes back through host.done. */
+  dispatchOne(id: number, method: string, url: string, head: string, body: Uint8Array | null, params: string | null): void {
+    void api.dispatch(method, url, head, body, params).then((reply) => {
+      outbox.push(`${id}\x01${reply.length}\x01${reply}`);
+      if (!flushing) {
+        flushing = true;
+        void Promise.resolve().then(flushOutbox);
+      }
+    });
+  },
   /** A bytes body left by dispatch. */
   take(id: number): Uint8Array | null {
     const b = bodies.get(id) ?? null;
@@ -430,6 +463,14 @@ const api = {
   },
 };
 const pending = new Set<Promise<void>>();
+let outbox: string[] = [];
+let flushing = false;
+function flushOutbox(): void {
+  flushing = false;
+  const batch = outbox.join("");
+  outbox = [];
+  bridge().done(batch);
+}
 
 const globals: Record<string, unknown> = {
   self: globalThis,
