@@ -79,6 +79,22 @@ test("a build error keeps the previous version serving and prints the error", as
   assert.equal(await get("/"), "v3");
 });
 
+test("editing stratus.yaml adds routes without a restart; an invalid edit keeps the old configuration", async () => {
+  const yaml = `name: devtest\nservices:\n  app:\n    entry: services/app/index.ts\n    routes: ["GET /*"]\n    bindings: { COUNT: { kv: {} } }\n  other:\n    entry: services/other/index.ts\n    routes: ["GET /other", "GET /other2"]\n`;
+  const reloaded = new Promise<void>((resolve) => (dev.onReload = () => resolve()));
+  project.write("stratus.yaml", yaml);
+  await reloaded;
+  assert.equal(await get("/other2"), "other");
+  const before2 = printed.length;
+  project.write("stratus.yaml", yaml.replace('"GET /other2"', '"GOT /x"'));
+  await waitFor(() => printed.slice(before2).some((l) => l.includes("still serving the previous configuration")), 10_000, "the config error");
+  assert.equal(await get("/other2"), "other");
+  const back = new Promise<void>((resolve) => (dev.onReload = () => resolve()));
+  project.write("stratus.yaml", yaml.replace(', "GET /other2"', ""));
+  await back;
+  assert.equal(await get("/other2"), "v3");
+});
+
 test("a worker process that dies is replaced while the other keeps serving", async () => {
   const [victim] = dev.workerPids();
   assert.ok(victim);

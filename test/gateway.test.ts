@@ -130,7 +130,7 @@ describe("gateway over HTTP", () => {
     assert.equal(inv["status"], 200);
     assert.equal(typeof inv["durationMs"], "number");
     assert.equal(typeof inv["cold"], "boolean");
-    assert.equal(typeof inv["time"], "string");
+    assert.equal(typeof inv["time"], "number");
     const consoleLine = mine.find((l) => l["source"] === "console");
     assert.equal(consoleLine?.["msg"], "echoing 7");
   });

@@ -113,7 +113,7 @@ export class DevServer {
     const w0 = Math.max(6, ...rows.map((r) => r[0].length));
     const w1 = Math.max(4, ...rows.map((r) => r[1].length));
     const lines = [
-      `stratus dev: stack "${s.name}" on http://${this.#o.host}:${this.port} (${this.#o.workers} worker${this.#o.workers === 1 ? "" : "s"}, state in ${relative(process.cwd(), join(this.#o.dataDir ?? join(s.dir, ".stratus"), "state")) || "."})`,
+      `stratus dev: stack "${s.name}" on http://${this.#o.host}:${this.port} (${this.#o.workers} worker${this.#o.workers === 1 ? "" : "s"}, state in ${shortPath(join(this.#o.dataDir ?? join(s.dir, ".stratus"), "state"))})`,
       ...rows.map(([m, p, svc]) => `  ${m.padEnd(w0)} ${p.padEnd(w1)}  -> ${svc}`),
       this.#o.watch !== false ? "watching for changes; Ctrl-C stops" : "",
     ];
@@ -201,6 +201,11 @@ export class DevServer {
     await this.#building;
     await this.#workers?.close();
   }
+}
+
+function shortPath(abs: string): string {
+  const rel = relative(process.cwd(), abs);
+  return rel === "" ? "." : rel.startsWith("..") ? abs : rel;
 }
 
 function indent(text: string): string {

@@ -62,6 +62,7 @@ services:
     bindings:
       OTHER: { service: web }
       KV: { kv: {} }
+      DB: { sql: {} }
       API: { egress: ["127.0.0.1:${port}"] }
     vars: { GREETING: hi }
 `,
@@ -96,6 +97,15 @@ export default {
     if (p === "/calls/undeclared-service") return fetch("http://limits/limits/x");
     if (p === "/calls/kv-limit") { try { await env.KV.put("k".repeat(600), "v"); } catch (e) { return Response.json({ code: e.code, message: e.message }); } }
     if (p === "/calls/kv-type") { try { await env.KV.put("k", { an: "object" }); } catch (e) { return Response.json({ code: e.code }); } }
+    if (p === "/calls/sql-error") { try { await env.DB.prepare("SELEC nothing").all(); } catch (e) { return Response.json({ code: e.code, message: e.message }); } }
+    if (p === "/calls/sql") {
+      await env.DB.exec("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+      const [a, b] = await env.DB.batch([env.DB.prepare("INSERT INTO t (v) VALUES (?)").bind("x"), env.DB.prepare("SELECT count(*) AS n FROM t")]);
+      let rolledBack = false;
+      try { await env.DB.batch([env.DB.prepare("INSERT INTO t (v) VALUES (?)").bind("y"), env.DB.prepare("INSERT INTO t (v) VALUES (?)").bind(null)]); } catch (e) { rolledBack = e.code === "STRATUS_E_SQL"; }
+      const n = await env.DB.prepare("SELECT count(*) AS n FROM t").first("n");
+      return Response.json({ inserted: a.meta.changes, countInBatch: b.results[0].n, rolledBack, n });
+    }
     if (p === "/calls/env") return Response.json({ keys: Object.keys(env).sort(), greeting: env.GREETING });
     return new Response("?");
   },
@@ -138,7 +148,7 @@ describe("runtime", () => {
 
   test("env holds exactly the granted bindings and vars", async () => {
     const res = await s.fetch("/calls/env");
-    assert.deepEqual(await res.json(), { keys: ["API", "GREETING", "KV", "OTHER"], greeting: "hi" });
+    assert.deepEqual(await res.json(), { keys: ["API", "DB", "GREETING", "KV", "OTHER"], greeting: "hi" });
   });
 
   test("a function that loops forever is cut off at limits.cpu; the service and its neighbours keep answering", async () => {
@@ -213,6 +223,13 @@ describe("runtime", () => {
     assert.equal(limit.code, "STRATUS_E_KV_LIMIT");
     assert.match(limit.message, /600 bytes; the limit is 512/);
     assert.deepEqual(await (await s.fetch("/calls/kv-type")).json(), { code: "STRATUS_E_KV_ARGUMENT" });
+  });
+
+  test("SQL from a function: batches are transactions, errors keep their code", async () => {
+    assert.deepEqual(await (await s.fetch("/calls/sql")).json(), { inserted: 1, countInBatch: 1, rolledBack: true, n: 1 });
+    const e = (await (await s.fetch("/calls/sql-error")).json()) as { code: string; message: string };
+    assert.equal(e.code, "STRATUS_E_SQL");
+    assert.match(e.message, /SELEC nothing/);
   });
 
   test("status counts invocations and cold starts per service", () => {

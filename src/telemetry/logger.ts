@@ -20,7 +20,8 @@ export interface LoggerOptions {
 /** Creates the process logger. */
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const json = opts.json ?? !process.stdout.isTTY;
-  const base = { level: opts.level ?? "info", base: undefined, timestamp: pino.stdTimeFunctions.isoTime };
+  // Epoch milliseconds: the cheapest timestamp on the per-request path; pretty output shows clock time.
+  const base = { level: opts.level ?? "info", base: undefined };
   if (json) return pino(base, opts.destination ?? pino.destination({ dest: 1, sync: false }));
   return pino(
     base,
@@ -28,11 +29,30 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       colorize: true,
       sync: true,
       translateTime: "HH:MM:ss.l",
-      ignore: "pid,hostname",
+      hideObject: true,
       destination: opts.destination ?? 1,
-      messageFormat: "{if service}{service} {end}{msg}",
+      messageFormat: prettyLine,
     }),
   );
+}
+
+/** One terminal line per log record: invocations, console output and notices read differently. */
+function prettyLine(log: Record<string, unknown>, messageKey: string): string {
+  const msg = String(log[messageKey] ?? "");
+  const id = typeof log["requestId"] === "string" ? ` [${log["requestId"].slice(0, 8)}]` : "";
+  const svc = typeof log["service"] === "string" ? `${log["service"]} ` : "";
+  if (log["source"] === "console") return `${svc}${msg}${id}`;
+  if (typeof log["status"] === "number") {
+    const caller = typeof log["caller"] === "string" ? ` (from ${log["caller"]})` : "";
+    const code = typeof log["code"] === "string" ? ` ${log["code"]}` : "";
+    const detail = typeof log["detail"] === "string" ? `\n${log["detail"]}` : "";
+    return `${svc}${msg} ${String(log["durationMs"])}ms${log["cold"] ? " cold" : ""}${caller}${code}${id}${detail}`;
+  }
+  const extra = Object.entries(log)
+    .filter(([k]) => !["level", "time", "service", "requestId", messageKey].includes(k))
+    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join(" ");
+  return `${svc}${msg}${extra ? ` (${extra})` : ""}${id}`;
 }
 
 /** A logger that drops everything (tests, benchmarks). */
