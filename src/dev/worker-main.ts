@@ -44,3 +44,7 @@ process.on("message", (m: ToWorker) => {
   chain = chain.then(() => handle(pending.shift()!));
 });
 process.on("SIGINT", () => undefined); // the supervisor decides when workers stop
+// If the supervisor goes away (killed), this worker has no one to answer to: finish and exit.
+process.on("disconnect", () => {
+  void (host?.close() ?? Promise.resolve()).finally(() => process.exit(0));
+});

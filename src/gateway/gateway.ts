@@ -27,6 +27,25 @@ interface Reply {
   stream: AsyncIterable<Uint8Array> | null;
 }
 
+/** What serving one request came to, for the reply and the log line. */
+interface Outcome {
+  reply: Reply;
+  path: string;
+  service?: string;
+  route?: string;
+  cold?: boolean;
+  version?: string;
+  code?: string;
+}
+
+/** The path of an absolute URL, without the query. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const q = url.indexOf("?", start);
+  return url.slice(start, q < 0 ? undefined : q);
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const DROP = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"]);
 
@@ -57,32 +76,31 @@ export class Gateway {
   }
 
   /** Routes and invokes; never throws. */
-  async #handle(method: string, url: string, headers: string[], body: Uint8Array | null, requestId: string): Promise<{ reply: Reply; service?: string; route?: string; cold?: boolean; version?: string; code?: string }> {
-    const q = url.indexOf("?", 8);
-    const pathStart = url.indexOf("/", url.indexOf("//") + 2);
-    const path = pathStart < 0 ? "/" : url.slice(pathStart, q < 0 ? undefined : q);
+  async #handle(method: string, url: string, headers: string[], body: Uint8Array | null, requestId: string): Promise<Outcome> {
+    const path = pathOf(url);
     const m = this.#router.match(method, path);
     if (m.kind === "none") {
-      return { reply: jsonError("STRATUS_E_NOT_FOUND", `no route for ${method} ${path}; routes are listed by "stratus dev" at start`), code: "STRATUS_E_NOT_FOUND" };
+      return { reply: jsonError("STRATUS_E_NOT_FOUND", `no route for ${method} ${path}; routes are listed by "stratus dev" at start`), path, code: "STRATUS_E_NOT_FOUND" };
     }
     if (m.kind === "method") {
       return {
         reply: jsonError("STRATUS_E_METHOD_NOT_ALLOWED", `${method} is not routed for ${path}; allowed: ${m.allowed.join(", ")}`, ["allow", m.allowed.join(", ")]),
+        path,
         code: "STRATUS_E_METHOD_NOT_ALLOWED",
       };
     }
     const inv = await this.#runtime.invoke(m.target.service, { method, url, headers, body, requestId, params: m.params });
     const r: InvokeResult = inv.result;
-    return { reply: r, service: m.target.service, route: m.target.route, cold: inv.cold, version: inv.version, ...(r.error ? { code: r.error.code } : {}) };
+    return { reply: r, path, service: m.target.service, route: m.target.route, cold: inv.cold, version: inv.version, ...(r.error ? { code: r.error.code } : {}) };
   }
 
-  #logLine(method: string, url: string, status: number, start: number, requestId: string, info: { service?: string; route?: string; cold?: boolean; version?: string; code?: string }, error?: { message: string } | null): void {
+  /** The one line per request: time, service, route, status, duration, cold start, request id, version (and the code of a failure). */
+  #logLine(method: string, status: number, start: number, requestId: string, info: Outcome, error?: { message: string } | null): void {
     const durationMs = Math.round((performance.now() - start) * 100) / 100;
-    const pathEnd = url.indexOf("?", 8);
-    const path = url.slice(url.indexOf("/", url.indexOf("//") + 2), pathEnd < 0 ? undefined : pathEnd);
-    const fields = { service: info.service, route: info.route, method, path, status, durationMs, cold: info.cold ?? false, requestId, version: info.version, code: info.code };
-    if (status >= 500) this.#log.error(error && error.message.includes("\n") ? { ...fields, detail: error.message } : fields, `${method} ${path} ${status}`);
-    else this.#log.info(fields, `${method} ${path} ${status}`);
+    const fields = { service: info.service, route: info.route, status, durationMs, cold: info.cold ?? false, requestId, version: info.version, code: info.code };
+    const msg = `${method} ${info.path} ${status}`;
+    if (status >= 500) this.#log.error(error && error.message.includes("\n") ? { ...fields, detail: error.message } : fields, msg);
+    else this.#log.info(fields, msg);
   }
 
   /** The Node request listener. */
@@ -144,7 +162,7 @@ export class Gateway {
     res.shouldKeepAlive = false;
     res.writeHead(reply.status, ["content-type", "application/json", "x-request-id", requestId, "connection", "close"]);
     res.end(reply.body);
-    this.#logLine(method, url, reply.status, start, requestId, { code: "STRATUS_E_BODY_TOO_LARGE" });
+    this.#logLine(method, reply.status, start, requestId, { reply, path: pathOf(url), code: "STRATUS_E_BODY_TOO_LARGE" });
   }
 
   async #serve(res: ServerResponse, method: string, url: string, headers: string[], body: Uint8Array | null, requestId: string, start: number): Promise<void> {
@@ -168,7 +186,7 @@ export class Gateway {
       this.#log.error({ requestId, service: out.service, err: String(err) }, "response stream failed");
       res.destroy();
     }
-    this.#logLine(method, url, r.status, start, requestId, out, (r as Partial<InvokeResult>).error);
+    this.#logLine(method, r.status, start, requestId, out, (r as Partial<InvokeResult>).error);
   }
 
   /**
@@ -200,7 +218,7 @@ export class Gateway {
     const h = new Headers();
     for (let i = 0; i < r.headers.length; i += 2) if (!DROP.has(r.headers[i]!)) h.append(r.headers[i]!, r.headers[i + 1]!);
     h.set("x-request-id", requestId);
-    this.#logLine(request.method, request.url, r.status, start, requestId, out, (r as Partial<InvokeResult>).error);
+    this.#logLine(request.method, r.status, start, requestId, out, (r as Partial<InvokeResult>).error);
     const nullBody = request.method === "HEAD" || r.status === 204 || r.status === 304;
     return new Response(nullBody ? null : payload, { status: r.status, statusText: r.statusText, headers: h });
   }

@@ -64,6 +64,7 @@ export function createBlankIsolate(memoryMb: number): BlankIsolate {
   return { isolate, context, memoryMb };
 }
 
+const DONE: Promise<void> = Promise.resolve();
 const COPY = { arguments: { copy: true }, result: { promise: true, copy: true } } as const;
 
 /** The busy instances the CPU watchdog looks at. */
@@ -94,7 +95,7 @@ export class Instance {
   readonly #api: { batch: ivm.Reference; one: ivm.Reference; take: ivm.Reference; pull: ivm.Reference; cancel: ivm.Reference; settle: ivm.Reference; fire: ivm.Reference };
   readonly #timers = new Map<number, NodeJS.Timeout>();
   /** Invocations sent into the isolate and not yet answered, by id. */
-  readonly #waiting = new Map<number, { resolve: (reply: string) => void; reject: (err: unknown) => void }>();
+  readonly #waiting = new Map<number, { resolve: (reply: string) => void; reject: (err: unknown) => void; deadline: number }>();
   #nextId = 1;
   #outbox: string[] = [];
   #flushQueued = false;
@@ -199,7 +200,10 @@ export class Instance {
       .applySync(undefined, [descriptors], { arguments: { copy: true } });
   }
 
-  /** Called by the watchdog: kills the instance when its CPU time since it became busy is over the limit. */
+  /**
+   * Called by the watchdog every 10 ms while the instance is busy: enforces limits.cpu (CPU time
+   * since it became busy) and limits.timeout (per request), and notices a heap-limit disposal.
+   */
   checkCpu(): void {
     if (this.dead || this.active === 0) return;
     if (this.isolate.isDisposed) {
@@ -213,7 +217,22 @@ export class Instance {
     } catch {
       return;
     }
-    if (now - this.#cpuStart > this.#cpuLimitNs) this.kill("STRATUS_E_CPU_LIMIT");
+    if (now - this.#cpuStart > this.#cpuLimitNs) {
+      this.kill("STRATUS_E_CPU_LIMIT");
+      return;
+    }
+    // Deadlines are in send order (one timeout per instance), so only the oldest need a look.
+    const t = performance.now();
+    for (const [id, w] of this.#waiting) {
+      if (w.deadline > t) break;
+      // A handler that never answers holds its isolate; replace it unless others share it.
+      if (this.active <= 1) {
+        this.kill("STRATUS_E_TIMEOUT");
+        return;
+      }
+      this.#waiting.delete(id);
+      w.reject(Object.assign(new Error("timeout"), { stratusCode: "STRATUS_E_TIMEOUT" }));
+    }
   }
 
   /** Disposes the isolate because a limit was breached; in-flight invocations fail with `code`. */
@@ -279,25 +298,15 @@ export class Instance {
         this.idleSince = Date.now();
       }
     };
-    let timer: NodeJS.Timeout | undefined;
     let reply: string;
     try {
-      const call = this.#send(req);
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          // A handler that never answers holds its isolate; replace it unless others share it.
-          if (this.active <= 1) this.kill("STRATUS_E_TIMEOUT");
-          reject(Object.assign(new Error("timeout"), { stratusCode: "STRATUS_E_TIMEOUT" }));
-        }, this.service.limits.timeoutMs);
-      });
-      reply = await Promise.race([call, timeout]);
+      // The watchdog enforces limits.timeout against the deadline #send records.
+      reply = await this.#send(req);
     } catch (err) {
       finish();
       const code = (err as { stratusCode?: ErrorCode }).stratusCode;
       const e = code === "STRATUS_E_TIMEOUT" ? this.#timeoutError() : this.#deathError(err);
-      return { result: errorResult(e.code, e.message), done: Promise.resolve() };
-    } finally {
-      clearTimeout(timer);
+      return { result: errorResult(e.code, e.message), done: DONE };
     }
     if (reply.charCodeAt(0) === 69 /* E */) {
       finish();
@@ -305,7 +314,7 @@ export class Instance {
       const code = reply.slice(2, nl) as ErrorCode;
       const message = reply.slice(nl + 1);
       const what = code === "STRATUS_E_HANDLER_THREW" ? `service "${this.service.name}" threw: ${message}` : message;
-      return { result: errorResult(code, what), done: Promise.resolve() };
+      return { result: errorResult(code, what), done: DONE };
     }
     // R \n status \n waits \n stream \n bytes \n statusText \n count \n (name \n value \n)* body
     let at = 2;
@@ -327,16 +336,19 @@ export class Instance {
     if (bytesId !== 0) body = this.#api.take.applySync(undefined, [bytesId], { result: { copy: true } }) as Uint8Array | null;
     else if (streamId !== 0) body = null;
     const result: InvokeResult = { status, statusText, headers, body, stream: null, error: null };
-    const raw = { st: streamId, w: waits };
-    let streamDone: Promise<void> = Promise.resolve();
-    if (raw.st !== 0) {
+    if (streamId === 0 && waits === 0) {
+      finish();
+      return { result, done: DONE };
+    }
+    let streamDone: Promise<void> = DONE;
+    if (streamId !== 0) {
       let resolveStream!: () => void;
       streamDone = new Promise((r) => (resolveStream = r));
-      result.stream = this.#stream(raw.st, resolveStream);
+      result.stream = this.#stream(streamId, resolveStream);
     }
     const done = (async () => {
       await streamDone;
-      if (raw.w > 0 && !this.dead) {
+      if (waits > 0 && !this.dead) {
         await Promise.race([
           this.#api.settle.apply(undefined, [], { result: { promise: true } }).catch(() => undefined),
           new Promise((r) => setTimeout(r, this.service.limits.timeoutMs).unref()),
@@ -356,7 +368,7 @@ export class Instance {
     const head = req.headers.join("\n");
     const params = req.params ? JSON.stringify(req.params) : null;
     return new Promise<string>((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject });
+      this.#waiting.set(id, { resolve, reject, deadline: performance.now() + this.service.limits.timeoutMs });
       if (req.body) {
         this.#api.one.applyIgnored(undefined, [id, req.method, req.url, head, new ivm.ExternalCopy(req.body).copyInto({ release: true }), params]);
         return;
