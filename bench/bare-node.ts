@@ -6,6 +6,7 @@ const server = createServer((_req, res) => {
   res.writeHead(200, { "content-type": "text/plain;charset=UTF-8" });
   res.end("hello world");
 });
-server.listen(0, "127.0.0.1", () => {
+const i = process.argv.indexOf("--port");
+server.listen(i > 0 ? Number(process.argv[i + 1]) : 0, "127.0.0.1", () => {
   process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
 });

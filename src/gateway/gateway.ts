@@ -122,7 +122,7 @@ export class Gateway {
     };
     const hasBody = req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined;
     if (!hasBody) {
-      req.resume();
+      // Nothing to read: Node's server disposes of the (empty) request when the response ends.
       void this.#serve(res, method, url, headers, null, requestId, start).finally(finish);
       return;
     }
