@@ -87,6 +87,8 @@ export class Instance {
   readonly context: ivm.Context;
   /** In-flight invocations. */
   active = 0;
+  /** Slots the pool has handed out (a lease is taken before invoke() and given back after `done`). */
+  leased = 0;
   /** When the last invocation ended (ms since the epoch). */
   idleSince = Date.now();
   /** Set once the instance was killed or disposed. */

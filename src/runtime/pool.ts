@@ -95,13 +95,17 @@ export class Pool {
     const c = this.service.scale.concurrency;
     let best: Instance | undefined;
     for (const inst of this.#instances) {
-      if (!inst.dead && inst.active < c && (best === undefined || inst.active < best.active)) best = inst;
+      if (!inst.dead && inst.leased < c && (best === undefined || inst.leased < best.leased)) best = inst;
     }
-    if (best) return { instance: best, cold: false };
+    if (best) {
+      best.leased++;
+      return { instance: best, cold: false };
+    }
     if (this.#instances.length + this.#starting < this.service.scale.max) {
       this.coldStarts++;
       return this.#startInstance().then((inst) => {
         this.#instances.push(inst);
+        inst.leased++;
         return { instance: inst, cold: true };
       });
     }
@@ -128,20 +132,26 @@ export class Pool {
     );
   }
 
+  /** Gives a new instance's free slots to waiting requests. */
   #handOff(inst: Instance): void {
-    while (this.#queue.length > 0 && !inst.dead && inst.active < this.service.scale.concurrency) {
+    while (this.#queue.length > 0 && !inst.dead && inst.leased < this.service.scale.concurrency) {
+      inst.leased++;
       this.#queue.shift()!.resolve(inst);
-      break;
     }
   }
 
-  /** Gives a slot back. */
+  /** Gives a slot back: straight to the next waiting request, if any. */
   release(inst: Instance): void {
     if (this.#queue.length > 0 && !inst.dead) {
       this.#queue.shift()!.resolve(inst);
       return;
     }
-    if (this.#draining && this.inFlight === 0) this.#finishDrain();
+    inst.leased--;
+    if (this.#draining && this.#leasedTotal() === 0) this.#finishDrain();
+  }
+
+  #leasedTotal(): number {
+    return this.#instances.reduce((n, i) => n + i.leased, 0);
   }
 
   /** Releases instances idle for longer than idleTimeout, keeping `min`. */
@@ -149,7 +159,7 @@ export class Pool {
     const keep = this.service.scale.min;
     for (let i = this.#instances.length - 1; i >= 0 && this.#instances.length > keep; i--) {
       const inst = this.#instances[i]!;
-      if (inst.active === 0 && now - inst.idleSince >= this.service.scale.idleTimeoutMs) {
+      if (inst.leased === 0 && now - inst.idleSince >= this.service.scale.idleTimeoutMs) {
         this.#instances.splice(i, 1);
         inst.dispose();
       }
@@ -161,7 +171,7 @@ export class Pool {
     this.#draining = true;
     clearInterval(this.#sweeper);
     for (const w of this.#queue.splice(0)) w.reject(new StratusError("STRATUS_E_SERVICE_UNAVAILABLE", `service "${this.service.name}" is shutting down`));
-    if (this.inFlight === 0) {
+    if (this.#leasedTotal() === 0) {
       this.#finishDrain();
       return Promise.resolve();
     }

@@ -52,6 +52,10 @@ services:
     entry: limits.js
     routes: ["GET /limits/*"]
     limits: { cpu: 100ms, memory: 16, timeout: 500ms }
+  tiny:
+    entry: tiny.js
+    routes: ["GET /tiny"]
+    scale: { max: 1, concurrency: 1, queue: 1 }
   memory:
     entry: limits.js
     routes: ["GET /memory/*"]
@@ -67,6 +71,7 @@ services:
     vars: { GREETING: hi }
 `,
     "web.js": WEB_APIS,
+    "tiny.js": "export default { async fetch() { await new Promise((r) => setTimeout(r, 150)); return new Response('done'); } };",
     "limits.js": `
 export default {
   async fetch(request, env, ctx) {
@@ -230,6 +235,16 @@ describe("runtime", () => {
     const e = (await (await s.fetch("/calls/sql-error")).json()) as { code: string; message: string };
     assert.equal(e.code, "STRATUS_E_SQL");
     assert.match(e.message, /SELEC nothing/);
+  });
+
+  test("past scale.max instances and scale.queue waiting requests, the service answers 429 with Retry-After", async () => {
+    const replies = await Promise.all([s.fetch("/tiny"), s.fetch("/tiny"), s.fetch("/tiny")]);
+    const statuses = replies.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [200, 200, 429]);
+    const rejected = replies.find((r) => r.status === 429)!;
+    assert.equal(rejected.headers.get("retry-after"), "1");
+    assert.equal(((await rejected.json()) as ErrorBody).error.code, "STRATUS_E_OVERLOADED");
+    assert.equal(await (await s.fetch("/tiny")).text(), "done");
   });
 
   test("status counts invocations and cold starts per service", () => {
