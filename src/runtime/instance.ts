@@ -67,13 +67,13 @@ export function createBlankIsolate(memoryMb: number): BlankIsolate {
 const DONE: Promise<void> = Promise.resolve();
 const COPY = { arguments: { copy: true }, result: { promise: true, copy: true } } as const;
 
-/** The busy instances the CPU watchdog looks at. */
+/** The busy instances the watchdog looks at (CPU time, deadlines, heap-limit disposal). */
 const busy = new Set<Instance>();
 let watchdog: NodeJS.Timeout | null = null;
 const WATCH_MS = 10;
 
 function watch(): void {
-  for (const inst of busy) inst.checkCpu();
+  for (const inst of busy) inst.enforceLimits();
   if (busy.size === 0 && watchdog) {
     clearInterval(watchdog);
     watchdog = null;
@@ -127,6 +127,7 @@ export class Instance {
     onDeath: (inst: Instance, code: ErrorCode) => void,
     blank?: BlankIsolate,
   ): Promise<Instance> {
+    if (blank && blank.memoryMb !== service.limits.memoryMb) blank.isolate.dispose();
     const b = blank && blank.memoryMb === service.limits.memoryMb ? blank : createBlankIsolate(service.limits.memoryMb);
     const inst = new Instance(service, b, onDeath);
     try {
@@ -206,7 +207,7 @@ export class Instance {
    * Called by the watchdog every 10 ms while the instance is busy: enforces limits.cpu (CPU time
    * since it became busy) and limits.timeout (per request), and notices a heap-limit disposal.
    */
-  checkCpu(): void {
+  enforceLimits(): void {
     if (this.dead || this.active === 0) return;
     if (this.isolate.isDisposed) {
       // V8 disposed it: the only cause we do not initiate is the heap limit.
