@@ -111,7 +111,27 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown, where: (p: readonl
   if (issue.code === "invalid_type" && value === undefined) {
     return `${at}: is required (${issue.expected}); add it`;
   }
-  return `${at}: ${show(value)} is not valid: ${issue.message}`;
+  return `${at}: ${show(value)} is not valid: ${fixFor(issue)}`;
+}
+
+/** A zod issue phrased as what to write instead. */
+function fixFor(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case "too_small":
+      if (issue.origin === "array") return `it needs at least ${String(issue.minimum)} item${issue.minimum === 1 ? "" : "s"}`;
+      return `it must be ${issue.inclusive ? "at least" : "more than"} ${String(issue.minimum)}`;
+    case "too_big":
+      return `it must be ${issue.inclusive ? "at most" : "less than"} ${String(issue.maximum)}`;
+    case "invalid_type":
+      if (issue.expected === "int") return "it must be a whole number";
+      if (issue.expected === "array") return 'it must be a list, e.g. ["GET /orders"]';
+      if (issue.expected === "object") return "it must be a mapping (key: value)";
+      return `it must be a ${issue.expected}`;
+    case "invalid_value":
+      return `it must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    default:
+      return issue.message;
+  }
 }
 
 /** Parses "10s" / 500 / "2m" into milliseconds. */

@@ -6,12 +6,15 @@ import { z } from "zod";
 
 /** A duration: milliseconds as a number, or a string such as "500ms", "10s", "2m". */
 export const Duration = z
-  .union([z.number().int().nonnegative(), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/)])
+  .union([
+    z.number().int().nonnegative(),
+    z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, { message: 'write a duration such as "500ms", "10s" or "2m" (or milliseconds as a number)' }),
+  ])
   .describe('A duration: milliseconds as a number, or a string such as "500ms", "10s", "2m", "1h".');
 
 /** A size: bytes as a number, or a string such as "512kb", "1mb". */
 export const Size = z
-  .union([z.number().int().positive(), z.string().regex(/^\d+(kb|mb|b)$/i)])
+  .union([z.number().int().positive(), z.string().regex(/^\d+(kb|mb|b)$/i, { message: 'write a size such as "512kb" or "1mb" (or bytes as a number)' })])
   .describe('A size: bytes as a number, or a string such as "512kb", "1mb".');
 
 const ROUTE_RE = /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) (\/(?:[A-Za-z0-9._~\-]+|:[A-Za-z_][A-Za-z0-9_]*)?(?:\/(?:[A-Za-z0-9._~\-]+|:[A-Za-z_][A-Za-z0-9_]*))*(?:\/\*)?|\/\*)$/;
