@@ -126,34 +126,38 @@ export class Gateway {
       void this.#serve(res, method, url, headers, null, requestId, start).finally(finish);
       return;
     }
-    const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > this.#maxBody) {
+    if (Number(req.headers["content-length"] ?? 0) > this.#maxBody) {
       this.#tooLarge(res, method, url, requestId, start);
       finish();
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    let over = false;
+    // Settled once: served, refused as too large (the rest is never read), or broken off.
+    let settled = false;
+    const stop = (): void => {
+      settled = true;
+      finish();
+    };
     req.on("data", (c: Buffer) => {
-      if (over) return;
+      if (settled) return;
       size += c.length;
       if (size > this.#maxBody) {
-        over = true;
         this.#tooLarge(res, method, url, requestId, start);
         req.pause();
+        stop();
         return;
       }
       chunks.push(c);
     });
     req.on("end", () => {
-      if (over) return finish();
+      if (settled) return;
+      settled = true;
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       void this.#serve(res, method, url, headers, new Uint8Array(body.buffer, body.byteOffset, body.byteLength), requestId, start).finally(finish);
     });
     req.on("error", () => {
-      if (!over) finish();
-      over = true;
+      if (!settled) stop();
     });
   };
 
