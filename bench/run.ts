@@ -5,7 +5,7 @@
 //   2. Cold start: new isolate (or a pre-warmed blank one) + load the bundle + first response.
 //   3. Save to first response from the new code, through `stratus dev`'s watcher.
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import autocannon from "autocannon";
@@ -24,11 +24,34 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function load(url: string): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+/** CPU time (user + system, µs) of a process and all its descendants, from /proc. */
+function treeCpuMicros(pid: number): number {
+  const tick = 1e6 / 100; // USER_HZ is 100 on Linux
+  let total = 0;
+  const visit = (p: number): void => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      total += (Number(fields[11]) + Number(fields[12])) * tick;
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        const children = readFileSync(`/proc/${p}/task/${task}/children`, "utf8").trim();
+        for (const c of children ? children.split(" ") : []) visit(Number(c));
+      }
+    } catch {
+      // the process ended meanwhile
+    }
+  };
+  visit(pid);
+  return total;
+}
+
+async function load(url: string, pid: number): Promise<HttpFigures> {
   // Warm up, then measure.
   await autocannon({ url, connections: 50, duration: 2 });
+  const cpu0 = treeCpuMicros(pid);
   const r = await autocannon({ url, connections: 50, duration: DURATION });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx };
+  const cpu = treeCpuMicros(pid) - cpu0;
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx, cpuPerRequest: cpu / r.requests.total };
 }
 
 function freePort(): Promise<number> {
@@ -59,7 +82,8 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-type HttpFigures = { rps: number; p50: number; p99: number; errors: number };
+/** Throughput, latency, and CPU µs the server processes spent per request. */
+type HttpFigures = { rps: number; p50: number; p99: number; errors: number; cpuPerRequest: number };
 
 /** One server under load: starts it, waits until it answers, measures, stops it. */
 async function measureServer(args: string[]): Promise<HttpFigures> {
@@ -68,7 +92,7 @@ async function measureServer(args: string[]): Promise<HttpFigures> {
   const child = spawn(process.execPath, [...args, "--port", String(port)], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, NODE_OPTIONS: "" } });
   try {
     await until(`http://127.0.0.1:${port}/`);
-    return await load(`http://127.0.0.1:${port}/`);
+    return await load(`http://127.0.0.1:${port}/`, child.pid!);
   } finally {
     await stop(child);
   }
@@ -169,8 +193,10 @@ if (json) {
   const lines = [
     `Stratus benchmarks (${new Date().toISOString()}, node ${process.version}, ${DURATION}s per HTTP run, median of ${process.env["BENCH_ROUNDS"] ?? 3} interleaved rounds, autocannon 50 connections)`,
     "",
-    "HTTP hello world                         req/s     p50 ms  p99 ms  errors  ratio to bare Node (target >= 0.8)",
-    ...Object.entries(http).map(([k, v]) => `  ${k.padEnd(38)} ${f(v.rps, 0).padStart(7)}  ${f(v.p50).padStart(6)}  ${f(v.p99).padStart(6)}  ${String(v.errors).padStart(6)}  ${f(v.rps / bare.rps, 2)}`),
+    "HTTP hello world                         req/s     p50 ms  p99 ms  errors  CPU us/req  ratio to bare Node (target >= 0.8)",
+    ...Object.entries(http).map(
+      ([k, v]) => `  ${k.padEnd(38)} ${f(v.rps, 0).padStart(7)}  ${f(v.p50).padStart(6)}  ${f(v.p99).padStart(6)}  ${String(v.errors).padStart(6)}  ${f(v.cpuPerRequest).padStart(10)}  ${f(v.rps / bare.rps, 2)}`,
+    ),
     "",
     "Cold start: isolate + load bundle + first response     p50 ms  p99 ms  n   (target p50 < 5, p99 < 20)",
     ...Object.entries(cold).map(([k, v]) => `  ${k.padEnd(52)} ${f(v.p50, 2).padStart(6)}  ${f(v.p99, 2).padStart(6)}  ${v.n}`),
