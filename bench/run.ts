@@ -86,13 +86,13 @@ async function stop(child: ChildProcess): Promise<void> {
 type HttpFigures = { rps: number; p50: number; p99: number; errors: number; cpuPerRequest: number };
 
 /** One server under load: starts it, waits until it answers, measures, stops it. */
-async function measureServer(args: string[]): Promise<HttpFigures> {
+async function measureServer(args: string[], path: string): Promise<HttpFigures> {
   const port = await freePort();
   // Log lines (one per request for Stratus) go to /dev/null: written, not read.
   const child = spawn(process.execPath, [...args, "--port", String(port)], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, NODE_OPTIONS: "" } });
   try {
-    await until(`http://127.0.0.1:${port}/`);
-    return await load(`http://127.0.0.1:${port}/`, child.pid!);
+    await until(`http://127.0.0.1:${port}${path}`);
+    return await load(`http://127.0.0.1:${port}${path}`, child.pid!);
   } finally {
     await stop(child);
   }
@@ -104,14 +104,16 @@ async function measureServer(args: string[]): Promise<HttpFigures> {
  */
 async function httpBench(): Promise<Record<string, HttpFigures>> {
   const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 3);
-  const servers: Record<string, string[]> = {
-    "bare Node http.createServer": [join(HERE, "bare-node.ts")],
-    "Stratus dev, 2 workers (logs on)": [join(ROOT, "bin/stratus.js"), "dev", join(HERE, "hello"), "--workers", "2", "--json", "--no-watch"],
-    "Stratus dev, 1 worker (logs on)": [join(ROOT, "bin/stratus.js"), "dev", join(HERE, "hello"), "--workers", "1", "--json", "--no-watch"],
+  const dev = (workers: number): string[] => [join(ROOT, "bin/stratus.js"), "dev", join(HERE, "hello"), "--workers", String(workers), "--json", "--no-watch"];
+  const servers: Record<string, [string[], string]> = {
+    "bare Node http.createServer": [[join(HERE, "bare-node.ts")], "/"],
+    "Stratus, 2 workers, concurrency 64": [dev(2), "/shared"],
+    "Stratus, 1 worker, concurrency 64": [dev(1), "/shared"],
+    "Stratus, 2 workers, default scale": [dev(2), "/"],
   };
   const runs: Record<string, HttpFigures[]> = {};
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, args] of Object.entries(servers)) (runs[name] ??= []).push(await measureServer(args));
+    for (const [name, [args, path]] of Object.entries(servers)) (runs[name] ??= []).push(await measureServer(args, path));
   }
   const out: Record<string, HttpFigures> = {};
   for (const [name, list] of Object.entries(runs)) {
@@ -193,7 +195,7 @@ if (json) {
   const lines = [
     `Stratus benchmarks (${new Date().toISOString()}, node ${process.version}, ${DURATION}s per HTTP run, median of ${process.env["BENCH_ROUNDS"] ?? 3} interleaved rounds, autocannon 50 connections)`,
     "",
-    "HTTP hello world                         req/s     p50 ms  p99 ms  errors  CPU us/req  ratio to bare Node (target >= 0.8)",
+    "HTTP hello world (logs on)               req/s     p50 ms  p99 ms  errors  CPU us/req  ratio to bare Node (target >= 0.8)",
     ...Object.entries(http).map(
       ([k, v]) => `  ${k.padEnd(38)} ${f(v.rps, 0).padStart(7)}  ${f(v.p50).padStart(6)}  ${f(v.p99).padStart(6)}  ${String(v.errors).padStart(6)}  ${f(v.cpuPerRequest).padStart(10)}  ${f(v.rps / bare.rps, 2)}`,
     ),

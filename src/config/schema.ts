@@ -73,7 +73,7 @@ export const Service = z.strictObject({
     .strictObject({
       memory: z.number().int().min(8).max(4096).default(128).describe("Heap limit per instance in MB (default 128, at least 8)."),
       timeout: Duration.default("10s").describe("Wall-time limit per invocation (default 10s)."),
-      cpu: Duration.default("1s").describe("CPU-time limit per invocation (default 1s); past it the instance is replaced."),
+      cpu: Duration.default("1s").describe("CPU time an instance may spend without finishing a request (default 1s; exactly per request at concurrency 1); past it the instance is replaced."),
     })
     .prefault({})
     .describe("Per-instance and per-invocation limits."),

@@ -101,7 +101,10 @@ export class Instance {
   #nextId = 1;
   #outbox: string[] = [];
   #flushQueued = false;
+  /** CPU time of the isolate when the current CPU window began (see enforceLimits). */
   #cpuStart = 0n;
+  /** Set when a request finished since the watchdog last looked. */
+  #progressed = false;
   readonly #cpuLimitNs: bigint;
   readonly #onDeath: (inst: Instance, code: ErrorCode) => void;
 
@@ -205,7 +208,8 @@ export class Instance {
 
   /**
    * Called by the watchdog every 10 ms while the instance is busy: enforces limits.cpu (CPU time
-   * since it became busy) and limits.timeout (per request), and notices a heap-limit disposal.
+   * spent without finishing a request) and limits.timeout (per request), and notices a heap-limit
+   * disposal.
    */
   enforceLimits(): void {
     if (this.dead || this.active === 0) return;
@@ -220,7 +224,12 @@ export class Instance {
     } catch {
       return;
     }
-    if (now - this.#cpuStart > this.#cpuLimitNs) {
+    // The CPU window restarts whenever a request finishes: requests sharing an instance cannot be
+    // told apart, so the limit is CPU spent without finishing any request (exact at concurrency 1).
+    if (this.#progressed) {
+      this.#progressed = false;
+      this.#cpuStart = now;
+    } else if (now - this.#cpuStart > this.#cpuLimitNs) {
       this.kill("STRATUS_E_CPU_LIMIT");
       return;
     }
@@ -295,6 +304,7 @@ export class Instance {
     const finish = (): void => {
       if (finished) return;
       finished = true;
+      this.#progressed = true;
       this.requestIds.delete(req.requestId);
       if (--this.active === 0) {
         busy.delete(this);

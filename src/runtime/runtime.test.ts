@@ -56,6 +56,11 @@ services:
     entry: tiny.js
     routes: ["GET /tiny"]
     scale: { max: 1, concurrency: 1, queue: 1 }
+  shared:
+    entry: shared.js
+    routes: ["GET /shared"]
+    scale: { max: 1, concurrency: 4, queue: 1000 }
+    limits: { cpu: 50ms }
   memory:
     entry: limits.js
     routes: ["GET /memory/*"]
@@ -71,6 +76,7 @@ services:
     vars: { GREETING: hi }
 `,
     "web.js": WEB_APIS,
+    "shared.js": "export default { async fetch(req) { if (req.url.endsWith('hold')) { await new Promise((r) => setTimeout(r, 400)); return new Response('held'); } const end = Date.now() + 4; while (Date.now() < end) {} await null; return new Response('ok'); } };",
     "tiny.js": "export default { async fetch() { await new Promise((r) => setTimeout(r, 150)); return new Response('done'); } };",
     "limits.js": `
 export default {
@@ -235,6 +241,16 @@ describe("runtime", () => {
     const e = (await (await s.fetch("/calls/sql-error")).json()) as { code: string; message: string };
     assert.equal(e.code, "STRATUS_E_SQL");
     assert.match(e.message, /SELEC nothing/);
+  });
+
+  test("limits.cpu counts CPU spent without finishing a request, so a busy shared instance is not cut off", async () => {
+    // One slow request keeps the instance (concurrency 4) busy throughout, while 60 requests of
+    // ~4 ms CPU each add up to ~240 ms, far over the 50 ms limit; yet each request is short and
+    // none may fail.
+    const held = s.fetch("/shared?hold");
+    const replies = await Promise.all(Array.from({ length: 60 }, () => s.fetch("/shared")));
+    assert.deepEqual([...new Set(replies.map((r) => r.status))], [200]);
+    assert.equal(await (await held).text(), "held");
   });
 
   test("past scale.max instances and scale.queue waiting requests, the service answers 429 with Retry-After", async () => {
