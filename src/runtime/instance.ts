@@ -89,8 +89,8 @@ export class Instance {
   active = 0;
   /** Slots the pool has handed out (a lease is taken before invoke() and given back after `done`). */
   leased = 0;
-  /** When the last invocation ended (ms since the epoch). */
-  idleSince = Date.now();
+  /** When the pool last saw this instance become idle (on the pool's clock). */
+  idleSince = 0;
   /** Set once the instance was killed or disposed. */
   dead: ErrorCode | "disposed" | null = null;
   readonly requestIds = new Set<string>();
@@ -306,10 +306,7 @@ export class Instance {
       finished = true;
       this.#progressed = true;
       this.requestIds.delete(req.requestId);
-      if (--this.active === 0) {
-        busy.delete(this);
-        this.idleSince = Date.now();
-      }
+      if (--this.active === 0) busy.delete(this);
     };
     let reply: string;
     try {

@@ -45,13 +45,16 @@ export class Pool {
   invocations = 0;
   coldStarts = 0;
 
-  constructor(service: ResolvedService, code: LoadedCode, host: InstanceHost, blanks: BlankSource, events: PoolEvents) {
+  readonly #clock: () => number;
+
+  constructor(service: ResolvedService, code: LoadedCode, host: InstanceHost, blanks: BlankSource, events: PoolEvents, clock: () => number) {
     this.service = service;
     this.code = code;
     this.#host = host;
     this.#blanks = blanks;
     this.#events = events;
-    this.#sweeper = setInterval(() => this.sweep(Date.now()), Math.min(1000, Math.max(50, service.scale.idleTimeoutMs / 4))).unref();
+    this.#clock = clock;
+    this.#sweeper = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, service.scale.idleTimeoutMs / 4))).unref();
   }
 
   /** Starts the first instance (proving the code loads) and the `min` warm ones. */
@@ -74,7 +77,9 @@ export class Pool {
   async #startInstance(): Promise<Instance> {
     this.#starting++;
     try {
-      return await Instance.create(this.service, this.code, this.#host, (inst, code) => this.#died(inst, code), this.#blanks.take(this.service.limits.memoryMb));
+      const inst = await Instance.create(this.service, this.code, this.#host, (i, code) => this.#died(i, code), this.#blanks.take(this.service.limits.memoryMb));
+      inst.idleSince = this.#clock();
+      return inst;
     } finally {
       this.#starting--;
     }
@@ -146,7 +151,7 @@ export class Pool {
       this.#queue.shift()!.resolve(inst);
       return;
     }
-    inst.leased--;
+    if (--inst.leased === 0) inst.idleSince = this.#clock();
     if (this.#draining && this.#leasedTotal() === 0) this.#finishDrain();
   }
 
@@ -154,8 +159,8 @@ export class Pool {
     return this.#instances.reduce((n, i) => n + i.leased, 0);
   }
 
-  /** Releases instances idle for longer than idleTimeout, keeping `min`. */
-  sweep(now: number): void {
+  /** Releases instances idle for longer than idleTimeout, keeping `min` (runs every ≤1 s; tests call it after moving the clock). */
+  sweep(now = this.#clock()): void {
     const keep = this.service.scale.min;
     for (let i = this.#instances.length - 1; i >= 0 && this.#instances.length > keep; i--) {
       const inst = this.#instances[i]!;

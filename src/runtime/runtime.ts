@@ -17,6 +17,8 @@ export interface RuntimeOptions {
   logger: Logger;
   /** Blank isolates (default memory size) kept ready so a cold start only loads code (default 2). */
   spares?: number;
+  /** The clock idle timeouts are measured on (default Date.now). */
+  clock?: () => number;
 }
 
 /** What one invocation produced, for the gateway and the logs. */
@@ -106,6 +108,7 @@ export class Runtime {
       },
       { take: (mb) => this.takeBlank(mb) },
       { instanceDied: (svc, c) => this.#instanceDied(svc, c) },
+      this.#opts.clock ?? Date.now,
     );
     try {
       await pool.start();
@@ -191,6 +194,11 @@ export class Runtime {
 
   #instanceDied(service: string, code: ErrorCode): void {
     this.#opts.logger.warn({ service, code }, `an instance of ${service} was stopped (${code}) and will be replaced on the next request; other services are unaffected`);
+  }
+
+  /** Releases idle instances now (also done on a timer); tests call it after moving the clock. */
+  sweep(): void {
+    for (const p of this.#pools.values()) p.sweep();
   }
 
   /** Figures per service. */

@@ -25,7 +25,7 @@ export interface StackHostOptions {
   spares?: number;
   /** Bring your own state backend instead of SQLite files. */
   state?: StateProvider;
-  /** KV clock (tests). */
+  /** The clock for KV expiry and idle timeouts (tests move it by hand). */
   clock?: () => number;
 }
 
@@ -47,7 +47,12 @@ export class StackHost {
   constructor(opts: StackHostOptions) {
     this.#log = opts.logger;
     this.state = opts.state ?? new SqliteStateProvider({ dir: opts.stateDir, ...(opts.clock ? { clock: opts.clock } : {}) });
-    this.runtime = new Runtime({ state: this.state, logger: opts.logger, ...(opts.spares !== undefined ? { spares: opts.spares } : {}) });
+    this.runtime = new Runtime({
+      state: this.state,
+      logger: opts.logger,
+      ...(opts.spares !== undefined ? { spares: opts.spares } : {}),
+      ...(opts.clock ? { clock: opts.clock } : {}),
+    });
     this.gateway = new Gateway({ runtime: this.runtime, logger: opts.logger });
   }
 

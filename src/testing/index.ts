@@ -34,7 +34,7 @@ export class ManualClock {
 export interface TestStackOptions {
   /** Keep state in this directory instead of memory. */
   stateDir?: string;
-  /** The clock KV expiry uses (default: real time). */
+  /** The clock KV expiry and idle timeouts use (default: real time); move it, then call `host.runtime.sweep()`. */
   clock?: ManualClock;
   /** Log lines (default: none). */
   logger?: Logger;

@@ -1,0 +1,72 @@
+// stratus/testing: a stack in-process with a clock the test moves.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { tempProject, type TempProject } from "../../test/helpers/project.ts";
+import { ManualClock, startStack, type TestStack } from "./index.ts";
+
+let project: TempProject;
+let stack: TestStack;
+const clock = new ManualClock();
+
+before(async () => {
+  project = tempProject({
+    "stratus.yaml": `name: clocked
+services:
+  lazy:
+    entry: s.ts
+    routes: ["GET /lazy/*"]
+    scale: { idleTimeout: 30s }
+    bindings: { KV: { kv: {} } }
+  warm:
+    entry: s.ts
+    routes: ["GET /warm"]
+    scale: { min: 1, idleTimeout: 1s }
+    bindings: { KV: { kv: {} } }
+`,
+    "s.ts": `
+export default {
+  async fetch(req: Request, env: { KV: { get(k: string): Promise<string | null>; put(k: string, v: string, o?: { expirationTtl?: number }): Promise<void> } }): Promise<Response> {
+    const url = new URL(req.url);
+    if (url.pathname === "/lazy/put") { await env.KV.put("k", "v", { expirationTtl: 60 }); return new Response("put"); }
+    if (url.pathname === "/lazy/get") return new Response(String(await env.KV.get("k")));
+    return new Response("ok");
+  },
+};`,
+  });
+  stack = await startStack(project.dir, { clock });
+});
+after(async () => {
+  await stack.close();
+  project.remove();
+});
+
+const instances = (service: string): number => stack.host.runtime.status().find((s) => s.service === service)!.instances;
+
+test("an idle service scales to zero after idleTimeout on the test's clock, and the next request starts it cold", async () => {
+  assert.equal(await (await stack.fetch("/lazy/x")).text(), "ok");
+  assert.equal(instances("lazy"), 1);
+  clock.advance(29_000);
+  stack.host.runtime.sweep();
+  assert.equal(instances("lazy"), 1, "still within idleTimeout");
+  clock.advance(2_000);
+  stack.host.runtime.sweep();
+  assert.equal(instances("lazy"), 0, "scaled to zero");
+  const coldBefore = stack.host.runtime.status().find((s) => s.service === "lazy")!.coldStarts;
+  assert.equal(await (await stack.fetch("/lazy/x")).text(), "ok");
+  assert.equal(instances("lazy"), 1);
+  assert.equal(stack.host.runtime.status().find((s) => s.service === "lazy")!.coldStarts, coldBefore + 1);
+});
+
+test("scale.min instances stay warm however long the service is idle", async () => {
+  await stack.fetch("/warm");
+  clock.advance(3_600_000);
+  stack.host.runtime.sweep();
+  assert.equal(instances("warm"), 1);
+});
+
+test("KV expiry follows the same clock", async () => {
+  await stack.fetch("/lazy/put");
+  assert.equal(await (await stack.fetch("/lazy/get")).text(), "v");
+  clock.advance(61_000);
+  assert.equal(await (await stack.fetch("/lazy/get")).text(), "null");
+});
