@@ -107,6 +107,7 @@ async function httpBench(): Promise<Record<string, HttpFigures>> {
   const dev = (workers: number): string[] => [join(ROOT, "bin/stratus.js"), "dev", join(HERE, "hello"), "--workers", String(workers), "--json", "--no-watch"];
   const servers: Record<string, [string[], string]> = {
     "bare Node http.createServer": [[join(HERE, "bare-node.ts")], "/"],
+    "bare Node, 2 cluster workers": [[join(HERE, "bare-node.ts"), "--workers", "2"], "/"],
     "Stratus, 2 workers, concurrency 64": [dev(2), "/shared"],
     "Stratus, 1 worker, concurrency 64": [dev(1), "/shared"],
     "Stratus, 2 workers, default scale": [dev(2), "/"],
