@@ -57,7 +57,7 @@ export class Runtime {
   readonly #spareTarget: number;
   #refilling = false;
   readonly #depth = new Map<string, number>();
-  #stackServices = new Set<string>();
+  readonly #stackServices = new Set<string>();
   #closed = false;
 
   constructor(opts: RuntimeOptions) {
@@ -68,7 +68,9 @@ export class Runtime {
 
   /** Names of every service in the stack (used in egress hints). */
   setStackServices(names: Iterable<string>): void {
-    this.#stackServices = new Set(names);
+    // Updated in place: every service's HostIo holds this same set.
+    this.#stackServices.clear();
+    for (const n of names) this.#stackServices.add(n);
   }
 
   #refill(): void {
