@@ -29,7 +29,7 @@ gateway: { maxBodySize: 1kb }
 services:
   echo:
     entry: echo.ts
-    routes: ["POST /echo", "GET /echo/:id", "GET /slow", "GET /stream"]
+    routes: ["POST /echo", "GET /echo/:id", "GET /slow", "GET /stream", "GET /bad-header"]
   other:
     entry: other.ts
     routes: ["GET /other"]
@@ -38,6 +38,7 @@ services:
 export default {
   async fetch(request: Request, env: unknown, ctx: { params: Record<string, string> }): Promise<Response> {
     const url = new URL(request.url);
+    if (url.pathname === "/bad-header") return new Response("x", { headers: { "x-emoji": "\u{1F600}" } });
     if (url.pathname === "/slow") { await new Promise((r) => setTimeout(r, 300)); return new Response("slow done"); }
     if (url.pathname === "/stream") {
       let n = 0;
@@ -101,6 +102,15 @@ describe("gateway over HTTP", () => {
       req.end();
     });
     assert.equal(chunked, 413);
+    assert.equal((await fetch(`${base}/other`)).status, 200);
+  });
+
+  test("a response HTTP cannot carry becomes a 500 that says why, and the server keeps serving", async () => {
+    const res = await fetch(`${base}/bad-header`);
+    assert.equal(res.status, 500);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, "STRATUS_E_BAD_RESPONSE");
+    assert.match(body.error.message, /service "echo" returned a response HTTP cannot carry/);
     assert.equal((await fetch(`${base}/other`)).status, 200);
   });
 

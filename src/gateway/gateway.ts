@@ -177,9 +177,22 @@ export class Gateway {
       if (!DROP.has(r.headers[i]!)) h.push(r.headers[i]!, r.headers[i + 1]!);
     }
     h.push("x-request-id", requestId);
+    let status = r.status;
     try {
-      if (r.statusText) res.writeHead(r.status, r.statusText, h);
-      else res.writeHead(r.status, h);
+      try {
+        if (r.statusText) res.writeHead(r.status, r.statusText, h);
+        else res.writeHead(r.status, h);
+      } catch (err) {
+        // Node refuses what HTTP cannot carry (a header value outside Latin-1, status 0, ...).
+        if (r.stream) void r.stream[Symbol.asyncIterator]().return?.();
+        const e = jsonError("STRATUS_E_BAD_RESPONSE", `service "${out.service ?? "?"}" returned a response HTTP cannot carry: ${err instanceof Error ? err.message : String(err)}`);
+        status = e.status;
+        out.code = "STRATUS_E_BAD_RESPONSE";
+        res.writeHead(e.status, ["content-type", "application/json", "x-request-id", requestId]);
+        res.end(e.body);
+        this.#logLine(method, status, start, requestId, out, null);
+        return;
+      }
       if (method === "HEAD") {
         res.end();
         if (r.stream) void r.stream[Symbol.asyncIterator]().return?.();
@@ -190,7 +203,7 @@ export class Gateway {
       this.#log.error({ requestId, service: out.service, err: String(err) }, "response stream failed");
       res.destroy();
     }
-    this.#logLine(method, r.status, start, requestId, out, (r as Partial<InvokeResult>).error);
+    this.#logLine(method, status, start, requestId, out, (r as Partial<InvokeResult>).error);
   }
 
   /**
@@ -219,12 +232,20 @@ export class Gateway {
       for await (const c of r.stream) parts.push(c);
       payload = Buffer.concat(parts);
     }
-    const h = new Headers();
-    for (let i = 0; i < r.headers.length; i += 2) if (!DROP.has(r.headers[i]!)) h.append(r.headers[i]!, r.headers[i + 1]!);
-    h.set("x-request-id", requestId);
-    this.#logLine(request.method, r.status, start, requestId, out, (r as Partial<InvokeResult>).error);
     const nullBody = request.method === "HEAD" || r.status === 204 || r.status === 304;
-    return new Response(nullBody ? null : payload, { status: r.status, statusText: r.statusText, headers: h });
+    let response: Response;
+    try {
+      const h = new Headers();
+      for (let i = 0; i < r.headers.length; i += 2) if (!DROP.has(r.headers[i]!)) h.append(r.headers[i]!, r.headers[i + 1]!);
+      h.set("x-request-id", requestId);
+      response = new Response(nullBody ? null : payload, { status: r.status, statusText: r.statusText, headers: h });
+    } catch (err) {
+      const e = jsonError("STRATUS_E_BAD_RESPONSE", `service "${out.service ?? "?"}" returned a response HTTP cannot carry: ${err instanceof Error ? err.message : String(err)}`);
+      out.code = "STRATUS_E_BAD_RESPONSE";
+      response = new Response(e.body as string, { status: e.status, headers: [["content-type", "application/json"], ["x-request-id", requestId]] });
+    }
+    this.#logLine(request.method, response.status, start, requestId, out, (r as Partial<InvokeResult>).error);
+    return response;
   }
 
   /** Starts listening; resolves with the bound address. */
