@@ -141,7 +141,7 @@ export class Runtime {
     const pool = this.#pools.get(service);
     if (!pool) {
       return {
-        result: errorResult("STRATUS_E_SERVICE_UNAVAILABLE", `service "${service}" has no running version; see the build error above and save a fix`),
+        result: errorResult("STRATUS_E_SERVICE_UNAVAILABLE", `service "${service}" has no running version: its code failed to build or load (the error is in the stratus dev output); save a fix`),
         cold: false,
         version: "",
       };
