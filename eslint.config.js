@@ -2,7 +2,7 @@
 // other only through their index.ts.
 import tseslint from "typescript-eslint";
 
-const SUBSYSTEMS = ["build", "cli", "config", "dev", "errors", "gateway", "runtime", "stack", "state", "telemetry", "testing"];
+const SUBSYSTEMS = ["build", "cli", "config", "control", "dev", "errors", "gateway", "runtime", "stack", "state", "telemetry", "testing"];
 
 export default tseslint.config(
   { ignores: ["node_modules/**", "scratch/**", ".test-tmp/**", ".test-tmp-bench-*/**", "**/.stratus/**", "examples/**", "bin/**", "eslint.config.js", "docs/**"] },

@@ -1,11 +1,14 @@
 // `stratus dev` as a user runs it: worker processes on a real port, hot reload, crash recovery.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { DevServer } from "../src/dev/index.ts";
 import { silentLogger } from "../src/telemetry/index.ts";
 import { tempProject, type TempProject } from "./helpers/project.ts";
 import { waitFor } from "./helpers/wait.ts";
 
+const run = promisify(execFile);
 let project: TempProject;
 let dev: DevServer;
 let base = "";
@@ -27,7 +30,7 @@ before(async () => {
     "services/app/index.ts": svc("v1"),
     "services/other/index.ts": `export default { fetch: () => new Response("other") };`,
   });
-  dev = new DevServer({ dir: project.dir, port: 0, host: "127.0.0.1", workers: 2, json: true, logLevel: "silent", logger: silentLogger(), print: (l) => printed.push(l) });
+  dev = new DevServer({ dir: project.dir, port: 0, host: "127.0.0.1", workers: 2, controlPort: 0, json: true, logLevel: "silent", logger: silentLogger(), print: (l) => printed.push(l) });
   const port = await dev.start();
   base = `http://127.0.0.1:${port}`;
 });
@@ -51,6 +54,25 @@ test("state is shared by the workers and kept on disk", async () => {
   const counts = [];
   for (let i = 0; i < 6; i++) counts.push(Number(await get("/count")));
   assert.deepEqual(counts, [1, 2, 3, 4, 5, 6]);
+});
+
+test("the control API sums per-service figures over both workers; stratus status prints them", async () => {
+  const control = `http://127.0.0.1:${dev.controlPort}`;
+  const before2 = (await (await fetch(`${control}/v1/status`)).json()) as { services: { service: string; invocations: number; instances: number }[] };
+  const start = before2.services.find((x) => x.service === "other")!.invocations;
+  for (let i = 0; i < 6; i++) await get("/other");
+  const after2 = (await (await fetch(`${control}/v1/status`)).json()) as { stack: string; services: { service: string; invocations: number; instances: number }[] };
+  assert.equal(after2.stack, "devtest");
+  const other = after2.services.find((x) => x.service === "other")!;
+  assert.equal(other.invocations - start, 6);
+  assert.equal(other.instances, 2, "one instance in each of the two workers");
+  const text = await (await fetch(`${control}/metrics`)).text();
+  assert.match(text, /stratus_invocations_total\{service="other"\} \d+/);
+  assert.match(text, /# TYPE stratus_invocation_duration_seconds histogram/);
+  const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
+  const cli = await run(process.execPath, [new URL("../bin/stratus.js", import.meta.url).pathname, "status", "--json"], { env: { ...env, NODE_OPTIONS: "", STRATUS_URL: control } });
+  const viaCli = JSON.parse(cli.stdout) as { services: { service: string }[] };
+  assert.deepEqual(viaCli.services.map((x) => x.service), ["app", "other"]);
 });
 
 test("saving a file swaps only that service; in-flight requests finish on the old code", async () => {

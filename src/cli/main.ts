@@ -8,7 +8,7 @@ import { DevServer } from "../dev/index.ts";
 import { Router } from "../gateway/index.ts";
 import { hasErrorCode, StratusError } from "../errors/index.ts";
 import { StackHost } from "../stack/index.ts";
-import { createLogger, silentLogger } from "../telemetry/index.ts";
+import { createLogger, silentLogger, type ServiceFigures } from "../telemetry/index.ts";
 import { initProject } from "./init.ts";
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -44,12 +44,13 @@ program
   .option("-p, --port <port>", "gateway port", intOption("--port", 0, 65535), 8080)
   .option("--host <host>", "address to bind", "127.0.0.1")
   .option("-w, --workers <n>", "worker processes (default: one per CPU core; 1 serves from this process)", intOption("--workers", 1, 64), availableParallelism())
+  .option("--control-port <port>", "port of the control API: /metrics, /v1/status (0 picks a free one)", intOption("--control-port", 0, 65535), 8081)
   .option("--json", "JSON log lines (default when output is not a terminal)")
   .option("--no-watch", "do not rebuild on file changes")
-  .action(async (dir: string, o: { port: number; host: string; workers: number; json?: boolean; watch: boolean }) => {
+  .action(async (dir: string, o: { port: number; host: string; workers: number; controlPort: number; json?: boolean; watch: boolean }) => {
     const json = o.json ?? !process.stdout.isTTY;
     const logger = createLogger({ json });
-    const dev = new DevServer({ dir, port: o.port, host: o.host, workers: o.workers, json, watch: o.watch, logger, print: out });
+    const dev = new DevServer({ dir, port: o.port, host: o.host, workers: o.workers, controlPort: o.controlPort, json, watch: o.watch, logger, print: out });
     try {
       await dev.start();
     } catch (err) {
@@ -125,6 +126,40 @@ program
     } finally {
       await host.close();
     }
+  });
+
+program
+  .command("status")
+  .description("Per-service instances (busy/idle), in-flight, queued, invocations, errors, cold starts, rejections")
+  .option("--url <url>", "control API of the node (default: $STRATUS_URL or http://127.0.0.1:8081)")
+  .option("--json", "print the status as JSON")
+  .action(async (o: { url?: string; json?: boolean }) => {
+    const base = (o.url ?? process.env["STRATUS_URL"] ?? "http://127.0.0.1:8081").replace(/\/$/, "");
+    let res: Response;
+    try {
+      res = await fetch(`${base}/v1/status`, { signal: AbortSignal.timeout(10_000) });
+    } catch (err) {
+      throw new StratusError("STRATUS_E_CLI_USAGE", `cannot reach the control API at ${base} (${err instanceof Error ? (err.cause as Error | undefined)?.message ?? err.message : String(err)}); is "stratus dev" running? pass --url or set STRATUS_URL`);
+    }
+    if (!res.ok) throw new StratusError("STRATUS_E_CLI_USAGE", `${base}/v1/status answered ${res.status}: ${await res.text()}`);
+    const body = (await res.json()) as { stack: string; services: ServiceFigures[] };
+    if (o.json) return out(JSON.stringify(body));
+    const head = ["service", "version", "instances (busy/idle)", "in-flight", "queued", "invocations", "errors", "cold starts", "429s", "limit breaches"];
+    const rows = body.services.map((s) => [
+      s.service,
+      s.versions.join(",") || "-",
+      `${s.instances} (${s.busy}/${s.instances - s.busy})`,
+      String(s.inFlight),
+      String(s.queued),
+      String(s.invocations),
+      String(s.errors),
+      String(s.coldStarts),
+      String(s.rejections),
+      String(s.limitBreaches),
+    ]);
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    out(`stack "${body.stack}" at ${base}`);
+    for (const r of [head, ...rows]) out(r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd());
   });
 
 program

@@ -8,19 +8,22 @@ import { fileURLToPath } from "node:url";
 import type { ResolvedStack } from "../config/index.ts";
 import { StratusError, type ErrorCode } from "../errors/index.ts";
 import type { BundleRef, LoadOutcome } from "../stack/index.ts";
-import type { Logger } from "../telemetry/index.ts";
+import { aggregateMetrics, type Logger, type MetricsJson } from "../telemetry/index.ts";
+import type { Registry } from "prom-client";
 import type { Workers } from "./workers.ts";
 
 /** Primary -> worker messages. */
 export type ToWorker =
   | { type: "start"; port: number; host: string; seq: number }
   | { type: "load"; stack: ResolvedStack; bundles: BundleRef[]; seq: number }
+  | { type: "metrics"; seq: number }
   | { type: "stop"; seq: number };
 
 /** Worker -> primary messages. */
 export type FromWorker =
   | { type: "listening"; port: number; seq: number }
   | { type: "loaded"; outcomes: LoadOutcome[]; seq: number }
+  | { type: "metrics"; metrics: MetricsJson; seq: number }
   | { type: "failed"; message: string; code?: string; seq: number };
 
 const WORKER_MAIN = fileURLToPath(new URL("./worker-main.ts", import.meta.url));
@@ -130,6 +133,14 @@ export class ClusterWorkers implements Workers {
     );
     const first = replies.find((r) => r !== null);
     return first ? first.outcomes : [];
+  }
+
+  /** Every worker's metrics, summed. */
+  async metrics(): Promise<Registry> {
+    const replies = await Promise.all(
+      [...this.#workers].map((w) => this.#ask<{ type: "metrics"; metrics: MetricsJson; seq: number }>(w, { type: "metrics", seq: ++this.#seq }).catch(() => null)),
+    );
+    return aggregateMetrics(replies.flatMap((r) => (r ? [r.metrics] : [])));
   }
 
   /** Process ids of the live workers. */

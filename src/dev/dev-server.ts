@@ -8,6 +8,7 @@ import { dirname, join, relative } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { buildStack } from "../build/index.ts";
 import { loadStack, type ResolvedStack } from "../config/index.ts";
+import { ControlServer } from "../control/index.ts";
 import type { BundleRef, LoadOutcome } from "../stack/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import { ClusterWorkers } from "./cluster.ts";
@@ -28,6 +29,8 @@ export interface DevServerOptions {
   logLevel?: string;
   /** Rebuild on file changes (default true). */
   watch?: boolean;
+  /** Port of the control API (/metrics, /v1/status); undefined: none. 0 picks a free port. */
+  controlPort?: number;
   /** Data directory (default <dir>/.stratus). */
   dataDir?: string;
   logger: Logger;
@@ -41,6 +44,9 @@ export class DevServer {
   #stack!: ResolvedStack;
   readonly #bundles = new Map<string, BundleRef>();
   #workers!: Workers;
+  #control: ControlServer | null = null;
+  /** The bound control port, when there is a control API. */
+  controlPort: number | null = null;
   readonly #watchers = new Map<string, FSWatcher>();
   #inputs = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
@@ -72,6 +78,11 @@ export class DevServer {
     const outcomes = await this.#workers.load(this.#stack, [...this.#bundles.values()]);
     this.#report(outcomes);
     this.port = await this.#workers.listen(this.#o.port, this.#o.host);
+    if (this.#o.controlPort !== undefined) {
+      const workers = this.#workers;
+      this.#control = new ControlServer({ stackName: () => this.#stack.name, metrics: () => workers.metrics() });
+      this.controlPort = await this.#control.listen(this.#o.controlPort, this.#o.host);
+    }
     this.#printRoutes();
     if (this.#o.watch !== false) this.#watch();
     return this.port;
@@ -115,6 +126,7 @@ export class DevServer {
     const lines = [
       `stratus dev: stack "${s.name}" on http://${this.#o.host}:${this.port} (${this.#o.workers} worker${this.#o.workers === 1 ? "" : "s"}, state in ${shortPath(join(this.#o.dataDir ?? join(s.dir, ".stratus"), "state"))})`,
       ...rows.map(([m, p, svc]) => `  ${m.padEnd(w0)} ${p.padEnd(w1)}  -> ${svc}`),
+      this.controlPort !== null ? `control API on http://${this.#o.host}:${this.controlPort} (stratus status, /metrics)` : "",
       this.#o.watch !== false ? "watching for changes; Ctrl-C stops" : "",
     ];
     this.#o.print(lines.filter(Boolean).join("\n"));
@@ -199,6 +211,7 @@ export class DevServer {
     this.#watchers.clear();
     if (this.#timer) clearTimeout(this.#timer);
     await this.#building;
+    await this.#control?.close();
     await this.#workers?.close();
   }
 }

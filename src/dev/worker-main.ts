@@ -27,6 +27,8 @@ async function handle(m: ToWorker): Promise<void> {
     } else if (m.type === "load") {
       const outcomes = await ensureHost().load(m.stack, m.bundles);
       send({ type: "loaded", outcomes, seq: m.seq });
+    } else if (m.type === "metrics") {
+      send({ type: "metrics", metrics: (await ensureHost().metrics.registry.getMetricsAsJSON()), seq: m.seq });
     } else if (m.type === "stop") {
       await host?.close();
       process.exit(0);
@@ -39,7 +41,9 @@ async function handle(m: ToWorker): Promise<void> {
 
 // Messages are handled one at a time, in order.
 let chain: Promise<void> = Promise.resolve();
+const TYPES = new Set(["start", "load", "metrics", "stop"]);
 process.on("message", (m: ToWorker) => {
+  if (typeof m !== "object" || m === null || !TYPES.has(m.type)) return;
   pending.push(m);
   chain = chain.then(() => handle(pending.shift()!));
 });

@@ -5,6 +5,7 @@
 import type { ResolvedStack } from "../config/index.ts";
 import { StackHost, type BundleRef, type LoadOutcome } from "../stack/index.ts";
 import type { Logger } from "../telemetry/index.ts";
+import type { Registry } from "prom-client";
 
 /** Serves a stack on a port. */
 export interface Workers {
@@ -12,6 +13,8 @@ export interface Workers {
   listen(port: number, host: string): Promise<number>;
   /** Applies a stack and its bundles everywhere; resolves with what happened (from one worker). */
   load(stack: ResolvedStack, bundles: readonly BundleRef[]): Promise<LoadOutcome[]>;
+  /** Per-service metrics, summed over the worker processes. */
+  metrics(): Promise<Registry>;
   /** Graceful stop: in-flight requests finish. */
   close(): Promise<void>;
 }
@@ -27,6 +30,9 @@ export class InProcessWorkers implements Workers {
   }
   load(stack: ResolvedStack, bundles: readonly BundleRef[]): Promise<LoadOutcome[]> {
     return this.host.load(stack, bundles);
+  }
+  metrics(): Promise<Registry> {
+    return Promise.resolve(this.host.metrics.registry);
   }
   close(): Promise<void> {
     return this.host.close();

@@ -67,6 +67,9 @@ export class Pool {
   get size(): number {
     return this.#instances.length;
   }
+  get busy(): number {
+    return this.#instances.filter((i) => i.leased > 0).length;
+  }
   get inFlight(): number {
     return this.#instances.reduce((n, i) => n + i.active, 0);
   }

@@ -263,6 +263,24 @@ describe("runtime", () => {
     assert.equal(await (await s.fetch("/tiny")).text(), "done");
   });
 
+  test("metrics count invocations, errors by code, cold starts, 429s and limit breaches per service", async () => {
+    const metrics = new Map<string, number>();
+    for (const m of await s.host.metrics.registry.getMetricsAsJSON()) {
+      for (const v of (m as { values: { value: number; labels: Record<string, string> }[] }).values) {
+        metrics.set(`${m.name}{${Object.entries(v.labels).map(([k, x]) => `${k}=${x}`).join(",")}}`, v.value);
+      }
+    }
+    assert.ok((metrics.get("stratus_invocations_total{service=limits}") ?? 0) >= 8);
+    assert.equal(metrics.get("stratus_errors_total{service=limits,code=STRATUS_E_CPU_LIMIT}"), 2);
+    assert.equal(metrics.get("stratus_errors_total{service=limits,code=STRATUS_E_HANDLER_THREW}"), 1);
+    assert.equal(metrics.get("stratus_limit_breaches_total{service=limits,limit=cpu}"), 2);
+    assert.equal(metrics.get("stratus_limit_breaches_total{service=memory,limit=memory}"), 1);
+    assert.equal(metrics.get("stratus_limit_breaches_total{service=limits,limit=timeout}"), 1);
+    assert.equal(metrics.get("stratus_rejections_total{service=tiny}"), 1);
+    assert.ok((metrics.get("stratus_cold_starts_total{service=limits}") ?? 0) >= 2);
+    assert.equal(metrics.get("stratus_instances{service=web}"), 1);
+  });
+
   test("status counts invocations and cold starts per service", () => {
     const st = s.host.runtime.status();
     const limits = st.find((x) => x.service === "limits");

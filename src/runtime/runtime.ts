@@ -2,6 +2,7 @@
  * The runtime of one process: the current version of every service (an instance pool each),
  * atomic swaps to new versions, invocation with limits, spare blank isolates and the logs.
  */
+import diagnostics from "node:diagnostics_channel";
 import type { ResolvedService } from "../config/index.ts";
 import { StratusError, type ErrorCode } from "../errors/index.ts";
 import type { StateProvider } from "../state/index.ts";
@@ -41,6 +42,8 @@ export interface ServiceStatus {
   service: string;
   version: string;
   instances: number;
+  /** Instances serving at least one request. */
+  busy: number;
   inFlight: number;
   queued: number;
   invocations: number;
@@ -48,6 +51,28 @@ export interface ServiceStatus {
 }
 
 const DEFAULT_MEMORY = 128;
+
+/** Published on `stratus:invocation` after every invocation (metrics and traces subscribe). */
+export interface InvocationEvent {
+  /** The runtime that served it (a process may hold several, e.g. in tests). */
+  runtime: Runtime;
+  service: string;
+  durationMs: number;
+  cold: boolean;
+  status: number;
+  /** The error code when the invocation failed (including 429 STRATUS_E_OVERLOADED). */
+  code: ErrorCode | null;
+}
+
+/** Published on `stratus:limit` when an instance is stopped for breaching a limit. */
+export interface LimitEvent {
+  runtime: Runtime;
+  service: string;
+  code: ErrorCode;
+}
+
+const invocationChannel = diagnostics.channel("stratus:invocation");
+const limitChannel = diagnostics.channel("stratus:limit");
 
 /** The runtime. */
 export class Runtime {
@@ -136,8 +161,23 @@ export class Runtime {
     return this.#pools.get(service)?.code.hash.slice(0, 12);
   }
 
-  /** Runs one request on the live version of `service`. */
+  /** Runs one request on the live version of `service`, and reports it on `stratus:invocation`. */
   async invoke(service: string, req: InvokeRequest): Promise<Invocation> {
+    if (!invocationChannel.hasSubscribers) return this.#invoke(service, req);
+    const start = performance.now();
+    const inv = await this.#invoke(service, req);
+    invocationChannel.publish({
+      runtime: this,
+      service,
+      durationMs: performance.now() - start,
+      cold: inv.cold,
+      status: inv.result.status,
+      code: inv.result.error?.code ?? null,
+    } satisfies InvocationEvent);
+    return inv;
+  }
+
+  async #invoke(service: string, req: InvokeRequest): Promise<Invocation> {
     const pool = this.#pools.get(service);
     if (!pool) {
       return {
@@ -195,6 +235,7 @@ export class Runtime {
   }
 
   #instanceDied(service: string, code: ErrorCode): void {
+    if (limitChannel.hasSubscribers) limitChannel.publish({ runtime: this, service, code } satisfies LimitEvent);
     this.#opts.logger.warn({ service, code }, `an instance of ${service} was stopped (${code}) and will be replaced on the next request; other services are unaffected`);
   }
 
@@ -209,6 +250,7 @@ export class Runtime {
       service: p.service.name,
       version: p.code.hash.slice(0, 12),
       instances: p.size,
+      busy: p.busy,
       inFlight: p.inFlight,
       queued: p.queued,
       invocations: p.invocations,

@@ -7,7 +7,7 @@ import type { ResolvedService, ResolvedStack } from "../config/index.ts";
 import { Gateway } from "../gateway/index.ts";
 import { Runtime } from "../runtime/index.ts";
 import { SqliteStateProvider, type StateProvider } from "../state/index.ts";
-import type { Logger } from "../telemetry/index.ts";
+import { Metrics, type Logger } from "../telemetry/index.ts";
 
 /** A built service: its code and the hash that names the version. */
 export interface BundleRef {
@@ -41,6 +41,8 @@ export class StackHost {
   readonly runtime: Runtime;
   readonly gateway: Gateway;
   readonly state: StateProvider;
+  /** This process's per-service metrics (Prometheus registry). */
+  readonly metrics: Metrics;
   readonly #log: Logger;
   readonly #live = new Map<string, { hash: string; config: ResolvedService }>();
 
@@ -54,6 +56,7 @@ export class StackHost {
       ...(opts.clock ? { clock: opts.clock } : {}),
     });
     this.gateway = new Gateway({ runtime: this.runtime, logger: opts.logger });
+    this.metrics = new Metrics(this.runtime);
   }
 
   /**
@@ -102,6 +105,7 @@ export class StackHost {
   async close(): Promise<void> {
     await this.gateway.close();
     await this.runtime.close();
+    this.metrics.close();
     this.state.close();
     this.#log.flush?.();
   }

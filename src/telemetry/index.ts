@@ -1,2 +1,3 @@
-/** Logging (and, later, metrics and traces). */
+/** Logging and metrics (traces come later). */
 export { createLogger, silentLogger, type Logger, type LoggerOptions } from "./logger.ts";
+export { Metrics, aggregateMetrics, serviceFigures, type GaugeSource, type MetricsJson, type ServiceFigures } from "./metrics.ts";

@@ -1,0 +1,174 @@
+/**
+ * Per-service metrics in Prometheus form (prom-client), fed by the `stratus:invocation` and
+ * `stratus:limit` diagnostics channels and by gauges read at scrape time. One registry per
+ * runtime; worker registries are summed by the supervisor (`aggregateMetrics`).
+ */
+import diagnostics from "node:diagnostics_channel";
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from "prom-client";
+
+/** What an invocation event carries (published by the runtime). */
+interface InvocationEventLike {
+  runtime: unknown;
+  service: string;
+  durationMs: number;
+  cold: boolean;
+  status: number;
+  code: string | null;
+}
+
+/** What a limit event carries. */
+interface LimitEventLike {
+  runtime: unknown;
+  service: string;
+  code: string;
+}
+
+/** The gauges' source: per-service figures at this moment. */
+export interface GaugeSource {
+  status(): { service: string; version: string; instances: number; busy: number; inFlight: number; queued: number }[];
+}
+
+const LIMIT_NAMES: Record<string, string> = {
+  STRATUS_E_CPU_LIMIT: "cpu",
+  STRATUS_E_MEMORY_LIMIT: "memory",
+  STRATUS_E_TIMEOUT: "timeout",
+};
+
+/** The metrics of one runtime. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #runtime: GaugeSource;
+  readonly #onInvocation: (msg: unknown) => void;
+  readonly #onLimit: (msg: unknown) => void;
+
+  constructor(runtime: GaugeSource) {
+    this.#runtime = runtime;
+    const r = [this.registry];
+    const invocations = new Counter({ name: "stratus_invocations_total", help: "Invocations, by service.", labelNames: ["service"], registers: r });
+    const errors = new Counter({ name: "stratus_errors_total", help: "Failed invocations, by service and error code.", labelNames: ["service", "code"], registers: r });
+    const duration = new Histogram({
+      name: "stratus_invocation_duration_seconds",
+      help: "Time from taking a request to having its response (streamed bodies excluded), by service.",
+      labelNames: ["service"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: r,
+    });
+    const cold = new Counter({ name: "stratus_cold_starts_total", help: "Invocations that started a new instance, by service.", labelNames: ["service"], registers: r });
+    const rejections = new Counter({ name: "stratus_rejections_total", help: "Requests refused with 429 because the wait queue was full, by service.", labelNames: ["service"], registers: r });
+    const breaches = new Counter({ name: "stratus_limit_breaches_total", help: "Instances stopped for breaching a limit (cpu, memory, timeout), by service.", labelNames: ["service", "limit"], registers: r });
+    const gauge = (name: string, help: string, pick: (s: ReturnType<GaugeSource["status"]>[number]) => number): void => {
+      const src = this.#runtime;
+      new Gauge({
+        name,
+        help,
+        labelNames: ["service"],
+        registers: r,
+        collect() {
+          this.reset();
+          for (const s of src.status()) this.set({ service: s.service }, pick(s));
+        },
+      });
+    };
+    gauge("stratus_instances", "Instances, by service.", (s) => s.instances);
+    gauge("stratus_instances_busy", "Instances serving at least one request, by service.", (s) => s.busy);
+    gauge("stratus_in_flight", "Requests being served, by service.", (s) => s.inFlight);
+    gauge("stratus_queued", "Requests waiting for an instance, by service.", (s) => s.queued);
+    const src = this.#runtime;
+    new Gauge({
+      name: "stratus_service_info",
+      help: "The live version of each service (1 per worker process serving it).",
+      labelNames: ["service", "version"],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const s of src.status()) this.set({ service: s.service, version: s.version }, 1);
+      },
+    });
+
+    this.#onInvocation = (msg) => {
+      const e = msg as InvocationEventLike;
+      if (e.runtime !== runtime) return;
+      invocations.inc({ service: e.service });
+      duration.observe({ service: e.service }, e.durationMs / 1000);
+      if (e.cold) cold.inc({ service: e.service });
+      if (e.code === "STRATUS_E_OVERLOADED") rejections.inc({ service: e.service });
+      if (e.code) errors.inc({ service: e.service, code: e.code });
+    };
+    this.#onLimit = (msg) => {
+      const e = msg as LimitEventLike;
+      if (e.runtime !== runtime) return;
+      breaches.inc({ service: e.service, limit: LIMIT_NAMES[e.code] ?? e.code });
+    };
+    diagnostics.subscribe("stratus:invocation", this.#onInvocation);
+    diagnostics.subscribe("stratus:limit", this.#onLimit);
+  }
+
+  /** Stops listening (the registry keeps its values). */
+  close(): void {
+    diagnostics.unsubscribe("stratus:invocation", this.#onInvocation);
+    diagnostics.unsubscribe("stratus:limit", this.#onLimit);
+  }
+}
+
+/** Metric values as JSON, the form workers send to the supervisor. */
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
+/** Sums the registries of several worker processes into one. */
+export function aggregateMetrics(perWorker: MetricsJson[]): Registry {
+  return AggregatorRegistry.aggregate(perWorker);
+}
+
+/** One service's figures, summed over the worker processes. */
+export interface ServiceFigures {
+  service: string;
+  versions: string[];
+  instances: number;
+  busy: number;
+  inFlight: number;
+  queued: number;
+  invocations: number;
+  errors: number;
+  coldStarts: number;
+  rejections: number;
+  limitBreaches: number;
+}
+
+/** Reads per-service figures out of a (possibly aggregated) registry: what `stratus status` shows. */
+export async function serviceFigures(registry: Registry): Promise<ServiceFigures[]> {
+  const byService = new Map<string, ServiceFigures>();
+  const get = (service: string): ServiceFigures => {
+    let f = byService.get(service);
+    if (!f) {
+      f = { service, versions: [], instances: 0, busy: 0, inFlight: 0, queued: 0, invocations: 0, errors: 0, coldStarts: 0, rejections: 0, limitBreaches: 0 };
+      byService.set(service, f);
+    }
+    return f;
+  };
+  const fields: Record<string, keyof ServiceFigures> = {
+    stratus_instances: "instances",
+    stratus_instances_busy: "busy",
+    stratus_in_flight: "inFlight",
+    stratus_queued: "queued",
+    stratus_invocations_total: "invocations",
+    stratus_errors_total: "errors",
+    stratus_cold_starts_total: "coldStarts",
+    stratus_rejections_total: "rejections",
+    stratus_limit_breaches_total: "limitBreaches",
+  };
+  for (const metric of await registry.getMetricsAsJSON()) {
+    const values = (metric as { values: { value: number; labels: Record<string, string | number> }[] }).values;
+    for (const v of values) {
+      const service = String(v.labels["service"] ?? "");
+      if (!service) continue;
+      if (metric.name === "stratus_service_info") {
+        const f = get(service);
+        const version = String(v.labels["version"]);
+        if (!f.versions.includes(version)) f.versions.push(version);
+        continue;
+      }
+      const key = fields[metric.name];
+      if (key) (get(service)[key] as number) += v.value;
+    }
+  }
+  return [...byService.values()].sort((a, b) => a.service.localeCompare(b.service));
+}
