@@ -183,15 +183,27 @@ async function reloadBench(): Promise<{ p50: number; p99: number; n: number }> {
 }
 
 const f = (n: number, d = 1): string => n.toFixed(d);
-// BENCH_ONLY=http|cold|reload runs one part (for quick iterations); the default is all of them.
+type DensityFigures = { services: number; warm: number; instances: number; baselineMb: number; deployedMb: number; warmMb: number; deployMsPerService: number };
+
+/** Density, in a fresh process so nothing else of the bench counts toward its memory. */
+async function densityBench(): Promise<DensityFigures> {
+  const child = spawn(process.execPath, ["--no-node-snapshot", join(HERE, "density.ts")], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => child.once("exit", r));
+  return JSON.parse(out) as DensityFigures;
+}
+
+// BENCH_ONLY=http|cold|reload|density runs one part (for quick iterations); the default is all of them.
 const only = process.env["BENCH_ONLY"];
 const http = !only || only === "http" ? await httpBench() : {};
 const cold = !only || only === "cold" ? await coldStart() : {};
 const reload = !only || only === "reload" ? await reloadBench() : { p50: NaN, p99: NaN, n: 0 };
+const density = !only || only === "density" ? await densityBench() : null;
 const bare = http["bare Node http.createServer"] ?? { rps: NaN };
 
 if (json) {
-  process.stdout.write(`${JSON.stringify({ http, cold, reload }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ http, cold, reload, density }, null, 2)}\n`);
 } else {
   const lines = [
     `Stratus benchmarks (${new Date().toISOString()}, node ${process.version}, ${DURATION}s per HTTP run, median of ${process.env["BENCH_ROUNDS"] ?? 3} interleaved rounds, autocannon 50 connections)`,
@@ -206,6 +218,15 @@ if (json) {
     "",
     "Save a file -> first response from the new code        p50 ms  p99 ms  n   (target < 1000)",
     `  stratus dev, 2 workers                               ${f(reload.p50).padStart(6)}  ${f(reload.p99).padStart(6)}  ${reload.n}`,
+    "",
+    "Density: one process, one runtime                       RSS MB  (target: 1,000 deployed + 100 warm < 300)",
+    ...(density
+      ? [
+          `  empty runtime                                        ${f(density.baselineMb, 0).padStart(6)}`,
+          `  ${density.services} services deployed (scale to zero)            ${f(density.deployedMb, 0).padStart(6)}  (${f(density.deployMsPerService, 2)} ms per deploy)`,
+          `  ... and ${density.warm} of them warm (${density.instances} instances)             ${f(density.warmMb, 0).padStart(6)}  (${f((density.warmMb - density.deployedMb) / Math.max(1, density.instances), 2)} MB per warm instance)`,
+        ]
+      : []),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }

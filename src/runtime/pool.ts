@@ -57,10 +57,15 @@ export class Pool {
     this.#sweeper = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, service.scale.idleTimeoutMs / 4))).unref();
   }
 
-  /** Starts the first instance (proving the code loads) and the `min` warm ones. */
+  /**
+   * Loads the code once (so a module that cannot serve fails the deploy, and the old version keeps
+   * serving), then keeps `scale.min` instances: with min 0 the pool starts at zero and the first
+   * request is a cold start.
+   */
   async start(): Promise<void> {
     const first = await this.#startInstance();
-    this.#instances.push(first);
+    if (this.service.scale.min === 0) first.dispose();
+    else this.#instances.push(first);
     while (this.#instances.length < this.service.scale.min) this.#instances.push(await this.#startInstance());
   }
 
