@@ -104,7 +104,7 @@ async function measureServer(args: string[], path: string): Promise<HttpFigures>
  */
 async function httpBench(): Promise<Record<string, HttpFigures>> {
   const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 3);
-  const dev = (workers: number): string[] => [join(ROOT, "bin/stratus.js"), "dev", join(HERE, "hello"), "--workers", String(workers), "--json", "--no-watch"];
+  const dev = (workers: number): string[] => [join(ROOT, "bin/stratus.js"), "dev", join(HERE, "hello"), "--workers", String(workers), "--control-port", "0", "--json", "--no-watch"];
   const servers: Record<string, [string[], string]> = {
     "bare Node http.createServer": [[join(HERE, "bare-node.ts")], "/"],
     "bare Node, 2 cluster workers": [[join(HERE, "bare-node.ts"), "--workers", "2"], "/"],
@@ -183,6 +183,51 @@ async function reloadBench(): Promise<{ p50: number; p99: number; n: number }> {
 }
 
 const f = (n: number, d = 1): string => n.toFixed(d);
+type LatencyFigures = { p50: number; p99: number; rps: number; errors: number };
+
+/**
+ * Noisy neighbour: service b at a fixed rate (2,000 req/s, 10 connections) alone, then while
+ * service a is hammered (40 connections flat out), while every request to a loops forever (cut at
+ * limits.cpu), and while every request to a runs out of memory (limits.memory). The load on a
+ * comes from a separate autocannon process so it cannot slow the measuring one.
+ */
+async function noisyBench(): Promise<Record<string, LatencyFigures>> {
+  const port = await freePort();
+  const dev = spawn(process.execPath, [join(ROOT, "bin/stratus.js"), "dev", join(HERE, "noisy"), "--port", String(port), "--control-port", "0", "--json", "--no-watch"], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, NODE_OPTIONS: "" },
+  });
+  const out: Record<string, LatencyFigures> = {};
+  try {
+    await until(`http://127.0.0.1:${port}/b`);
+    await until(`http://127.0.0.1:${port}/a/hello`);
+    const measureB = async (): Promise<LatencyFigures> => {
+      const r = await autocannon({ url: `http://127.0.0.1:${port}/b`, connections: 10, overallRate: 2000, duration: DURATION });
+      return { p50: r.latency.p50, p99: r.latency.p99, rps: r.requests.average, errors: r.errors + r.non2xx };
+    };
+    await autocannon({ url: `http://127.0.0.1:${port}/b`, connections: 10, overallRate: 2000, duration: 2 });
+    out["b alone"] = await measureB();
+    for (const [label, path, connections] of [
+      ["b while a is hammered", "/a/hello", 40],
+      ["b while a loops forever", "/a/loop", 4],
+      ["b while a runs out of memory", "/a/oom", 4],
+    ] as const) {
+      const noise = spawn(
+        process.execPath,
+        [join(ROOT, "node_modules/autocannon/autocannon.js"), "-c", String(connections), "-d", String(DURATION + 3), "--timeout", "5", `http://127.0.0.1:${port}${path}`],
+        { stdio: "ignore" },
+      );
+      await new Promise((r) => setTimeout(r, 1500)); // let the noise reach full strength
+      out[label] = await measureB();
+      noise.kill("SIGINT");
+      await new Promise((r) => noise.once("exit", r));
+    }
+  } finally {
+    await stop(dev);
+  }
+  return out;
+}
+
 type DensityFigures = { services: number; warm: number; instances: number; baselineMb: number; deployedMb: number; warmMb: number; deployMsPerService: number };
 
 /** Density, in a fresh process so nothing else of the bench counts toward its memory. */
@@ -194,16 +239,17 @@ async function densityBench(): Promise<DensityFigures> {
   return JSON.parse(out) as DensityFigures;
 }
 
-// BENCH_ONLY=http|cold|reload|density runs one part (for quick iterations); the default is all of them.
+// BENCH_ONLY=http|cold|reload|density|noisy runs one part (for quick iterations); the default is all of them.
 const only = process.env["BENCH_ONLY"];
 const http = !only || only === "http" ? await httpBench() : {};
 const cold = !only || only === "cold" ? await coldStart() : {};
 const reload = !only || only === "reload" ? await reloadBench() : { p50: NaN, p99: NaN, n: 0 };
 const density = !only || only === "density" ? await densityBench() : null;
+const noisy = !only || only === "noisy" ? await noisyBench() : null;
 const bare = http["bare Node http.createServer"] ?? { rps: NaN };
 
 if (json) {
-  process.stdout.write(`${JSON.stringify({ http, cold, reload, density }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ http, cold, reload, density, noisy }, null, 2)}\n`);
 } else {
   const lines = [
     `Stratus benchmarks (${new Date().toISOString()}, node ${process.version}, ${DURATION}s per HTTP run, median of ${process.env["BENCH_ROUNDS"] ?? 3} interleaved rounds, autocannon 50 connections)`,
@@ -226,6 +272,13 @@ if (json) {
           `  ${density.services} services deployed (scale to zero)            ${f(density.deployedMb, 0).padStart(6)}  (${f(density.deployMsPerService, 2)} ms per deploy)`,
           `  ... and ${density.warm} of them warm (${density.instances} instances)             ${f(density.warmMb, 0).padStart(6)}  (${f((density.warmMb - density.deployedMb) / Math.max(1, density.instances), 2)} MB per warm instance)`,
         ]
+      : []),
+    "",
+    "Noisy neighbour: b at 2,000 req/s, 2 workers             p50 ms  p99 ms  req/s  errors  p99 vs alone (target <= 2x)",
+    ...(noisy
+      ? Object.entries(noisy).map(
+          ([k, v]) => `  ${k.padEnd(52)} ${f(v.p50).padStart(6)}  ${f(v.p99).padStart(6)}  ${f(v.rps, 0).padStart(5)}  ${String(v.errors).padStart(6)}  ${f(v.p99 / noisy["b alone"]!.p99, 2)}`,
+        )
       : []),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
