@@ -7,6 +7,11 @@ import type { ResolvedService } from "../config/index.ts";
 import { StratusError, type ErrorCode } from "../errors/index.ts";
 import { Instance, type BlankIsolate, type InstanceHost, type LoadedCode } from "./instance.ts";
 
+const CRASH_LIMIT = 5;
+const CRASH_WINDOW_MS = 10_000;
+const PAUSE_MIN_MS = 1_000;
+const PAUSE_MAX_MS = 30_000;
+
 /** Where blank isolates come from (a spare kept ready, or a new one). */
 export interface BlankSource {
   take(memoryMb: number): BlankIsolate | undefined;
@@ -46,6 +51,10 @@ export class Pool {
   coldStarts = 0;
 
   readonly #clock: () => number;
+  #deaths: number[] = [];
+  #lastDeath: ErrorCode = "STRATUS_E_INTERNAL";
+  #pause = 0;
+  #pausedUntil = 0;
 
   constructor(service: ResolvedService, code: LoadedCode, host: InstanceHost, blanks: BlankSource, events: PoolEvents, clock: () => number) {
     this.service = service;
@@ -96,9 +105,53 @@ export class Pool {
   #died(inst: Instance, code: ErrorCode): void {
     const i = this.#instances.indexOf(inst);
     if (i >= 0) this.#instances.splice(i, 1);
+    this.#noteDeath(code);
     this.#events.instanceDied(this.service.name, code);
+    if (this.#instances.length === 0 && this.#clock() < this.#pausedUntil) {
+      // Nothing left to serve the waiting requests, and nothing may start: tell them now.
+      for (const w of this.#queue.splice(0)) {
+        try {
+          this.#checkPaused();
+        } catch (err) {
+          w.reject(err);
+        }
+      }
+    }
     // Waiters were counting on capacity this instance had; start a replacement for them.
     if (this.#queue.length > 0) this.#grow();
+  }
+
+  /**
+   * Crash-loop protection: after CRASH_LIMIT instances die within CRASH_WINDOW_MS, no new instance
+   * is started for a pause that doubles each time (up to PAUSE_MAX_MS) and resets after a quiet
+   * CRASH_WINDOW_MS. A service that exhausts memory or loops on every request would otherwise keep
+   * the node busy building and killing isolates, at its neighbours' expense.
+   */
+  #noteDeath(code: ErrorCode): void {
+    const now = this.#clock();
+    if (now - (this.#deaths.at(-1) ?? now) > CRASH_WINDOW_MS) this.#pause = 0;
+    this.#deaths = [...this.#deaths.filter((t) => now - t < CRASH_WINDOW_MS), now];
+    this.#lastDeath = code;
+    if (this.#deaths.length >= CRASH_LIMIT) {
+      this.#pause = Math.min(PAUSE_MAX_MS, this.#pause === 0 ? PAUSE_MIN_MS : this.#pause * 2);
+      this.#pausedUntil = now + this.#pause;
+      this.#deaths = [];
+    }
+  }
+
+  /** Throws STRATUS_E_SERVICE_UNAVAILABLE while new instances are paused. */
+  #checkPaused(): void {
+    const now = this.#clock();
+    if (now < this.#pausedUntil) {
+      const seconds = Math.ceil((this.#pausedUntil - now) / 1000);
+      throw Object.assign(
+        new StratusError(
+          "STRATUS_E_SERVICE_UNAVAILABLE",
+          `service "${this.service.name}" keeps failing (${CRASH_LIMIT} instances stopped for ${this.#lastDeath} within ${CRASH_WINDOW_MS / 1000} s); new instances are paused for ${seconds} s`,
+        ),
+        { retryAfter: seconds },
+      );
+    }
   }
 
   /** Takes a slot: an instance with room, a new instance, or a place in the queue. */
@@ -115,6 +168,12 @@ export class Pool {
       return { instance: best, cold: false };
     }
     if (this.#instances.length + this.#starting < this.service.scale.max) {
+      try {
+        this.#checkPaused();
+      } catch (err) {
+        this.invocations--;
+        throw err;
+      }
       this.coldStarts++;
       return this.#startInstance().then((inst) => {
         this.#instances.push(inst);
@@ -129,11 +188,29 @@ export class Pool {
         `service "${this.service.name}" is at scale.max (${this.service.scale.max}) instances with ${this.#queue.length} requests queued (scale.queue); retry later`,
       );
     }
-    return new Promise<Instance>((resolve, reject) => this.#queue.push({ resolve, reject })).then((instance) => ({ instance, cold: false }));
+    return new Promise<Instance>((resolve, reject) => {
+      // A request waits at most limits.timeout for a slot.
+      const timer = setTimeout(() => {
+        const i = this.#queue.indexOf(waiter);
+        if (i >= 0) this.#queue.splice(i, 1);
+        reject(new StratusError("STRATUS_E_TIMEOUT", `service "${this.service.name}" had no free instance within ${this.service.limits.timeoutMs} ms (limits.timeout); all ${this.service.scale.max} (scale.max) were busy`));
+      }, this.service.limits.timeoutMs);
+      const waiter: Waiter = {
+        resolve: (inst) => {
+          clearTimeout(timer);
+          resolve(inst);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      };
+      this.#queue.push(waiter);
+    }).then((instance) => ({ instance, cold: false }));
   }
 
   #grow(): void {
-    if (this.#instances.length + this.#starting >= this.service.scale.max) return;
+    if (this.#instances.length + this.#starting >= this.service.scale.max || this.#clock() < this.#pausedUntil) return;
     this.#startInstance().then(
       (inst) => {
         this.#instances.push(inst);

@@ -193,7 +193,8 @@ export class Runtime {
     } catch (err) {
       const e = err instanceof StratusError ? err : new StratusError("STRATUS_E_INTERNAL", String(err));
       const result = errorResult(e.code, e.message);
-      if (e.code === "STRATUS_E_OVERLOADED") result.headers.push("retry-after", "1");
+      const retryAfter = e.code === "STRATUS_E_OVERLOADED" ? 1 : (err as { retryAfter?: number }).retryAfter;
+      if (retryAfter !== undefined) result.headers.push("retry-after", String(retryAfter));
       return { result, cold: false, version };
     }
     const { result, done } = await lease.instance.invoke(req);

@@ -17,12 +17,17 @@ services:
     routes: ["GET /lazy/*"]
     scale: { idleTimeout: 30s }
     bindings: { KV: { kv: {} } }
+  crash:
+    entry: crash.ts
+    routes: ["GET /crash/*"]
+    limits: { cpu: 20ms }
   warm:
     entry: s.ts
     routes: ["GET /warm"]
     scale: { min: 1, idleTimeout: 1s }
     bindings: { KV: { kv: {} } }
 `,
+    "crash.ts": `export default { fetch(req: Request): Response { if (req.url.endsWith("/loop")) for (;;); return new Response("fine"); } };`,
     "s.ts": `
 export default {
   async fetch(req: Request, env: { KV: { get(k: string): Promise<string | null>; put(k: string, v: string, o?: { expirationTtl?: number }): Promise<void> } }): Promise<Response> {
@@ -62,6 +67,20 @@ test("scale.min instances stay warm however long the service is idle", async () 
   clock.advance(3_600_000);
   stack.host.runtime.sweep();
   assert.equal(instances("warm"), 1);
+});
+
+test("a service whose instances keep dying is paused (503 + Retry-After), then tried again after the pause", async () => {
+  for (let i = 0; i < 5; i++) assert.equal((await stack.fetch("/crash/loop")).status, 503);
+  const paused = await stack.fetch("/crash/fine");
+  assert.equal(paused.status, 503);
+  assert.equal(paused.headers.get("retry-after"), "1");
+  const body = (await paused.json()) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, "STRATUS_E_SERVICE_UNAVAILABLE");
+  assert.match(body.error.message, /keeps failing \(5 instances stopped for STRATUS_E_CPU_LIMIT within 10 s\); new instances are paused for 1 s/);
+  // Other services are not affected.
+  assert.equal(await (await stack.fetch("/lazy/x")).text(), "ok");
+  clock.advance(1_001);
+  assert.equal(await (await stack.fetch("/crash/fine")).text(), "fine");
 });
 
 test("KV expiry follows the same clock", async () => {
