@@ -5,7 +5,19 @@ import tseslint from "typescript-eslint";
 const SUBSYSTEMS = ["build", "cli", "config", "control", "dev", "errors", "gateway", "runtime", "stack", "state", "telemetry", "testing"];
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "scratch/**", ".test-tmp/**", ".test-tmp-bench-*/**", "**/.stratus/**", "examples/**", "bin/**", "eslint.config.js", "docs/**"] },
+  {
+    ignores: [
+      "node_modules/**",
+      "scratch/**",
+      ".test-tmp/**",
+      ".test-tmp-bench-*/**",
+      "**/.stratus/**",
+      "examples/**",
+      "bin/**",
+      "eslint.config.js",
+      "docs/**",
+    ],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

@@ -89,7 +89,10 @@ type HttpFigures = { rps: number; p50: number; p99: number; errors: number; cpuP
 async function measureServer(args: string[], path: string): Promise<HttpFigures> {
   const port = await freePort();
   // Log lines (one per request for Stratus) go to /dev/null: written, not read.
-  const child = spawn(process.execPath, [...args, "--port", String(port)], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, NODE_OPTIONS: "" } });
+  const child = spawn(process.execPath, [...args, "--port", String(port)], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, NODE_OPTIONS: "" },
+  });
   try {
     await until(`http://127.0.0.1:${port}${path}`);
     return await load(`http://127.0.0.1:${port}${path}`, child.pid!);
@@ -104,7 +107,17 @@ async function measureServer(args: string[], path: string): Promise<HttpFigures>
  */
 async function httpBench(): Promise<Record<string, HttpFigures>> {
   const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 3);
-  const dev = (workers: number): string[] => [join(ROOT, "bin/stratus.js"), "dev", join(HERE, "hello"), "--workers", String(workers), "--control-port", "0", "--json", "--no-watch"];
+  const dev = (workers: number): string[] => [
+    join(ROOT, "bin/stratus.js"),
+    "dev",
+    join(HERE, "hello"),
+    "--workers",
+    String(workers),
+    "--control-port",
+    "0",
+    "--json",
+    "--no-watch",
+  ];
   const servers: Record<string, [string[], string]> = {
     "bare Node http.createServer": [[join(HERE, "bare-node.ts")], "/"],
     "bare Node, 2 cluster workers": [[join(HERE, "bare-node.ts"), "--workers", "2"], "/"],
@@ -193,10 +206,14 @@ type LatencyFigures = { p50: number; p99: number; rps: number; errors: number };
  */
 async function noisyBench(): Promise<Record<string, LatencyFigures>> {
   const port = await freePort();
-  const dev = spawn(process.execPath, [join(ROOT, "bin/stratus.js"), "dev", join(HERE, "noisy"), "--port", String(port), "--control-port", "0", "--json", "--no-watch"], {
-    stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, NODE_OPTIONS: "" },
-  });
+  const dev = spawn(
+    process.execPath,
+    [join(ROOT, "bin/stratus.js"), "dev", join(HERE, "noisy"), "--port", String(port), "--control-port", "0", "--json", "--no-watch"],
+    {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, NODE_OPTIONS: "" },
+    },
+  );
   const out: Record<string, LatencyFigures> = {};
   try {
     await until(`http://127.0.0.1:${port}/b`);
@@ -214,7 +231,16 @@ async function noisyBench(): Promise<Record<string, LatencyFigures>> {
     ] as const) {
       const noise = spawn(
         process.execPath,
-        [join(ROOT, "node_modules/autocannon/autocannon.js"), "-c", String(connections), "-d", String(DURATION + 3), "--timeout", "5", `http://127.0.0.1:${port}${path}`],
+        [
+          join(ROOT, "node_modules/autocannon/autocannon.js"),
+          "-c",
+          String(connections),
+          "-d",
+          String(DURATION + 3),
+          "--timeout",
+          "5",
+          `http://127.0.0.1:${port}${path}`,
+        ],
         { stdio: "ignore" },
       );
       await new Promise((r) => setTimeout(r, 1500)); // let the noise reach full strength
@@ -256,7 +282,8 @@ if (json) {
     "",
     "HTTP hello world (logs on)               req/s     p50 ms  p99 ms  errors  CPU us/req  ratio to bare Node (target >= 0.8)",
     ...Object.entries(http).map(
-      ([k, v]) => `  ${k.padEnd(38)} ${f(v.rps, 0).padStart(7)}  ${f(v.p50).padStart(6)}  ${f(v.p99).padStart(6)}  ${String(v.errors).padStart(6)}  ${f(v.cpuPerRequest).padStart(10)}  ${f(v.rps / bare.rps, 2)}`,
+      ([k, v]) =>
+        `  ${k.padEnd(38)} ${f(v.rps, 0).padStart(7)}  ${f(v.p50).padStart(6)}  ${f(v.p99).padStart(6)}  ${String(v.errors).padStart(6)}  ${f(v.cpuPerRequest).padStart(10)}  ${f(v.rps / bare.rps, 2)}`,
     ),
     "",
     "Cold start: isolate + load bundle + first response     p50 ms  p99 ms  n   (target p50 < 5, p99 < 20)",
@@ -277,7 +304,8 @@ if (json) {
     "Noisy neighbour: b at 2,000 req/s, 2 workers             p50 ms  p99 ms  req/s  errors  p99 vs alone (target <= 2x)",
     ...(noisy
       ? Object.entries(noisy).map(
-          ([k, v]) => `  ${k.padEnd(52)} ${f(v.p50).padStart(6)}  ${f(v.p99).padStart(6)}  ${f(v.rps, 0).padStart(5)}  ${String(v.errors).padStart(6)}  ${f(v.p99 / noisy["b alone"]!.p99, 2)}`,
+          ([k, v]) =>
+            `  ${k.padEnd(52)} ${f(v.p50).padStart(6)}  ${f(v.p99).padStart(6)}  ${f(v.rps, 0).padStart(5)}  ${String(v.errors).padStart(6)}  ${f(v.p99 / noisy["b alone"]!.p99, 2)}`,
         )
       : []),
   ];

@@ -44,7 +44,7 @@ test("bad input exits non-zero with a one-line cause", async () => {
   const nofile = await stratus(["dev", "/nonexistent-dir"]);
   assert.equal(nofile.code, 1);
   assert.match(nofile.stderr, /^stratus: \/nonexistent-dir: no such directory/);
-  const p = tempProject({ "stratus.yaml": "name: x\nservices:\n  a:\n    entry: a.ts\n    routes: [\"GET /a\", \"GIT /b\"]\n", "a.ts": "export default {}" });
+  const p = tempProject({ "stratus.yaml": 'name: x\nservices:\n  a:\n    entry: a.ts\n    routes: ["GET /a", "GIT /b"]\n', "a.ts": "export default {}" });
   cleanups.push(() => p.remove());
   const bad = await stratus(["dev", p.dir]);
   assert.equal(bad.code, 1);
@@ -52,7 +52,10 @@ test("bad input exits non-zero with a one-line cause", async () => {
 });
 
 test("check reports build errors per service", async () => {
-  const p = tempProject({ "stratus.yaml": "name: x\nservices:\n  a:\n    entry: a.ts\n", "a.ts": 'import fs from "fs"; export default { fetch: () => new Response(String(fs)) };' });
+  const p = tempProject({
+    "stratus.yaml": "name: x\nservices:\n  a:\n    entry: a.ts\n",
+    "a.ts": 'import fs from "fs"; export default { fetch: () => new Response(String(fs)) };',
+  });
   cleanups.push(() => p.remove());
   const r = await stratus(["check", p.dir]);
   assert.equal(r.code, 1);
@@ -84,7 +87,10 @@ test("init scaffolds a project whose own test passes, and invoke calls its servi
 });
 
 test("dev serves until SIGINT, then finishes and exits 0", async () => {
-  const p = tempProject({ "stratus.yaml": "name: x\nservices:\n  a:\n    entry: a.ts\n    routes: [\"GET /\"]\n", "a.ts": "export default { fetch: () => new Response('up') };" });
+  const p = tempProject({
+    "stratus.yaml": 'name: x\nservices:\n  a:\n    entry: a.ts\n    routes: ["GET /"]\n',
+    "a.ts": "export default { fetch: () => new Response('up') };",
+  });
   cleanups.push(() => p.remove());
   const child = spawn(process.execPath, [BIN, "dev", p.dir, "--port", "0", "--workers", "1", "--json"], { env: { ...process.env, NODE_OPTIONS: "" } });
   cleanups.push(() => child.kill("SIGKILL"));

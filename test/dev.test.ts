@@ -30,7 +30,17 @@ before(async () => {
     "services/app/index.ts": svc("v1"),
     "services/other/index.ts": `export default { fetch: () => new Response("other") };`,
   });
-  dev = new DevServer({ dir: project.dir, port: 0, host: "127.0.0.1", workers: 2, controlPort: 0, json: true, logLevel: "silent", logger: silentLogger(), print: (l) => printed.push(l) });
+  dev = new DevServer({
+    dir: project.dir,
+    port: 0,
+    host: "127.0.0.1",
+    workers: 2,
+    controlPort: 0,
+    json: true,
+    logLevel: "silent",
+    logger: silentLogger(),
+    print: (l) => printed.push(l),
+  });
   const port = await dev.start();
   base = `http://127.0.0.1:${port}`;
 });
@@ -40,7 +50,8 @@ after(async () => {
 });
 
 /** Fetches on a fresh connection, so requests spread over the worker processes. */
-const get = async (path: string): Promise<string> => (await fetch(`${base}${path}`, { headers: { connection: "close" }, signal: AbortSignal.timeout(10_000) })).text();
+const get = async (path: string): Promise<string> =>
+  (await fetch(`${base}${path}`, { headers: { connection: "close" }, signal: AbortSignal.timeout(10_000) })).text();
 
 test("prints the route table and serves on two worker processes", async () => {
   assert.match(printed.join("\n"), /GET +\/\* +-> app/);
@@ -61,7 +72,10 @@ test("the control API sums per-service figures over both workers; stratus status
   const before2 = (await (await fetch(`${control}/v1/status`)).json()) as { services: { service: string; invocations: number; instances: number }[] };
   const start = before2.services.find((x) => x.service === "other")!.invocations;
   for (let i = 0; i < 6; i++) await get("/other");
-  const after2 = (await (await fetch(`${control}/v1/status`)).json()) as { stack: string; services: { service: string; invocations: number; instances: number }[] };
+  const after2 = (await (await fetch(`${control}/v1/status`)).json()) as {
+    stack: string;
+    services: { service: string; invocations: number; instances: number }[];
+  };
   assert.equal(after2.stack, "devtest");
   const other = after2.services.find((x) => x.service === "other")!;
   assert.equal(other.invocations - start, 6);
@@ -71,9 +85,14 @@ test("the control API sums per-service figures over both workers; stratus status
   assert.match(text, /stratus_invocations_total\{service="other"\} \d+/);
   assert.match(text, /# TYPE stratus_invocation_duration_seconds histogram/);
   const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
-  const cli = await run(process.execPath, [new URL("../bin/stratus.js", import.meta.url).pathname, "status", "--json"], { env: { ...env, NODE_OPTIONS: "", STRATUS_URL: control } });
+  const cli = await run(process.execPath, [new URL("../bin/stratus.js", import.meta.url).pathname, "status", "--json"], {
+    env: { ...env, NODE_OPTIONS: "", STRATUS_URL: control },
+  });
   const viaCli = JSON.parse(cli.stdout) as { services: { service: string }[] };
-  assert.deepEqual(viaCli.services.map((x) => x.service), ["app", "other"]);
+  assert.deepEqual(
+    viaCli.services.map((x) => x.service),
+    ["app", "other"],
+  );
 });
 
 test("saving a file swaps only that service; in-flight requests finish on the old code", async () => {

@@ -56,7 +56,10 @@ export default {
   const stack = loadStack(project.dir);
   const builds = await buildStack(stack);
   host = new StackHost({ stateDir: null, logger: createLogger({ json: true, destination: sink }), spares: 0 });
-  await host.load(stack, builds.flatMap((b) => (b.ok ? [{ service: b.service, code: b.bundle.code, hash: b.bundle.hash }] : [])));
+  await host.load(
+    stack,
+    builds.flatMap((b) => (b.ok ? [{ service: b.service, code: b.bundle.code, hash: b.bundle.hash }] : [])),
+  );
   const addr = await host.gateway.listen(0, "127.0.0.1");
   base = `http://127.0.0.1:${addr.port}`;
 });
@@ -148,7 +151,7 @@ describe("gateway over HTTP", () => {
 
 test("graceful shutdown finishes in-flight requests", async () => {
   const p = tempProject({
-    "stratus.yaml": "name: g\nservices:\n  s:\n    entry: s.ts\n    routes: [\"GET /slow\"]\n",
+    "stratus.yaml": 'name: g\nservices:\n  s:\n    entry: s.ts\n    routes: ["GET /slow"]\n',
     "s.ts": "export default { async fetch() { await new Promise((r) => setTimeout(r, 300)); return new Response('finished'); } };",
   });
   const stack = loadStack(p.dir);

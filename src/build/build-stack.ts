@@ -3,9 +3,7 @@ import type { ResolvedStack } from "../config/index.ts";
 import { bundleService, type ServiceBundle } from "./bundle.ts";
 
 /** The outcome of building one service. */
-export type BuildOutcome =
-  | { service: string; ok: true; bundle: ServiceBundle }
-  | { service: string; ok: false; error: { code: string; message: string } };
+export type BuildOutcome = { service: string; ok: true; bundle: ServiceBundle } | { service: string; ok: false; error: { code: string; message: string } };
 
 /** Builds all services of `stack` in parallel. */
 export async function buildStack(stack: ResolvedStack): Promise<BuildOutcome[]> {

@@ -31,6 +31,9 @@ test("a Node built-in import is a build error naming the import and the file", a
 });
 
 test("syntax errors and missing imports name file, line and column", async () => {
-  await assert.rejects(bundleService(`${p.dir}/broken.ts`, p.dir), (e: { code: string; message: string }) => e.code === "STRATUS_E_BUILD" && /broken\.ts:1:\d+:/.test(e.message));
+  await assert.rejects(
+    bundleService(`${p.dir}/broken.ts`, p.dir),
+    (e: { code: string; message: string }) => e.code === "STRATUS_E_BUILD" && /broken\.ts:1:\d+:/.test(e.message),
+  );
   await assert.rejects(bundleService(`${p.dir}/missing.ts`, p.dir), /missing\.ts:1:\d+: Could not resolve "\.\/nope\.ts"/);
 });

@@ -71,11 +71,7 @@ export async function bundleService(entry: string, projectDir: string): Promise<
       return `${loc}${e.text}`;
     });
     const builtin = msgs.some((m) => m.includes("imports the Node built-in"));
-    throw new StratusError(
-      builtin ? "STRATUS_E_NODE_BUILTIN" : "STRATUS_E_BUILD",
-      msgs.length > 0 ? msgs.join("\n") : String(err),
-      { cause: err },
-    );
+    throw new StratusError(builtin ? "STRATUS_E_NODE_BUILTIN" : "STRATUS_E_BUILD", msgs.length > 0 ? msgs.join("\n") : String(err), { cause: err });
   }
   const code = result.outputFiles[0]!.text;
   return {

@@ -58,7 +58,7 @@ test("GET /hello/:name greets and counts visits", async () => {
         name,
         private: true,
         type: "module",
-        scripts: { dev: "stratus dev", test: "node --no-node-snapshot --test \"test/**/*.test.ts\"" },
+        scripts: { dev: "stratus dev", test: 'node --no-node-snapshot --test "test/**/*.test.ts"' },
         devDependencies: { stratus: `file:${STRATUS_ROOT.replace(/\/$/, "")}` },
       },
       null,
@@ -90,7 +90,11 @@ export function initProject(dir: string): string[] {
   if (existsSync(abs) && readdirSync(abs).length > 0) {
     throw new StratusError("STRATUS_E_CLI_USAGE", `${dir} already exists and is not empty; pick a new directory name`);
   }
-  const name = basename(abs).toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/^[^a-z]+/, "") || "app";
+  const name =
+    basename(abs)
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, "-")
+      .replace(/^[^a-z]+/, "") || "app";
   const files = projectFiles(name);
   for (const [rel, text] of Object.entries(files)) {
     const path = join(abs, rel);

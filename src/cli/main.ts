@@ -34,7 +34,9 @@ program
   .argument("<dir>", "directory to create")
   .action((dir: string) => {
     const files = initProject(dir);
-    out(`created ${files.length} files:\n${files.map((f) => `  ${f}`).join("\n")}\n\nnext:\n  cd ${dir} && npm install\n  npx stratus dev     # serve it on http://127.0.0.1:8080\n  npm test            # run its test`);
+    out(
+      `created ${files.length} files:\n${files.map((f) => `  ${f}`).join("\n")}\n\nnext:\n  cd ${dir} && npm install\n  npx stratus dev     # serve it on http://127.0.0.1:8080\n  npm test            # run its test`,
+    );
   });
 
 program
@@ -43,7 +45,12 @@ program
   .argument("[dir]", "project directory (holds stratus.yaml)", ".")
   .option("-p, --port <port>", "gateway port", intOption("--port", 0, 65535), 8080)
   .option("--host <host>", "address to bind", "127.0.0.1")
-  .option("-w, --workers <n>", "worker processes (default: one per CPU core; 1 serves from this process)", intOption("--workers", 1, 64), availableParallelism())
+  .option(
+    "-w, --workers <n>",
+    "worker processes (default: one per CPU core; 1 serves from this process)",
+    intOption("--workers", 1, 64),
+    availableParallelism(),
+  )
   .option("--control-port <port>", "port of the control API: /metrics, /v1/status (0 picks a free one)", intOption("--control-port", 0, 65535), 8081)
   .option("--json", "JSON log lines (default when output is not a terminal)")
   .option("--no-watch", "do not rebuild on file changes")
@@ -85,9 +92,16 @@ program
     }
     const builds = await buildStack(stack);
     for (const b of builds) if (!b.ok && b.service === service) throw new StratusError(b.error.code as "STRATUS_E_BUILD", b.error.message);
-    const host = new StackHost({ stateDir: join(stack.dir, ".stratus", "state"), logger: o.json ? silentLogger() : createLogger({ json: false, level: "warn" }), spares: 0 });
+    const host = new StackHost({
+      stateDir: join(stack.dir, ".stratus", "state"),
+      logger: o.json ? silentLogger() : createLogger({ json: false, level: "warn" }),
+      spares: 0,
+    });
     try {
-      await host.load(stack, builds.flatMap((b) => (b.ok ? [{ service: b.service, code: b.bundle.code, hash: b.bundle.hash }] : [])));
+      await host.load(
+        stack,
+        builds.flatMap((b) => (b.ok ? [{ service: b.service, code: b.bundle.code, hash: b.bundle.hash }] : [])),
+      );
       const headers: string[] = [];
       for (const h of o.header ?? []) {
         const i = h.indexOf(":");
@@ -139,7 +153,10 @@ program
     try {
       res = await fetch(`${base}/v1/status`, { signal: AbortSignal.timeout(10_000) });
     } catch (err) {
-      throw new StratusError("STRATUS_E_CLI_USAGE", `cannot reach the control API at ${base} (${err instanceof Error ? (err.cause as Error | undefined)?.message ?? err.message : String(err)}); is "stratus dev" running? pass --url or set STRATUS_URL`);
+      throw new StratusError(
+        "STRATUS_E_CLI_USAGE",
+        `cannot reach the control API at ${base} (${err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err)}); is "stratus dev" running? pass --url or set STRATUS_URL`,
+      );
     }
     if (!res.ok) throw new StratusError("STRATUS_E_CLI_USAGE", `${base}/v1/status answered ${res.status}: ${await res.text()}`);
     const body = (await res.json()) as { stack: string; services: ServiceFigures[] };
@@ -159,7 +176,13 @@ program
     ]);
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     out(`stack "${body.stack}" at ${base}`);
-    for (const r of [head, ...rows]) out(r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd());
+    for (const r of [head, ...rows])
+      out(
+        r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join("  ")
+          .trimEnd(),
+      );
   });
 
 program

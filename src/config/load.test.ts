@@ -18,16 +18,23 @@ function errorOf(text: string): { code: string; message: string } {
 
 const PRODUCT = new URL("../../../shared/PRODUCT.md", import.meta.url);
 
-test("the contract fixture is the stack file example of PRODUCT.md", { skip: existsSync(PRODUCT) ? false : "../shared/PRODUCT.md is not beside this checkout" }, () => {
-  const product = readFileSync(PRODUCT, "utf8");
-  assert.equal(/```yaml\n([\s\S]*?)```/.exec(product)?.[1], readFileSync(new URL("../../test/fixtures/product-stack.yaml", import.meta.url), "utf8"));
-});
+test(
+  "the contract fixture is the stack file example of PRODUCT.md",
+  { skip: existsSync(PRODUCT) ? false : "../shared/PRODUCT.md is not beside this checkout" },
+  () => {
+    const product = readFileSync(PRODUCT, "utf8");
+    assert.equal(/```yaml\n([\s\S]*?)```/.exec(product)?.[1], readFileSync(new URL("../../test/fixtures/product-stack.yaml", import.meta.url), "utf8"));
+  },
+);
 
 test("the stack file shape from PRODUCT.md validates (public contract)", () => {
   const yaml = readFileSync(new URL("../../test/fixtures/product-stack.yaml", import.meta.url), "utf8");
   const stack = parseStack(yaml.replaceAll("services/orders/index.ts", ENTRY).replaceAll("services/payments/index.ts", ENTRY), FILE);
   const orders = stack.services.find((s) => s.name === "orders")!;
-  assert.deepEqual(orders.routes.map((r) => r.raw), ["POST /orders", "GET /orders/:id"]);
+  assert.deepEqual(
+    orders.routes.map((r) => r.raw),
+    ["POST /orders", "GET /orders/:id"],
+  );
   assert.deepEqual(orders.bindings["PAYMENTS"], { kind: "service", service: "payments" });
   assert.deepEqual(orders.bindings["SHIPPING_API"], { kind: "egress", hosts: ["api.shipping.example"] });
   assert.equal(orders.scale.idleTimeoutMs, 30_000);
@@ -65,15 +72,30 @@ test("static and param routes at the same place do not conflict", () => {
 });
 
 test("binding errors: unknown service, wrong shape, bad name", () => {
-  assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    bindings: { P: { service: nope } }\n`).message, /services\.a\.bindings\.P: service "nope" is not in this stack; use one of "a"/);
-  assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    bindings: { P: { queue: x } }\n`).message, /services\.a\.bindings\.P: .* is not a binding; write exactly one of/);
-  assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    bindings: { P: { service: 3 } }\n`).message, /services\.a\.bindings\.P\.service: 3 is not valid/);
+  assert.match(
+    errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    bindings: { P: { service: nope } }\n`).message,
+    /services\.a\.bindings\.P: service "nope" is not in this stack; use one of "a"/,
+  );
+  assert.match(
+    errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    bindings: { P: { queue: x } }\n`).message,
+    /services\.a\.bindings\.P: .* is not a binding; write exactly one of/,
+  );
+  assert.match(
+    errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    bindings: { P: { service: 3 } }\n`).message,
+    /services\.a\.bindings\.P\.service: 3 is not valid/,
+  );
   assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    bindings: { 1P: { kv: {} } }\n`).message, /JavaScript identifier/);
 });
 
 test("scale, limits, unknown fields and missing entries are errors with the fix", () => {
-  assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    scale: { min: 5, max: 2 }\n`).message, /services\.a\.scale\.min: 5 is more than scale\.max \(2\); lower min or raise max/);
-  assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    scale: { concurrency: 0 }\n`).message, /services\.a\.scale\.concurrency: 0 is not valid/);
+  assert.match(
+    errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    scale: { min: 5, max: 2 }\n`).message,
+    /services\.a\.scale\.min: 5 is more than scale\.max \(2\); lower min or raise max/,
+  );
+  assert.match(
+    errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    scale: { concurrency: 0 }\n`).message,
+    /services\.a\.scale\.concurrency: 0 is not valid/,
+  );
   assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    limits: { timeout: -1s }\n`).message, /services\.a\.limits\.timeout/);
   assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    rutes: []\n`).message, /services\.a: unknown field "rutes"/);
   assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: nowhere.ts\n`).message, /services\.a\.entry: "nowhere\.ts" does not exist/);

@@ -18,7 +18,10 @@ export const STACK_FILE = "stratus.yaml";
 export function loadStack(dirOrFile: string): ResolvedStack {
   const abs = resolve(dirOrFile);
   if (!existsSync(abs)) {
-    throw new StratusError("STRATUS_E_CONFIG_NOT_FOUND", `${dirOrFile}: no such directory; pass the project directory that holds ${STACK_FILE}, or create one with "stratus init ${dirOrFile}"`);
+    throw new StratusError(
+      "STRATUS_E_CONFIG_NOT_FOUND",
+      `${dirOrFile}: no such directory; pass the project directory that holds ${STACK_FILE}, or create one with "stratus init ${dirOrFile}"`,
+    );
   }
   const file = statSync(abs).isDirectory() ? join(abs, STACK_FILE) : abs;
   if (!existsSync(file)) {
@@ -209,7 +212,9 @@ function resolveStack(data: StackFileParsed, file: string, where: (p: readonly P
     if (svc.subscribe) warnings.push(`${where([...base, "subscribe"])}: services.${name}.subscribe: events arrive in a later release; ignored`);
     if (svc.schedules) warnings.push(`${where([...base, "schedules"])}: services.${name}.schedules: cron arrives in a later release; ignored`);
     if (svc.scale.min > svc.scale.max) {
-      errors.push(`${where([...base, "scale", "min"])}: services.${name}.scale.min: ${svc.scale.min} is more than scale.max (${svc.scale.max}); lower min or raise max`);
+      errors.push(
+        `${where([...base, "scale", "min"])}: services.${name}.scale.min: ${svc.scale.min} is more than scale.max (${svc.scale.max}); lower min or raise max`,
+      );
     }
     services.push({
       name,
@@ -233,7 +238,8 @@ function resolveStack(data: StackFileParsed, file: string, where: (p: readonly P
       },
     });
   }
-  if (errors.length > 0) throw new StratusError(errors.some((e) => e.includes("also routed")) ? "STRATUS_E_ROUTE_CONFLICT" : "STRATUS_E_CONFIG_INVALID", errors.join("\n"));
+  if (errors.length > 0)
+    throw new StratusError(errors.some((e) => e.includes("also routed")) ? "STRATUS_E_ROUTE_CONFLICT" : "STRATUS_E_CONFIG_INVALID", errors.join("\n"));
   return deepFreeze({
     name: data.name,
     dir,

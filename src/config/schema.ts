@@ -17,7 +17,8 @@ export const Size = z
   .union([z.number().int().positive(), z.string().regex(/^\d+(kb|mb|b)$/i, { message: 'write a size such as "512kb" or "1mb" (or bytes as a number)' })])
   .describe('A size: bytes as a number, or a string such as "512kb", "1mb".');
 
-const ROUTE_RE = /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) (\/(?:[A-Za-z0-9._~\-]+|:[A-Za-z_][A-Za-z0-9_]*)?(?:\/(?:[A-Za-z0-9._~\-]+|:[A-Za-z_][A-Za-z0-9_]*))*(?:\/\*)?|\/\*)$/;
+const ROUTE_RE =
+  /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) (\/(?:[A-Za-z0-9._~\-]+|:[A-Za-z_][A-Za-z0-9_]*)?(?:\/(?:[A-Za-z0-9._~\-]+|:[A-Za-z_][A-Za-z0-9_]*))*(?:\/\*)?|\/\*)$/;
 
 /** "METHOD /path": METHOD is GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY; `:name` is a path parameter; a trailing `*` matches the rest. */
 export const Route = z
@@ -28,9 +29,7 @@ export const Route = z
   })
   .describe('"METHOD /path", e.g. "GET /orders/:id", "POST /orders", "ANY /webhooks/*".');
 
-const Hostname = z
-  .string()
-  .regex(/^(\*\.)?[A-Za-z0-9.-]+(:\d+)?$/, { message: 'a host name such as "api.example.com", "*.example.com" or "127.0.0.1:9000"' });
+const Hostname = z.string().regex(/^(\*\.)?[A-Za-z0-9.-]+(:\d+)?$/, { message: 'a host name such as "api.example.com", "*.example.com" or "127.0.0.1:9000"' });
 
 const empty = z.strictObject({}).describe("No options yet.");
 
@@ -56,7 +55,10 @@ export const Service = z.strictObject({
     .default({})
     .describe("Capabilities in env, keyed by binding name. Nothing else is reachable from the sandbox."),
   vars: z
-    .record(z.string().regex(BINDING_NAME, { message: "a var name must be a JavaScript identifier, e.g. CURRENCY" }), z.union([z.string(), z.number(), z.boolean()]))
+    .record(
+      z.string().regex(BINDING_NAME, { message: "a var name must be a JavaScript identifier, e.g. CURRENCY" }),
+      z.union([z.string(), z.number(), z.boolean()]),
+    )
     .default({})
     .describe("Plain values in env."),
   scale: z
@@ -73,7 +75,9 @@ export const Service = z.strictObject({
     .strictObject({
       memory: z.number().int().min(8).max(4096).default(128).describe("Heap limit per instance in MB (default 128, at least 8)."),
       timeout: Duration.default("10s").describe("Wall-time limit per invocation (default 10s)."),
-      cpu: Duration.default("1s").describe("CPU time an instance may spend without finishing a request (default 1s; exactly per request at concurrency 1); past it the instance is replaced."),
+      cpu: Duration.default("1s").describe(
+        "CPU time an instance may spend without finishing a request (default 1s; exactly per request at concurrency 1); past it the instance is replaced.",
+      ),
     })
     .prefault({})
     .describe("Per-instance and per-invocation limits."),

@@ -45,7 +45,10 @@ export class ControlServer {
       server.once("error", (err: NodeJS.ErrnoException) =>
         reject(
           err.code === "EADDRINUSE"
-            ? new StratusError("STRATUS_E_PORT_IN_USE", `control port ${port} on ${host} is already in use; pass --control-port <another port> (0 picks a free one)`)
+            ? new StratusError(
+                "STRATUS_E_PORT_IN_USE",
+                `control port ${port} on ${host} is already in use; pass --control-port <another port> (0 picks a free one)`,
+              )
             : err,
         ),
       );
@@ -57,7 +60,10 @@ export class ControlServer {
   }
 
   async #handle(method: string, path: string): Promise<{ status: number; type: string; body: string }> {
-    if (method !== "GET") return json(405, { error: { code: "STRATUS_E_METHOD_NOT_ALLOWED", message: `${method} is not allowed here; the control API is read-only in this release` } });
+    if (method !== "GET")
+      return json(405, {
+        error: { code: "STRATUS_E_METHOD_NOT_ALLOWED", message: `${method} is not allowed here; the control API is read-only in this release` },
+      });
     if (path === "/metrics") {
       const registry = await this.#source.metrics();
       return { status: 200, type: registry.contentType, body: await registry.metrics() };

@@ -24,7 +24,8 @@ export type FromWorker =
   | { type: "listening"; port: number; seq: number }
   | { type: "loaded"; outcomes: LoadOutcome[]; seq: number }
   | { type: "metrics"; metrics: MetricsJson; seq: number }
-  | { type: "failed"; message: string; code?: string; seq: number };
+  | { type: "failed"; message: string; code?: string; seq: number }
+  | { type: "recycle"; rssMb: number; seq: 0 };
 
 const WORKER_MAIN = fileURLToPath(new URL("./worker-main.ts", import.meta.url));
 
@@ -35,6 +36,8 @@ export interface ClusterOptions {
   json: boolean;
   /** Log level of the workers (default "info"). */
   logLevel?: string;
+  /** A worker whose resident memory passes this many MB is replaced gracefully (default 1536). */
+  maxWorkerRssMb?: number;
   logger: Logger;
 }
 
@@ -46,6 +49,7 @@ export class ClusterWorkers implements Workers {
   #seq = 0;
   #stopping = false;
   #deaths: number[] = [];
+  readonly #recycling = new Set<Worker>();
 
   constructor(opts: ClusterOptions) {
     this.#opts = opts;
@@ -78,13 +82,19 @@ export class ClusterWorkers implements Workers {
   }
 
   #env(): Record<string, string> {
-    return { STRATUS_WORKER: "1", STRATUS_STATE_DIR: this.#opts.stateDir, STRATUS_LOG_JSON: this.#opts.json ? "1" : "0", STRATUS_LOG_LEVEL: this.#opts.logLevel ?? "info" };
+    return {
+      STRATUS_WORKER: "1",
+      STRATUS_STATE_DIR: this.#opts.stateDir,
+      STRATUS_LOG_JSON: this.#opts.json ? "1" : "0",
+      STRATUS_LOG_LEVEL: this.#opts.logLevel ?? "info",
+      STRATUS_MAX_RSS_MB: String(this.#opts.maxWorkerRssMb ?? 1536),
+    };
   }
 
   async #spawn(): Promise<Worker> {
     const w = cluster.fork(this.#env());
     this.#workers.add(w);
-    w.on("exit", (code, signal) => this.#exited(w, code, signal));
+    this.#track(w);
     await new Promise<void>((r) => w.once("online", () => r()));
     const l = this.#listen!;
     if (this.#lastLoad) await this.#ask(w, { type: "load", ...this.#lastLoad, seq: ++this.#seq });
@@ -92,9 +102,36 @@ export class ClusterWorkers implements Workers {
     return w;
   }
 
+  /** Watches a worker for its request to be recycled (its memory guard tripped). */
+  #track(w: Worker): void {
+    w.on("exit", (code, signal) => this.#exited(w, code, signal));
+    w.on("message", (m: FromWorker) => {
+      if (m.type === "recycle") void this.#recycle(w, m.rssMb);
+    });
+  }
+
+  /**
+   * Replaces a worker gracefully: the replacement starts first, so capacity never drops, then the
+   * old one finishes its in-flight requests and exits.
+   */
+  async #recycle(w: Worker, rssMb: number): Promise<void> {
+    if (this.#recycling.has(w) || this.#stopping) return;
+    this.#recycling.add(w);
+    this.#opts.logger.warn(
+      { pid: w.process.pid, rssMb: Math.round(rssMb) },
+      `worker process ${w.process.pid} uses ${Math.round(rssMb)} MB, over the ${this.#opts.maxWorkerRssMb ?? 1536} MB guard; starting a replacement, then retiring it after its in-flight requests`,
+    );
+    try {
+      await this.#spawn();
+    } finally {
+      w.send({ type: "stop", seq: ++this.#seq } satisfies ToWorker);
+    }
+  }
+
   #exited(w: Worker, code: number | null, signal: string | null): void {
     this.#workers.delete(w);
     if (this.#stopping) return;
+    if (this.#recycling.delete(w)) return;
     const now = Date.now();
     this.#deaths = [...this.#deaths.filter((t) => now - t < 10_000), now];
     const delay = this.#deaths.length > 5 ? 1000 : 0;
@@ -113,7 +150,7 @@ export class ClusterWorkers implements Workers {
     this.#listen = { port, host };
     const first = cluster.fork(this.#env());
     this.#workers.add(first);
-    first.on("exit", (code, signal) => this.#exited(first, code, signal));
+    this.#track(first);
     await new Promise<void>((r) => first.once("online", () => r()));
     if (this.#lastLoad) await this.#ask(first, { type: "load", ...this.#lastLoad, seq: ++this.#seq });
     const got = await this.#ask<{ type: "listening"; port: number; seq: number }>(first, {
@@ -129,7 +166,11 @@ export class ClusterWorkers implements Workers {
   async load(stack: ResolvedStack, bundles: readonly BundleRef[]): Promise<LoadOutcome[]> {
     this.#lastLoad = { stack, bundles: [...bundles] };
     const replies = await Promise.all(
-      [...this.#workers].map((w) => this.#ask<{ type: "loaded"; outcomes: LoadOutcome[]; seq: number }>(w, { type: "load", stack, bundles: [...bundles], seq: ++this.#seq }).catch(() => null)),
+      [...this.#workers].map((w) =>
+        this.#ask<{ type: "loaded"; outcomes: LoadOutcome[]; seq: number }>(w, { type: "load", stack, bundles: [...bundles], seq: ++this.#seq }).catch(
+          () => null,
+        ),
+      ),
     );
     const first = replies.find((r) => r !== null);
     return first ? first.outcomes : [];
@@ -138,7 +179,9 @@ export class ClusterWorkers implements Workers {
   /** Every worker's metrics, summed. */
   async metrics(): Promise<Registry> {
     const replies = await Promise.all(
-      [...this.#workers].map((w) => this.#ask<{ type: "metrics"; metrics: MetricsJson; seq: number }>(w, { type: "metrics", seq: ++this.#seq }).catch(() => null)),
+      [...this.#workers].map((w) =>
+        this.#ask<{ type: "metrics"; metrics: MetricsJson; seq: number }>(w, { type: "metrics", seq: ++this.#seq }).catch(() => null),
+      ),
     );
     return aggregateMetrics(replies.flatMap((r) => (r ? [r.metrics] : [])));
   }

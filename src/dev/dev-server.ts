@@ -27,6 +27,8 @@ export interface DevServerOptions {
   json: boolean;
   /** Log level of the workers (default "info"). */
   logLevel?: string;
+  /** Replace a worker process gracefully past this resident memory, in MB (default 1536). */
+  maxWorkerRssMb?: number;
   /** Rebuild on file changes (default true). */
   watch?: boolean;
   /** Port of the control API (/metrics, /v1/status); undefined: none. 0 picks a free port. */
@@ -73,7 +75,14 @@ export class DevServer {
     const stateDir = join(dataDir, "state");
     this.#workers =
       this.#o.workers > 1
-        ? new ClusterWorkers({ count: this.#o.workers, stateDir, json: this.#o.json, logger: this.#o.logger, ...(this.#o.logLevel ? { logLevel: this.#o.logLevel } : {}) })
+        ? new ClusterWorkers({
+            count: this.#o.workers,
+            stateDir,
+            json: this.#o.json,
+            logger: this.#o.logger,
+            ...(this.#o.logLevel ? { logLevel: this.#o.logLevel } : {}),
+            ...(this.#o.maxWorkerRssMb ? { maxWorkerRssMb: this.#o.maxWorkerRssMb } : {}),
+          })
         : new InProcessWorkers({ stateDir, logger: this.#o.logger });
     const outcomes = await this.#workers.load(this.#stack, [...this.#bundles.values()]);
     this.#report(outcomes);
@@ -114,7 +123,8 @@ export class DevServer {
 
   #report(outcomes: LoadOutcome[]): void {
     for (const o of outcomes) {
-      if (o.status === "failed") this.#o.print(`service "${o.service}" failed to load (${o.error.code}); its previous version, if any, keeps serving:\n${indent(o.error.message)}`);
+      if (o.status === "failed")
+        this.#o.print(`service "${o.service}" failed to load (${o.error.code}); its previous version, if any, keeps serving:\n${indent(o.error.message)}`);
     }
   }
 
@@ -186,7 +196,10 @@ export class DevServer {
     const stackChanged = !isDeepStrictEqual(stack, this.#stack);
     const codeChanged = await this.#build(stack);
     if (!stackChanged && !codeChanged) return;
-    const routesChanged = !isDeepStrictEqual(stack.services.map((s) => s.routes), this.#stack.services.map((s) => s.routes));
+    const routesChanged = !isDeepStrictEqual(
+      stack.services.map((s) => s.routes),
+      this.#stack.services.map((s) => s.routes),
+    );
     this.#stack = stack;
     const outcomes = await this.#workers.load(stack, [...this.#bundles.values()]);
     this.#report(outcomes);

@@ -28,14 +28,19 @@ async function handle(m: ToWorker): Promise<void> {
       const outcomes = await ensureHost().load(m.stack, m.bundles);
       send({ type: "loaded", outcomes, seq: m.seq });
     } else if (m.type === "metrics") {
-      send({ type: "metrics", metrics: (await ensureHost().metrics.registry.getMetricsAsJSON()), seq: m.seq });
+      send({ type: "metrics", metrics: await ensureHost().metrics.registry.getMetricsAsJSON(), seq: m.seq });
     } else if (m.type === "stop") {
       await host?.close();
       process.exit(0);
     }
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    send({ type: "failed", message: err instanceof Error ? err.message : String(err), ...(typeof code === "string" && code.startsWith("STRATUS_E_") ? { code } : {}), seq: m.seq });
+    send({
+      type: "failed",
+      message: err instanceof Error ? err.message : String(err),
+      ...(typeof code === "string" && code.startsWith("STRATUS_E_") ? { code } : {}),
+      seq: m.seq,
+    });
   }
 }
 
@@ -48,6 +53,19 @@ process.on("message", (m: ToWorker) => {
   chain = chain.then(() => handle(pending.shift()!));
 });
 process.on("SIGINT", () => undefined); // the supervisor decides when workers stop
+// The memory guard: isolates are bounded one by one, but many of them (or a leak in a binding)
+// can still grow the process. Past the limit, ask the supervisor for a graceful replacement
+// before the kernel or V8 ends the process abruptly.
+const maxRssMb = Number(process.env["STRATUS_MAX_RSS_MB"] ?? 1536);
+let asked = false;
+setInterval(() => {
+  const rssMb = process.memoryUsage.rss() / 1048576;
+  if (!asked && rssMb > maxRssMb) {
+    asked = true;
+    process.send?.({ type: "recycle", rssMb, seq: 0 } satisfies FromWorker);
+  }
+}, 1000).unref();
+
 // If the supervisor goes away (killed), this worker has no one to answer to: finish and exit.
 process.on("disconnect", () => {
   void (host?.close() ?? Promise.resolve()).finally(() => process.exit(0));

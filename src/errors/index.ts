@@ -61,9 +61,6 @@ export class StratusError extends Error {
 /** True when `value` carries a Stratus error code (works across realms and processes). */
 export function hasErrorCode(value: unknown): value is { code: ErrorCode; message: string } {
   return (
-    typeof value === "object" &&
-    value !== null &&
-    typeof (value as { code?: unknown }).code === "string" &&
-    (value as { code: string }).code in ERROR_CODES
+    typeof value === "object" && value !== null && typeof (value as { code?: unknown }).code === "string" && (value as { code: string }).code in ERROR_CODES
   );
 }

@@ -80,24 +80,48 @@ export class Gateway {
     const path = pathOf(url);
     const m = this.#router.match(method, path);
     if (m.kind === "none") {
-      return { reply: jsonError("STRATUS_E_NOT_FOUND", `no route for ${method} ${path}; routes are listed by "stratus dev" at start`), path, code: "STRATUS_E_NOT_FOUND" };
+      return {
+        reply: jsonError("STRATUS_E_NOT_FOUND", `no route for ${method} ${path}; routes are listed by "stratus dev" at start`),
+        path,
+        code: "STRATUS_E_NOT_FOUND",
+      };
     }
     if (m.kind === "method") {
       return {
-        reply: jsonError("STRATUS_E_METHOD_NOT_ALLOWED", `${method} is not routed for ${path}; allowed: ${m.allowed.join(", ")}`, ["allow", m.allowed.join(", ")]),
+        reply: jsonError("STRATUS_E_METHOD_NOT_ALLOWED", `${method} is not routed for ${path}; allowed: ${m.allowed.join(", ")}`, [
+          "allow",
+          m.allowed.join(", "),
+        ]),
         path,
         code: "STRATUS_E_METHOD_NOT_ALLOWED",
       };
     }
     const inv = await this.#runtime.invoke(m.target.service, { method, url, headers, body, requestId, params: m.params });
     const r: InvokeResult = inv.result;
-    return { reply: r, path, service: m.target.service, route: m.target.route, cold: inv.cold, version: inv.version, ...(r.error ? { code: r.error.code } : {}) };
+    return {
+      reply: r,
+      path,
+      service: m.target.service,
+      route: m.target.route,
+      cold: inv.cold,
+      version: inv.version,
+      ...(r.error ? { code: r.error.code } : {}),
+    };
   }
 
   /** The one line per request: time, service, route, status, duration, cold start, request id, version (and the code of a failure). */
   #logLine(method: string, status: number, start: number, requestId: string, info: Outcome, error?: { message: string } | null): void {
     const durationMs = Math.round((performance.now() - start) * 100) / 100;
-    const fields = { service: info.service, route: info.route, status, durationMs, cold: info.cold ?? false, requestId, version: info.version, code: info.code };
+    const fields = {
+      service: info.service,
+      route: info.route,
+      status,
+      durationMs,
+      cold: info.cold ?? false,
+      requestId,
+      version: info.version,
+      code: info.code,
+    };
     const msg = `${method} ${info.path} ${status}`;
     if (status >= 500) this.#log.error(error && error.message.includes("\n") ? { ...fields, detail: error.message } : fields, msg);
     else this.#log.info(fields, msg);
@@ -162,7 +186,10 @@ export class Gateway {
   };
 
   #tooLarge(res: ServerResponse, method: string, url: string, requestId: string, start: number): void {
-    const reply = jsonError("STRATUS_E_BODY_TOO_LARGE", `the request body is over ${this.#maxBody} bytes (gateway.maxBodySize in stratus.yaml); send less or raise the limit`);
+    const reply = jsonError(
+      "STRATUS_E_BODY_TOO_LARGE",
+      `the request body is over ${this.#maxBody} bytes (gateway.maxBodySize in stratus.yaml); send less or raise the limit`,
+    );
     res.shouldKeepAlive = false;
     res.writeHead(reply.status, ["content-type", "application/json", "x-request-id", requestId, "connection", "close"]);
     res.end(reply.body);
@@ -185,7 +212,10 @@ export class Gateway {
       } catch (err) {
         // Node refuses what HTTP cannot carry (a header value outside Latin-1, status 0, ...).
         if (r.stream) void r.stream[Symbol.asyncIterator]().return?.();
-        const e = jsonError("STRATUS_E_BAD_RESPONSE", `service "${out.service ?? "?"}" returned a response HTTP cannot carry: ${err instanceof Error ? err.message : String(err)}`);
+        const e = jsonError(
+          "STRATUS_E_BAD_RESPONSE",
+          `service "${out.service ?? "?"}" returned a response HTTP cannot carry: ${err instanceof Error ? err.message : String(err)}`,
+        );
         status = e.status;
         out.code = "STRATUS_E_BAD_RESPONSE";
         res.writeHead(e.status, ["content-type", "application/json", "x-request-id", requestId]);
@@ -220,8 +250,17 @@ export class Gateway {
     if (request.body) {
       body = new Uint8Array(await request.arrayBuffer());
       if (body.byteLength > this.#maxBody) {
-        const r = jsonError("STRATUS_E_BODY_TOO_LARGE", `the request body is over ${this.#maxBody} bytes (gateway.maxBodySize in stratus.yaml); send less or raise the limit`);
-        return new Response(r.body as string, { status: r.status, headers: [["content-type", "application/json"], ["x-request-id", requestId]] });
+        const r = jsonError(
+          "STRATUS_E_BODY_TOO_LARGE",
+          `the request body is over ${this.#maxBody} bytes (gateway.maxBodySize in stratus.yaml); send less or raise the limit`,
+        );
+        return new Response(r.body as string, {
+          status: r.status,
+          headers: [
+            ["content-type", "application/json"],
+            ["x-request-id", requestId],
+          ],
+        });
       }
     }
     const out = await this.#handle(request.method, request.url, headers, body, requestId);
@@ -240,9 +279,18 @@ export class Gateway {
       h.set("x-request-id", requestId);
       response = new Response(nullBody ? null : payload, { status: r.status, statusText: r.statusText, headers: h });
     } catch (err) {
-      const e = jsonError("STRATUS_E_BAD_RESPONSE", `service "${out.service ?? "?"}" returned a response HTTP cannot carry: ${err instanceof Error ? err.message : String(err)}`);
+      const e = jsonError(
+        "STRATUS_E_BAD_RESPONSE",
+        `service "${out.service ?? "?"}" returned a response HTTP cannot carry: ${err instanceof Error ? err.message : String(err)}`,
+      );
       out.code = "STRATUS_E_BAD_RESPONSE";
-      response = new Response(e.body as string, { status: e.status, headers: [["content-type", "application/json"], ["x-request-id", requestId]] });
+      response = new Response(e.body as string, {
+        status: e.status,
+        headers: [
+          ["content-type", "application/json"],
+          ["x-request-id", requestId],
+        ],
+      });
     }
     this.#logLine(request.method, response.status, start, requestId, out, (r as Partial<InvokeResult>).error);
     return response;

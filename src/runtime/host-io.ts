@@ -51,7 +51,10 @@ export class HostIo {
   #grant(name: unknown, kind: string): string {
     const b = typeof name === "string" ? this.#service.bindings[name] : undefined;
     if (!b || b.kind !== kind) {
-      throw new StratusError("STRATUS_E_BINDING_DENIED", `service "${this.#service.name}" has no ${kind} binding named ${JSON.stringify(name)}; grant it under services.${this.#service.name}.bindings in stratus.yaml`);
+      throw new StratusError(
+        "STRATUS_E_BINDING_DENIED",
+        `service "${this.#service.name}" has no ${kind} binding named ${JSON.stringify(name)}; grant it under services.${this.#service.name}.bindings in stratus.yaml`,
+      );
     }
     return name as string;
   }
@@ -88,8 +91,16 @@ export class HostIo {
         return this.#fetch(args);
       case "digest": {
         const alg = DIGESTS[args[0] as string];
-        if (!alg) throw new StratusError("STRATUS_E_BINDING_DENIED", `crypto.subtle.digest: unsupported algorithm ${JSON.stringify(args[0])}; use SHA-1, SHA-256, SHA-384 or SHA-512`);
-        return new Uint8Array(createHash(alg).update(args[1] as Uint8Array).digest());
+        if (!alg)
+          throw new StratusError(
+            "STRATUS_E_BINDING_DENIED",
+            `crypto.subtle.digest: unsupported algorithm ${JSON.stringify(args[0])}; use SHA-1, SHA-256, SHA-384 or SHA-512`,
+          );
+        return new Uint8Array(
+          createHash(alg)
+            .update(args[1] as Uint8Array)
+            .digest(),
+        );
       }
       default:
         throw new StratusError("STRATUS_E_INTERNAL", `unknown host operation "${op}"`);
@@ -120,7 +131,8 @@ export class HostIo {
 
   async #fetch(args: unknown[]): Promise<Wire> {
     const [binding, method, href, headers, body] = args as [string | null, string, string, string[], Uint8Array | null];
-    const grants: readonly string[] = binding === null ? this.#allEgress : (this.#service.bindings[this.#grant(binding, "egress")] as { hosts: readonly string[] }).hosts;
+    const grants: readonly string[] =
+      binding === null ? this.#allEgress : (this.#service.bindings[this.#grant(binding, "egress")] as { hosts: readonly string[] }).hosts;
     const url = new URL(href);
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       throw new StratusError("STRATUS_E_EGRESS_DENIED", `fetch("${href}"): only http: and https: URLs can be fetched`);
@@ -129,7 +141,10 @@ export class HostIo {
       const hint = this.#stackServices.has(url.hostname)
         ? `; to call service "${url.hostname}", grant a service binding (e.g. ${url.hostname.toUpperCase()}: { service: ${url.hostname} }) and use env.${url.hostname.toUpperCase()}.fetch()`
         : `; grant it with a binding such as API: { egress: ["${url.host}"] } under services.${this.#service.name}.bindings`;
-      throw new StratusError("STRATUS_E_EGRESS_DENIED", `fetch("${href}") denied: service "${this.#service.name}" may not reach host "${url.host}"${binding ? ` through env.${binding}` : ""}${hint}`);
+      throw new StratusError(
+        "STRATUS_E_EGRESS_DENIED",
+        `fetch("${href}") denied: service "${this.#service.name}" may not reach host "${url.host}"${binding ? ` through env.${binding}` : ""}${hint}`,
+      );
     }
     const h = new Headers();
     for (let i = 0; i < headers.length; i += 2) h.append(headers[i]!, headers[i + 1]!);
@@ -141,7 +156,8 @@ export class HostIo {
       signal: AbortSignal.timeout(this.#service.limits.timeoutMs),
     });
     const len = Number(res.headers.get("content-length") ?? 0);
-    if (len > MAX_FETCH_BODY) throw new StratusError("STRATUS_E_EGRESS_DENIED", `fetch("${href}"): the response is ${len} bytes; the limit is ${MAX_FETCH_BODY}`);
+    if (len > MAX_FETCH_BODY)
+      throw new StratusError("STRATUS_E_EGRESS_DENIED", `fetch("${href}"): the response is ${len} bytes; the limit is ${MAX_FETCH_BODY}`);
     const out = new Uint8Array(await res.arrayBuffer());
     const flat: string[] = [];
     res.headers.forEach((v, k) => flat.push(k, v));

@@ -1,4 +1,13 @@
 /** Isolate sandboxes, instance pools and the bindings bridge. */
-export { Runtime, safePath, type RuntimeOptions, type Invocation, type DeployedVersion, type ServiceStatus, type InvocationEvent, type LimitEvent } from "./runtime.ts";
+export {
+  Runtime,
+  safePath,
+  type RuntimeOptions,
+  type Invocation,
+  type DeployedVersion,
+  type ServiceStatus,
+  type InvocationEvent,
+  type LimitEvent,
+} from "./runtime.ts";
 export { errorResult, createBlankIsolate, type InvokeRequest, type InvokeResult } from "./instance.ts";
 export { hostAllowed } from "./host-io.ts";

@@ -94,7 +94,15 @@ export class Instance {
   /** Set once the instance was killed or disposed. */
   dead: ErrorCode | "disposed" | null = null;
   readonly requestIds = new Set<string>();
-  readonly #api: { batch: ivm.Reference; one: ivm.Reference; take: ivm.Reference; pull: ivm.Reference; cancel: ivm.Reference; settle: ivm.Reference; fire: ivm.Reference };
+  readonly #api: {
+    batch: ivm.Reference;
+    one: ivm.Reference;
+    take: ivm.Reference;
+    pull: ivm.Reference;
+    cancel: ivm.Reference;
+    settle: ivm.Reference;
+    fire: ivm.Reference;
+  };
   readonly #timers = new Map<number, NodeJS.Timeout>();
   /** Invocations sent into the isolate and not yet answered, by id. */
   readonly #waiting = new Map<number, { resolve: (reply: string) => void; reject: (err: unknown) => void; deadline: number }>();
@@ -116,7 +124,15 @@ export class Instance {
     this.#onDeath = onDeath;
     const api = this.context.global.getSync("__stratus", { reference: true });
     const get = (name: string): ivm.Reference => api.getSync(name, { reference: true });
-    this.#api = { batch: get("dispatchBatch"), one: get("dispatchOne"), take: get("take"), pull: get("pull"), cancel: get("cancel"), settle: get("settle"), fire: get("fire") };
+    this.#api = {
+      batch: get("dispatchBatch"),
+      one: get("dispatchOne"),
+      take: get("take"),
+      pull: get("pull"),
+      cancel: get("cancel"),
+      settle: get("settle"),
+      fire: get("fire"),
+    };
   }
 
   /**
@@ -140,9 +156,7 @@ export class Instance {
         : b.isolate.compileScriptSync(code.code, { filename: `stratus:${service.name}.js`, produceCachedData: true });
       if (!code.cachedData && script.cachedData) code.cachedData = script.cachedData;
       await script.run(b.context, { timeout: Math.max(1, service.limits.cpuMs) });
-      const problem = (b.context.global.getSync("__stratus", { reference: true }))
-        .getSync("load", { reference: true })
-        .applySync(undefined, []) as string | null;
+      const problem = b.context.global.getSync("__stratus", { reference: true }).getSync("load", { reference: true }).applySync(undefined, []) as string | null;
       if (problem) throw new StratusError("STRATUS_E_NO_HANDLER", `service "${service.name}" (${service.entryAsWritten}): ${problem}`);
     } catch (err) {
       inst.dispose();
@@ -201,7 +215,7 @@ export class Instance {
     const descriptors: Record<string, { kind: string; value?: unknown }> = {};
     for (const [name, v] of Object.entries(this.service.vars)) descriptors[name] = { kind: "var", value: v };
     for (const [name, b] of Object.entries(this.service.bindings)) descriptors[name] = { kind: b.kind };
-    (g.getSync("__stratus", { reference: true }))
+    g.getSync("__stratus", { reference: true })
       .getSync("init", { reference: true })
       .applySync(undefined, [descriptors], { arguments: { copy: true } });
   }
@@ -383,7 +397,9 @@ export class Instance {
         this.#api.one.applyIgnored(undefined, [id, req.method, req.url, head, new ivm.ExternalCopy(req.body).copyInto({ release: true }), params]);
         return;
       }
-      this.#outbox.push(`${id},${req.method.length},${req.url.length},${head.length},${params === null ? -1 : params.length};${req.method}${req.url}${head}${params ?? ""}`);
+      this.#outbox.push(
+        `${id},${req.method.length},${req.url.length},${head.length},${params === null ? -1 : params.length};${req.method}${req.url}${head}${params ?? ""}`,
+      );
       if (!this.#flushQueued) {
         this.#flushQueued = true;
         setImmediate(this.#flush);
@@ -443,7 +459,10 @@ export class Instance {
         yield chunk;
       }
     } catch (err) {
-      throw new StratusError(this.dead && this.dead !== "disposed" ? this.dead : "STRATUS_E_HANDLER_THREW", `service "${this.service.name}": the response stream failed: ${err instanceof Error ? err.message : String(err)}`);
+      throw new StratusError(
+        this.dead && this.dead !== "disposed" ? this.dead : "STRATUS_E_HANDLER_THREW",
+        `service "${this.service.name}": the response stream failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
     } finally {
       if (!complete && !this.dead) this.#api.cancel.apply(undefined, [id]).catch(() => undefined);
       end();

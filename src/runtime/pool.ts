@@ -94,7 +94,13 @@ export class Pool {
   async #startInstance(): Promise<Instance> {
     this.#starting++;
     try {
-      const inst = await Instance.create(this.service, this.code, this.#host, (i, code) => this.#died(i, code), this.#blanks.take(this.service.limits.memoryMb));
+      const inst = await Instance.create(
+        this.service,
+        this.code,
+        this.#host,
+        (i, code) => this.#died(i, code),
+        this.#blanks.take(this.service.limits.memoryMb),
+      );
       inst.idleSince = this.#clock();
       return inst;
     } finally {
@@ -193,7 +199,12 @@ export class Pool {
       const timer = setTimeout(() => {
         const i = this.#queue.indexOf(waiter);
         if (i >= 0) this.#queue.splice(i, 1);
-        reject(new StratusError("STRATUS_E_TIMEOUT", `service "${this.service.name}" had no free instance within ${this.service.limits.timeoutMs} ms (limits.timeout); all ${this.service.scale.max} (scale.max) were busy`));
+        reject(
+          new StratusError(
+            "STRATUS_E_TIMEOUT",
+            `service "${this.service.name}" had no free instance within ${this.service.limits.timeoutMs} ms (limits.timeout); all ${this.service.scale.max} (scale.max) were busy`,
+          ),
+        );
       }, this.service.limits.timeoutMs);
       const waiter: Waiter = {
         resolve: (inst) => {

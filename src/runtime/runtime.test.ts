@@ -76,7 +76,8 @@ services:
     vars: { GREETING: hi }
 `,
     "web.js": WEB_APIS,
-    "shared.js": "export default { async fetch(req) { if (req.url.endsWith('hold')) { await new Promise((r) => setTimeout(r, 400)); return new Response('held'); } const end = Date.now() + 4; while (Date.now() < end) {} await null; return new Response('ok'); } };",
+    "shared.js":
+      "export default { async fetch(req) { if (req.url.endsWith('hold')) { await new Promise((r) => setTimeout(r, 400)); return new Response('held'); } const end = Date.now() + 4; while (Date.now() < end) {} await null; return new Response('ok'); } };",
     "tiny.js": "export default { async fetch() { await new Promise((r) => setTimeout(r, 150)); return new Response('done'); } };",
     "limits.js": `
 export default {
@@ -134,7 +135,11 @@ describe("runtime", () => {
   after(() => s.close());
 
   test("Web APIs inside the isolate, and nothing of Node", async () => {
-    const res = await s.fetch("/web/widget?q=search", { method: "POST", headers: { "x-custom": "yes", "content-type": "application/json" }, body: JSON.stringify({ n: 1 }) });
+    const res = await s.fetch("/web/widget?q=search", {
+      method: "POST",
+      headers: { "x-custom": "yes", "content-type": "application/json" },
+      body: JSON.stringify({ n: 1 }),
+    });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("x-served-by"), "isolate");
     assert.match(res.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
@@ -267,7 +272,12 @@ describe("runtime", () => {
     const metrics = new Map<string, number>();
     for (const m of await s.host.metrics.registry.getMetricsAsJSON()) {
       for (const v of (m as { values: { value: number; labels: Record<string, string> }[] }).values) {
-        metrics.set(`${m.name}{${Object.entries(v.labels).map(([k, x]) => `${k}=${x}`).join(",")}}`, v.value);
+        metrics.set(
+          `${m.name}{${Object.entries(v.labels)
+            .map(([k, x]) => `${k}=${x}`)
+            .join(",")}}`,
+          v.value,
+        );
       }
     }
     assert.ok((metrics.get("stratus_invocations_total{service=limits}") ?? 0) >= 8);

@@ -181,7 +181,10 @@ export class Runtime {
     const pool = this.#pools.get(service);
     if (!pool) {
       return {
-        result: errorResult("STRATUS_E_SERVICE_UNAVAILABLE", `service "${service}" has no running version: its code failed to build or load (the error is in the stratus dev output); save a fix`),
+        result: errorResult(
+          "STRATUS_E_SERVICE_UNAVAILABLE",
+          `service "${service}" has no running version: its code failed to build or load (the error is in the stratus dev output); save a fix`,
+        ),
         cold: false,
         version: "",
       };
@@ -237,7 +240,10 @@ export class Runtime {
 
   #instanceDied(service: string, code: ErrorCode): void {
     if (limitChannel.hasSubscribers) limitChannel.publish({ runtime: this, service, code } satisfies LimitEvent);
-    this.#opts.logger.warn({ service, code }, `an instance of ${service} was stopped (${code}) and will be replaced on the next request; other services are unaffected`);
+    this.#opts.logger.warn(
+      { service, code },
+      `an instance of ${service} was stopped (${code}) and will be replaced on the next request; other services are unaffected`,
+    );
   }
 
   /** Releases idle instances now (also done on a timer); tests call it after moving the clock. */

@@ -119,12 +119,19 @@ for (const backend of backends) {
       const db = p.sql("svc", "DB");
       db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)");
       assert.throws(
-        () => db.batch([["INSERT INTO t (name) VALUES (?)", ["a"]], ["INSERT INTO t (name) VALUES (?)", [null]]]),
+        () =>
+          db.batch([
+            ["INSERT INTO t (name) VALUES (?)", ["a"]],
+            ["INSERT INTO t (name) VALUES (?)", [null]],
+          ]),
         (e: { code: string; message: string }) => e.code === "STRATUS_E_SQL" && /batch statement 2 of 2 failed, nothing was written/.test(e.message),
       );
       const count = db.query("SELECT count(*) AS n FROM t", [], "all");
       assert.ok("results" in count && count.results[0]?.["n"] === 0);
-      db.batch([["INSERT INTO t (name) VALUES (?)", ["a"]], ["INSERT INTO t (name) VALUES (?)", ["b"]]]);
+      db.batch([
+        ["INSERT INTO t (name) VALUES (?)", ["a"]],
+        ["INSERT INTO t (name) VALUES (?)", ["b"]],
+      ]);
       const after2 = db.query("SELECT count(*) AS n FROM t", [], "all");
       assert.ok("results" in after2 && after2.results[0]?.["n"] === 2);
       p.close();
@@ -133,7 +140,10 @@ for (const backend of backends) {
     test("SQL errors carry STRATUS_E_SQL and the statement", () => {
       const p = backend.make(Date.now);
       const db = p.sql("svc", "DB");
-      assert.throws(() => db.query("SELEC 1", [], "all"), (e: { code: string; message: string }) => e.code === "STRATUS_E_SQL" && e.message.includes("SELEC 1"));
+      assert.throws(
+        () => db.query("SELEC 1", [], "all"),
+        (e: { code: string; message: string }) => e.code === "STRATUS_E_SQL" && e.message.includes("SELEC 1"),
+      );
       assert.throws(() => db.exec("CREATE TABLE"), { code: "STRATUS_E_SQL" });
       p.close();
     });

@@ -45,7 +45,12 @@ export class Metrics {
     this.#runtime = runtime;
     const r = [this.registry];
     const invocations = new Counter({ name: "stratus_invocations_total", help: "Invocations, by service.", labelNames: ["service"], registers: r });
-    const errors = new Counter({ name: "stratus_errors_total", help: "Failed invocations, by service and error code.", labelNames: ["service", "code"], registers: r });
+    const errors = new Counter({
+      name: "stratus_errors_total",
+      help: "Failed invocations, by service and error code.",
+      labelNames: ["service", "code"],
+      registers: r,
+    });
     const duration = new Histogram({
       name: "stratus_invocation_duration_seconds",
       help: "Time from taking a request to having its response (streamed bodies excluded), by service.",
@@ -53,9 +58,24 @@ export class Metrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers: r,
     });
-    const cold = new Counter({ name: "stratus_cold_starts_total", help: "Invocations that started a new instance, by service.", labelNames: ["service"], registers: r });
-    const rejections = new Counter({ name: "stratus_rejections_total", help: "Requests refused with 429 because the wait queue was full, by service.", labelNames: ["service"], registers: r });
-    const breaches = new Counter({ name: "stratus_limit_breaches_total", help: "Instances stopped for breaching a limit (cpu, memory, timeout), by service.", labelNames: ["service", "limit"], registers: r });
+    const cold = new Counter({
+      name: "stratus_cold_starts_total",
+      help: "Invocations that started a new instance, by service.",
+      labelNames: ["service"],
+      registers: r,
+    });
+    const rejections = new Counter({
+      name: "stratus_rejections_total",
+      help: "Requests refused with 429 because the wait queue was full, by service.",
+      labelNames: ["service"],
+      registers: r,
+    });
+    const breaches = new Counter({
+      name: "stratus_limit_breaches_total",
+      help: "Instances stopped for breaching a limit (cpu, memory, timeout), by service.",
+      labelNames: ["service", "limit"],
+      registers: r,
+    });
     const gauge = (name: string, help: string, pick: (s: ReturnType<GaugeSource["status"]>[number]) => number): void => {
       const src = this.#runtime;
       new Gauge({

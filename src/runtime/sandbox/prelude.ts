@@ -6,7 +6,14 @@
  */
 import "./global-shim.ts";
 import "fast-text-encoding";
-import { ReadableStream, WritableStream, TransformStream, ByteLengthQueuingStrategy, CountQueuingStrategy, type ReadableStreamDefaultReader } from "web-streams-polyfill";
+import {
+  ReadableStream,
+  WritableStream,
+  TransformStream,
+  ByteLengthQueuingStrategy,
+  CountQueuingStrategy,
+  type ReadableStreamDefaultReader,
+} from "web-streams-polyfill";
 import URL from "core-js-pure/web/url";
 import URLSearchParams from "core-js-pure/web/url-search-params";
 import structuredClone from "@ungap/structured-clone";
@@ -106,7 +113,9 @@ function btoa(data: string): string {
   const s = String(data);
   let out = "";
   for (let i = 0; i < s.length; i += 3) {
-    const a = s.charCodeAt(i), b = s.charCodeAt(i + 1), c = s.charCodeAt(i + 2);
+    const a = s.charCodeAt(i),
+      b = s.charCodeAt(i + 1),
+      c = s.charCodeAt(i + 2);
     if (a > 255 || b > 255 || c > 255) throw new CodedError("InvalidCharacterError", "btoa: the string has characters outside Latin1");
     const n = (a << 16) | ((b || 0) << 8) | (c || 0);
     out += B64[(n >> 18) & 63]! + B64[(n >> 12) & 63]! + (i + 1 < s.length ? B64[(n >> 6) & 63]! : "=") + (i + 2 < s.length ? B64[n & 63]! : "=");
@@ -114,10 +123,13 @@ function btoa(data: string): string {
   return out;
 }
 function atob(data: string): string {
-  const s = String(data).replace(/[\t\n\f\r ]/g, "").replace(/==?$/, "");
+  const s = String(data)
+    .replace(/[\t\n\f\r ]/g, "")
+    .replace(/==?$/, "");
   if (s.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(s)) throw new CodedError("InvalidCharacterError", "atob: the string is not valid base64");
   let out = "";
-  let bits = 0, acc = 0;
+  let bits = 0,
+    acc = 0;
   for (const ch of s) {
     acc = (acc << 6) | B64.indexOf(ch);
     bits += 6;
@@ -182,18 +194,26 @@ function kvType(t: unknown): KvType {
 function kvDecode(bytes: Uint8Array | null, type: KvType): unknown {
   if (bytes === null) return null;
   switch (type) {
-    case "text": return decoder.decode(bytes);
-    case "json": return JSON.parse(decoder.decode(bytes));
-    case "arrayBuffer": return bytes.slice().buffer;
-    case "bytes": return bytes;
-    case "stream": return new Response(bytes).body;
+    case "text":
+      return decoder.decode(bytes);
+    case "json":
+      return JSON.parse(decoder.decode(bytes));
+    case "arrayBuffer":
+      return bytes.slice().buffer;
+    case "bytes":
+      return bytes;
+    case "stream":
+      return new Response(bytes).body;
   }
 }
 async function kvValue(value: unknown): Promise<Uint8Array> {
   if (typeof value === "string") return encoder.encode(value);
   if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return toBytes(value).slice();
   if (value instanceof ReadableStream) return new Response(value).bytes();
-  throw new CodedError("STRATUS_E_KV_ARGUMENT", `KV put: value must be a string, ArrayBuffer, typed array or ReadableStream, got ${value === null ? "null" : typeof value}; JSON.stringify objects first`);
+  throw new CodedError(
+    "STRATUS_E_KV_ARGUMENT",
+    `KV put: value must be a string, ArrayBuffer, typed array or ReadableStream, got ${value === null ? "null" : typeof value}; JSON.stringify objects first`,
+  );
 }
 function kvBinding(name: string) {
   return {
@@ -209,7 +229,14 @@ function kvBinding(name: string) {
     },
     async put(key: string, value: unknown, options?: { expirationTtl?: number; expiration?: number; metadata?: unknown }): Promise<void> {
       const bytes = await kvValue(value);
-      await io("kv.put", [name, key, bytes, options?.expirationTtl ?? null, options?.expiration ?? null, options?.metadata === undefined ? null : JSON.stringify(options.metadata)]);
+      await io("kv.put", [
+        name,
+        key,
+        bytes,
+        options?.expirationTtl ?? null,
+        options?.expiration ?? null,
+        options?.metadata === undefined ? null : JSON.stringify(options.metadata),
+      ]);
     },
     async delete(key: string): Promise<void> {
       await io("kv.delete", [name, key]);
@@ -339,7 +366,7 @@ const api = {
     g["__stratus_module"] = undefined;
     const d = mod?.default as Partial<Handlers> | undefined;
     if (!d || typeof d !== "object") return "the module has no default export; write `export default { async fetch(request, env, ctx) { ... } }`";
-    if (typeof d.fetch !== "function") return "the default export has no fetch() method; add `async fetch(request, env, ctx) { return new Response(\"ok\") }`";
+    if (typeof d.fetch !== "function") return 'the default export has no fetch() method; add `async fetch(request, env, ctx) { return new Response("ok") }`';
     handlers = d as Handlers;
     return null;
   },
@@ -366,7 +393,14 @@ const api = {
       return `E\n${info.code}\n${info.message}`;
     }
     if (!(res instanceof Response)) {
-      const what = res === undefined ? "undefined (did you forget `return`?)" : res === null ? "null" : typeof res === "object" ? `an object that is not a Response (${formatArg(res).slice(0, 60)})` : `a ${typeof res}`;
+      const what =
+        res === undefined
+          ? "undefined (did you forget `return`?)"
+          : res === null
+            ? "null"
+            : typeof res === "object"
+              ? `an object that is not a Response (${formatArg(res).slice(0, 60)})`
+              : `a ${typeof res}`;
       return `E\nSTRATUS_E_BAD_RESPONSE\nfetch() returned ${what}; return a Response, e.g. new Response("ok") or Response.json(data)`;
     }
     const raw = res._raw;

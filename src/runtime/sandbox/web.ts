@@ -208,7 +208,7 @@ class Body {
   }
   async arrayBuffer(): Promise<ArrayBuffer> {
     const b = await this.bytes();
-    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : (b.slice().buffer);
+    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : b.slice().buffer;
   }
   async text(): Promise<string> {
     const raw = this._take();

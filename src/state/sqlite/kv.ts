@@ -45,10 +45,16 @@ export class SqliteKvStore implements KvStore {
     checkKey(key);
     if (!(value instanceof Uint8Array)) throw new StratusError("STRATUS_E_KV_ARGUMENT", "KV put: the value must be bytes");
     if (value.byteLength > KV_LIMITS.maxValueBytes) {
-      throw new StratusError("STRATUS_E_KV_LIMIT", `KV put("${key.slice(0, 40)}"): the value is ${value.byteLength} bytes; the limit is ${KV_LIMITS.maxValueBytes} (25 MiB): split it or store it elsewhere`);
+      throw new StratusError(
+        "STRATUS_E_KV_LIMIT",
+        `KV put("${key.slice(0, 40)}"): the value is ${value.byteLength} bytes; the limit is ${KV_LIMITS.maxValueBytes} (25 MiB): split it or store it elsewhere`,
+      );
     }
     if (options.metadata != null && encoder.encode(options.metadata).byteLength > KV_LIMITS.maxMetadataBytes) {
-      throw new StratusError("STRATUS_E_KV_LIMIT", `KV put("${key.slice(0, 40)}"): metadata is over ${KV_LIMITS.maxMetadataBytes} bytes as JSON; keep it small`);
+      throw new StratusError(
+        "STRATUS_E_KV_LIMIT",
+        `KV put("${key.slice(0, 40)}"): metadata is over ${KV_LIMITS.maxMetadataBytes} bytes as JSON; keep it small`,
+      );
     }
     const now = this.#clock();
     let expires: number | null = null;
@@ -108,7 +114,12 @@ export class SqliteKvStore implements KvStore {
 
 function checkKey(key: unknown): asserts key is string {
   if (typeof key !== "string") throw new StratusError("STRATUS_E_KV_ARGUMENT", `KV: a key must be a string, got ${key === null ? "null" : typeof key}`);
-  if (key === "" || key === "." || key === "..") throw new StratusError("STRATUS_E_KV_ARGUMENT", `KV: the key ${JSON.stringify(key)} is not allowed; use a non-empty name other than "." and ".."`);
+  if (key === "" || key === "." || key === "..")
+    throw new StratusError("STRATUS_E_KV_ARGUMENT", `KV: the key ${JSON.stringify(key)} is not allowed; use a non-empty name other than "." and ".."`);
   const n = encoder.encode(key).byteLength;
-  if (n > KV_LIMITS.maxKeyBytes) throw new StratusError("STRATUS_E_KV_LIMIT", `KV: the key "${key.slice(0, 40)}..." is ${n} bytes; the limit is ${KV_LIMITS.maxKeyBytes}: use a shorter key (e.g. a hash)`);
+  if (n > KV_LIMITS.maxKeyBytes)
+    throw new StratusError(
+      "STRATUS_E_KV_LIMIT",
+      `KV: the key "${key.slice(0, 40)}..." is ${n} bytes; the limit is ${KV_LIMITS.maxKeyBytes}: use a shorter key (e.g. a hash)`,
+    );
 }

@@ -46,7 +46,11 @@ export class SqliteSqlDatabase implements SqlDatabase {
     }
     const r = stmt.run(...params);
     const changes = Number(r.changes);
-    return { success: true, results: [], meta: { duration: performance.now() - start, changes, last_row_id: Number(r.lastInsertRowid), rows_read: 0, rows_written: changes } };
+    return {
+      success: true,
+      results: [],
+      meta: { duration: performance.now() - start, changes, last_row_id: Number(r.lastInsertRowid), rows_read: 0, rows_written: changes },
+    };
   }
 
   query(sql: string, params: readonly SqlValue[], mode: SqlMode): SqlResult | { columns: string[]; rows: SqlValue[][] } {

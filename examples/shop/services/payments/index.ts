@@ -7,7 +7,9 @@ const app = new Hono<{ Bindings: Bindings }>();
 
 let ready: Promise<unknown> | null = null;
 app.use("*", async (c, next) => {
-  ready ??= c.env.DB.exec("CREATE TABLE IF NOT EXISTS payments (id TEXT PRIMARY KEY, order_id TEXT NOT NULL, amount INTEGER NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL)");
+  ready ??= c.env.DB.exec(
+    "CREATE TABLE IF NOT EXISTS payments (id TEXT PRIMARY KEY, order_id TEXT NOT NULL, amount INTEGER NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL)",
+  );
   await ready;
   await next();
 });
