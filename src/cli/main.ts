@@ -52,28 +52,42 @@ program
     availableParallelism(),
   )
   .option("--control-port <port>", "port of the control API: /metrics, /v1/status (0 picks a free one)", intOption("--control-port", 0, 65535), 8081)
+  .option("--worker-memory <MB>", "replace a worker process gracefully past this resident memory", intOption("--worker-memory", 64, 1_048_576), 1536)
   .option("--json", "JSON log lines (default when output is not a terminal)")
   .option("--no-watch", "do not rebuild on file changes")
-  .action(async (dir: string, o: { port: number; host: string; workers: number; controlPort: number; json?: boolean; watch: boolean }) => {
-    const json = o.json ?? !process.stdout.isTTY;
-    const logger = createLogger({ json });
-    const dev = new DevServer({ dir, port: o.port, host: o.host, workers: o.workers, controlPort: o.controlPort, json, watch: o.watch, logger, print: out });
-    try {
-      await dev.start();
-    } catch (err) {
-      await dev.stop().catch(() => undefined);
-      throw err;
-    }
-    let stopping = false;
-    const stop = (): void => {
-      if (stopping) return;
-      stopping = true;
-      out("stopping: finishing in-flight requests");
-      void dev.stop().then(() => process.exit(0));
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  .action(
+    async (dir: string, o: { port: number; host: string; workers: number; controlPort: number; workerMemory: number; json?: boolean; watch: boolean }) => {
+      const json = o.json ?? !process.stdout.isTTY;
+      const logger = createLogger({ json });
+      const dev = new DevServer({
+        dir,
+        port: o.port,
+        host: o.host,
+        workers: o.workers,
+        controlPort: o.controlPort,
+        maxWorkerRssMb: o.workerMemory,
+        json,
+        watch: o.watch,
+        logger,
+        print: out,
+      });
+      try {
+        await dev.start();
+      } catch (err) {
+        await dev.stop().catch(() => undefined);
+        throw err;
+      }
+      let stopping = false;
+      const stop = (): void => {
+        if (stopping) return;
+        stopping = true;
+        out("stopping: finishing in-flight requests");
+        void dev.stop().then(() => process.exit(0));
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    },
+  );
 
 program
   .command("invoke")
