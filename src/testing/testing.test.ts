@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { tempProject, type TempProject } from "../../test/helpers/project.ts";
+import { waitFor } from "../../test/helpers/wait.ts";
 import { ManualClock, startStack, type TestStack } from "./index.ts";
 
 let project: TempProject;
@@ -17,6 +18,10 @@ services:
     routes: ["GET /lazy/*"]
     scale: { idleTimeout: 30s }
     bindings: { KV: { kv: {} } }
+  burst:
+    entry: slow.ts
+    routes: ["GET /burst"]
+    scale: { max: 5, concurrency: 1, idleTimeout: 10s }
   crash:
     entry: crash.ts
     routes: ["GET /crash/*"]
@@ -27,6 +32,7 @@ services:
     scale: { min: 1, idleTimeout: 1s }
     bindings: { KV: { kv: {} } }
 `,
+    "slow.ts": `export default { async fetch(): Promise<Response> { await new Promise((r) => setTimeout(r, 150)); return new Response("slow"); } };`,
     "crash.ts": `export default { fetch(req: Request): Response { if (req.url.endsWith("/loop")) for (;;); return new Response("fine"); } };`,
     "s.ts": `
 export default {
@@ -60,6 +66,32 @@ test("an idle service scales to zero after idleTimeout on the test's clock, and 
   assert.equal(await (await stack.fetch("/lazy/x")).text(), "ok");
   assert.equal(instances("lazy"), 1);
   assert.equal(stack.host.runtime.status().find((s) => s.service === "lazy")!.coldStarts, coldBefore + 1);
+});
+
+test("concurrent load scales a service up to scale.max, one instance per request at concurrency 1", async () => {
+  const replies = await Promise.all(Array.from({ length: 5 }, () => stack.fetch("/burst")));
+  assert.deepEqual(
+    replies.map((r) => r.status),
+    [200, 200, 200, 200, 200],
+  );
+  const burst = stack.host.runtime.status().find((s) => s.service === "burst")!;
+  assert.equal(burst.instances, 5);
+  assert.equal(burst.coldStarts, 5);
+});
+
+test("a request in flight when its instance's idle time runs out is served; the instance goes after", async () => {
+  clock.advance(60_000);
+  stack.host.runtime.sweep(); // every burst instance idle past 10 s: all released
+  assert.equal(instances("burst"), 0);
+  const inflight = stack.fetch("/burst");
+  await waitFor(() => stack.host.runtime.status().find((s) => s.service === "burst")!.inFlight === 1, 5_000, "the request to start");
+  clock.advance(60_000);
+  stack.host.runtime.sweep();
+  assert.equal(instances("burst"), 1, "a busy instance is never released");
+  assert.equal(await (await inflight).text(), "slow");
+  clock.advance(10_001);
+  stack.host.runtime.sweep();
+  assert.equal(instances("burst"), 0);
 });
 
 test("scale.min instances stay warm however long the service is idle", async () => {
