@@ -105,11 +105,18 @@ export class Metrics {
       },
     });
 
+    // Labelled children are looked up once per service: this runs on every request.
+    const perService = new Map<string, { invocations: { inc(): void }; duration: { observe(v: number): void } }>();
     this.#onInvocation = (msg) => {
       const e = msg as InvocationEventLike;
       if (e.runtime !== runtime) return;
-      invocations.inc({ service: e.service });
-      duration.observe({ service: e.service }, e.durationMs / 1000);
+      let m = perService.get(e.service);
+      if (!m) {
+        m = { invocations: invocations.labels(e.service), duration: duration.labels(e.service) };
+        perService.set(e.service, m);
+      }
+      m.invocations.inc();
+      m.duration.observe(e.durationMs / 1000);
       if (e.cold) cold.inc({ service: e.service });
       if (e.code === "STRATUS_E_OVERLOADED") rejections.inc({ service: e.service });
       if (e.code) errors.inc({ service: e.service, code: e.code });
