@@ -7,7 +7,6 @@ import type { FromWorker, ToWorker } from "./cluster.ts";
 let host: StackHost | null = null;
 const json = process.env["STRATUS_LOG_JSON"] === "1";
 const stateDir = process.env["STRATUS_STATE_DIR"] ?? null;
-const pending: ToWorker[] = [];
 
 function send(m: FromWorker): void {
   process.send?.(m);
@@ -49,10 +48,10 @@ let chain: Promise<void> = Promise.resolve();
 const TYPES = new Set(["start", "load", "metrics", "stop"]);
 process.on("message", (m: ToWorker) => {
   if (typeof m !== "object" || m === null || !TYPES.has(m.type)) return;
-  pending.push(m);
-  chain = chain.then(() => handle(pending.shift()!));
+  chain = chain.then(() => handle(m));
 });
 process.on("SIGINT", () => undefined); // the supervisor decides when workers stop
+
 // The memory guard: isolates are bounded one by one, but many of them (or a leak in a binding)
 // can still grow the process. Past the limit, ask the supervisor for a graceful replacement
 // before the kernel or V8 ends the process abruptly.
