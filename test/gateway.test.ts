@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
-import { buildStack } from "../src/build/index.ts";
+import { buildStack, builtBundles } from "../src/build/index.ts";
 import { loadStack } from "../src/config/index.ts";
 import { StackHost } from "../src/stack/index.ts";
 import { createLogger } from "../src/telemetry/index.ts";
@@ -56,10 +56,7 @@ export default {
   const stack = loadStack(project.dir);
   const builds = await buildStack(stack);
   host = new StackHost({ stateDir: null, logger: createLogger({ json: true, destination: sink }), spares: 0 });
-  await host.load(
-    stack,
-    builds.flatMap((b) => (b.ok ? [{ service: b.service, code: b.bundle.code, hash: b.bundle.hash }] : [])),
-  );
+  await host.load(stack, builtBundles(builds));
   const addr = await host.gateway.listen(0, "127.0.0.1");
   base = `http://127.0.0.1:${addr.port}`;
 });

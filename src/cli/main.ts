@@ -2,10 +2,11 @@
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { buildStack } from "../build/index.ts";
+import { buildStack, builtBundles } from "../build/index.ts";
 import { loadStack, stackJsonSchema } from "../config/index.ts";
 import { DevServer } from "../dev/index.ts";
 import { Router } from "../gateway/index.ts";
+import { readBody } from "../runtime/index.ts";
 import { hasErrorCode, StratusError } from "../errors/index.ts";
 import { StackHost } from "../stack/index.ts";
 import { createLogger, silentLogger, type ServiceFigures } from "../telemetry/index.ts";
@@ -112,10 +113,7 @@ program
       spares: 0,
     });
     try {
-      await host.load(
-        stack,
-        builds.flatMap((b) => (b.ok ? [{ service: b.service, code: b.bundle.code, hash: b.bundle.hash }] : [])),
-      );
+      await host.load(stack, builtBundles(builds));
       const headers: string[] = [];
       for (const h of o.header ?? []) {
         const i = h.indexOf(":");
@@ -135,13 +133,7 @@ program
         requestId: crypto.randomUUID(),
         params: match.kind === "found" ? { ...match.params } : {},
       });
-      let body = inv.result.body;
-      if (inv.result.stream) {
-        const parts: Uint8Array[] = [];
-        for await (const c of inv.result.stream) parts.push(c);
-        body = Buffer.concat(parts);
-      }
-      const text = typeof body === "string" ? body : body ? Buffer.from(body).toString("utf8") : "";
+      const text = Buffer.from(await readBody(inv.result)).toString("utf8");
       if (o.json) {
         const h: Record<string, string> = {};
         for (let i = 0; i < inv.result.headers.length; i += 2) h[inv.result.headers[i]!] = inv.result.headers[i + 1]!;

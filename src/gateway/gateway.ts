@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { ResolvedStack } from "../config/index.ts";
 import { StratusError, type ErrorCode } from "../errors/index.ts";
-import type { InvokeResult, Runtime } from "../runtime/index.ts";
+import { readBody, type InvokeResult, type Runtime } from "../runtime/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import { Router } from "./router.ts";
 
@@ -265,12 +265,7 @@ export class Gateway {
     }
     const out = await this.#handle(request.method, request.url, headers, body, requestId);
     const r = out.reply;
-    let payload: Uint8Array | string | null = r.body;
-    if (r.stream) {
-      const parts: Uint8Array[] = [];
-      for await (const c of r.stream) parts.push(c);
-      payload = Buffer.concat(parts);
-    }
+    const payload = r.stream ? await readBody(r) : r.body;
     const nullBody = request.method === "HEAD" || r.status === 204 || r.status === 304;
     let response: Response;
     try {

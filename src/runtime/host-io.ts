@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import type { ResolvedService } from "../config/index.ts";
 import { StratusError } from "../errors/index.ts";
 import type { SqlMode, SqlValue, StateProvider } from "../state/index.ts";
-import type { InvokeRequest, InvokeResult } from "./instance.ts";
+import { readBody, type InvokeRequest, type InvokeResult } from "./instance.ts";
 
 /** Calls another service in-process (no network hop). */
 export type ServiceCaller = (from: string, target: string, req: InvokeRequest, hops: number) => Promise<InvokeResult>;
@@ -120,13 +120,7 @@ export class HostIo {
       { method: args[1] as string, url: args[2] as string, headers: args[3] as string[], body: (args[4] as Uint8Array | null) ?? null, requestId },
       hops + 1,
     );
-    let body: Uint8Array | null;
-    if (res.stream) {
-      const parts: Uint8Array[] = [];
-      for await (const c of res.stream) parts.push(c);
-      body = Buffer.concat(parts);
-    } else body = typeof res.body === "string" ? Buffer.from(res.body) : res.body;
-    return [res.status, res.statusText, res.headers, body];
+    return [res.status, res.statusText, res.headers, res.stream || res.body !== null ? await readBody(res) : null];
   }
 
   async #fetch(args: unknown[]): Promise<Wire> {

@@ -9,5 +9,5 @@ export {
   type InvocationEvent,
   type LimitEvent,
 } from "./runtime.ts";
-export { errorResult, createBlankIsolate, type InvokeRequest, type InvokeResult } from "./instance.ts";
+export { errorResult, readBody, createBlankIsolate, type InvokeRequest, type InvokeResult } from "./instance.ts";
 export { hostAllowed } from "./host-io.ts";

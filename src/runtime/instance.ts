@@ -470,6 +470,16 @@ export class Instance {
   }
 }
 
+/** The whole body of a result as bytes (a streamed body is read to its end). */
+export async function readBody(result: Pick<InvokeResult, "body" | "stream">): Promise<Uint8Array> {
+  if (result.stream) {
+    const parts: Uint8Array[] = [];
+    for await (const c of result.stream) parts.push(c);
+    return Buffer.concat(parts);
+  }
+  return typeof result.body === "string" ? Buffer.from(result.body) : (result.body ?? new Uint8Array(0));
+}
+
 /** An InvokeResult that carries an error as a JSON body. */
 export function errorResult(code: ErrorCode, message: string): InvokeResult {
   const status = new StratusError(code, message).status;

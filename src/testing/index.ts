@@ -10,7 +10,7 @@
  * await stack.close();
  * ```
  */
-import { buildStack } from "../build/index.ts";
+import { buildStack, builtBundles } from "../build/index.ts";
 import { loadStack, type ResolvedStack } from "../config/index.ts";
 import { StratusError } from "../errors/index.ts";
 import { StackHost } from "../stack/index.ts";
@@ -61,10 +61,7 @@ export async function startStack(dir: string, opts: TestStackOptions = {}): Prom
     spares: 0,
     ...(opts.clock ? { clock: opts.clock.now } : {}),
   });
-  const outcomes = await host.load(
-    stack,
-    builds.flatMap((b) => (b.ok ? [{ service: b.service, code: b.bundle.code, hash: b.bundle.hash }] : [])),
-  );
+  const outcomes = await host.load(stack, builtBundles(builds));
   const bad = outcomes.find((o) => o.status === "failed");
   if (bad && bad.status === "failed") {
     await host.close();
