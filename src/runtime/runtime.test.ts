@@ -37,6 +37,9 @@ export default {
     out.stream = await new Response(ts.readable).text();
     out.hasNode = typeof globalThis.process + typeof globalThis.require + typeof globalThis.Buffer + typeof globalThis.setImmediate;
     out.cloned = await new Request("http://x/", { method: "POST", body: "abc" }).clone().text();
+    const ac = new AbortController(); let aborted = 0; ac.signal.addEventListener("abort", () => aborted++); ac.abort();
+    const et = new EventTarget(); let fired = ""; et.addEventListener("ping", (e) => (fired = e.type)); et.dispatchEvent(new Event("ping"));
+    out.events = [ac.signal.aborted, aborted, fired];
     return Response.json(out, { headers: { "x-served-by": "isolate" } });
   },
 };`;
@@ -159,6 +162,7 @@ describe("runtime", () => {
       stream: "streamed",
       hasNode: "undefinedundefinedundefinedundefined",
       cloned: "abc",
+      events: [true, 1, "ping"],
     });
   });
 

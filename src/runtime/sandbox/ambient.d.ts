@@ -31,3 +31,18 @@ declare module "@ungap/structured-clone" {
   export default function structuredClone<T>(value: T, options?: { json?: boolean; lossy?: boolean }): T;
 }
 declare module "fast-text-encoding";
+declare module "abort-controller/dist/abort-controller.mjs" {
+  export const AbortController: new () => { readonly signal: unknown; abort(reason?: unknown): void };
+  export const AbortSignal: unknown;
+}
+declare module "event-target-shim" {
+  export class EventTarget {
+    addEventListener(type: string, listener: (e: Event) => void): void;
+    removeEventListener(type: string, listener: (e: Event) => void): void;
+    dispatchEvent(e: Event): boolean;
+  }
+  export class Event {
+    constructor(type: string, init?: { bubbles?: boolean; cancelable?: boolean });
+    readonly type: string;
+  }
+}

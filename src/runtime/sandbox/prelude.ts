@@ -17,6 +17,8 @@ import {
 import URL from "core-js-pure/web/url";
 import URLSearchParams from "core-js-pure/web/url-search-params";
 import structuredClone from "@ungap/structured-clone";
+import { AbortController, AbortSignal } from "abort-controller/dist/abort-controller.mjs";
+import { Event, EventTarget } from "event-target-shim";
 import { Headers, Request, Response, bodyBytes, encoder, decoder, toBytes } from "./web.ts";
 
 /** What the host hands in: callbacks that cross the boundary. */
@@ -83,6 +85,8 @@ function formatArg(v: unknown, depth = 0): string {
 function logger(level: string) {
   return (...args: unknown[]): void => bridge().log(level, args.map((a) => formatArg(a)).join(" "));
 }
+const timersByLabel = new Map<string, number>();
+const counts = new Map<string, number>();
 const console = {
   log: logger("info"),
   info: logger("info"),
@@ -90,6 +94,26 @@ const console = {
   warn: logger("warn"),
   error: logger("error"),
   trace: logger("debug"),
+  dir: logger("info"),
+  table: logger("info"),
+  assert(condition?: unknown, ...args: unknown[]): void {
+    if (!condition) logger("error")("Assertion failed", ...args);
+  },
+  time(label = "default"): void {
+    timersByLabel.set(label, Date.now());
+  },
+  timeEnd(label = "default"): void {
+    const t = timersByLabel.get(label);
+    timersByLabel.delete(label);
+    if (t !== undefined) logger("info")(`${label}: ${Date.now() - t} ms`);
+  },
+  count(label = "default"): void {
+    const n = (counts.get(label) ?? 0) + 1;
+    counts.set(label, n);
+    logger("info")(`${label}: ${n}`);
+  },
+  group(): void {},
+  groupEnd(): void {},
 };
 
 // ---- timers --------------------------------------------------------------------------------
@@ -521,6 +545,10 @@ const globals: Record<string, unknown> = {
   queueMicrotask: (fn: () => void) => void Promise.resolve().then(fn),
   performance: { now: () => Date.now(), timeOrigin: Date.now() },
   navigator: { userAgent: "Stratus" },
+  AbortController,
+  AbortSignal,
+  Event,
+  EventTarget,
   Headers,
   Request,
   Response,
