@@ -20,8 +20,8 @@ export function preludeScript(): string {
       platform: "neutral",
       target: "es2024",
       mainFields: ["browser", "module", "main"],
-      minifyWhitespace: true,
-      minifySyntax: true,
+      minify: true,
+      keepNames: true,
       legalComments: "none",
       logLevel: "silent",
     });
