@@ -20,6 +20,19 @@ app.use("*", async (c, next) => { await next(); c.header("x-powered-by", "hono-i
 app.get("/hello/:name", (c) => c.json({ hello: c.req.param("name"), q: c.req.query("q") ?? null }));
 app.put("/notes/:id", async (c) => { const body = await c.req.json<{ text: string }>(); await c.env.KV.put(c.req.param("id"), body.text); return c.body(null, 204); });
 app.get("/notes/:id", async (c) => { const t = await c.env.KV.get(c.req.param("id")); if (t === null) throw new HTTPException(404, { message: "no note" }); return c.text(t); });
+app.post("/form", async (c) => {
+  const body = await c.req.parseBody();
+  const file = body["upload"];
+  return c.json({ name: body["name"], file: file instanceof File ? { name: file.name, type: file.type, size: file.size, text: await file.text() } : null });
+});
+app.get("/blob", () => new Response(new Blob(["a", new Uint8Array([98]), "c"], { type: "text/x-abc" })));
+app.get("/form-out", async () => {
+  const fd = new FormData();
+  fd.append("x", "1");
+  fd.append("f", new Blob(["file body"], { type: "text/plain" }), "f.txt");
+  const back = await new Response(fd).formData();
+  return Response.json({ x: back.get("x"), f: await (back.get("f") as File).text(), name: (back.get("f") as File).name });
+});
 app.notFound((c) => c.json({ error: "hono 404" }, 404));
 export default app;
 `,
@@ -33,6 +46,20 @@ test("Hono routes, params, query, middleware and JSON", async () => {
   assert.deepEqual(await res.json(), { hello: "ada", q: "x" });
   assert.equal(res.headers.get("x-powered-by"), "hono-in-stratus");
   assert.equal(res.headers.get("access-control-allow-origin"), "*");
+});
+
+test("forms: urlencoded and multipart bodies through Hono's parseBody, Blob bodies, FormData round trip", async () => {
+  const urlencoded = await s.fetch("/api/form", { method: "POST", body: new URLSearchParams({ name: "ada" }) });
+  assert.deepEqual(await urlencoded.json(), { name: "ada", file: null });
+  const fd = new FormData();
+  fd.append("name", "grace");
+  fd.append("upload", new Blob(["hello file"], { type: "text/plain" }), "note.txt");
+  const multipart = await s.fetch("/api/form", { method: "POST", body: fd });
+  assert.deepEqual(await multipart.json(), { name: "grace", file: { name: "note.txt", type: "text/plain", size: 10, text: "hello file" } });
+  const blob = await s.fetch("/api/blob");
+  assert.equal(blob.headers.get("content-type"), "text/x-abc");
+  assert.equal(await blob.text(), "abc");
+  assert.deepEqual(await (await s.fetch("/api/form-out")).json(), { x: "1", f: "file body", name: "f.txt" });
 });
 
 test("Hono with c.env KV bindings, 204s and HTTPException", async () => {

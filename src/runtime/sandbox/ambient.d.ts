@@ -7,6 +7,7 @@ declare class TextDecoder {
   constructor(label?: string, options?: { fatal?: boolean; ignoreBOM?: boolean });
   decode(input?: ArrayBufferView | ArrayBuffer): string;
 }
+declare const crypto: { getRandomValues<T extends ArrayBufferView>(a: T): T };
 declare class URLSearchParams {
   constructor(init?: string | Record<string, string> | string[][]);
   get(name: string): string | null;

@@ -20,6 +20,7 @@ import structuredClone from "@ungap/structured-clone";
 import { AbortController, AbortSignal } from "abort-controller/dist/abort-controller.mjs";
 import { Event, EventTarget } from "event-target-shim";
 import { Headers, Request, Response, bodyBytes, encoder, decoder, toBytes } from "./web.ts";
+import { Blob, File, FormData } from "./form.ts";
 
 /** What the host hands in: callbacks that cross the boundary. */
 interface HostBridge {
@@ -549,6 +550,9 @@ const globals: Record<string, unknown> = {
   AbortSignal,
   Event,
   EventTarget,
+  Blob,
+  File,
+  FormData,
   Headers,
   Request,
   Response,

@@ -5,6 +5,7 @@
  * the well-kept polyfills (whatwg-fetch) have no stream bodies, which response streaming needs.
  */
 import { ReadableStream } from "web-streams-polyfill";
+import { Blob, FormData, encodeMultipart, parseFormData } from "./form.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -165,6 +166,11 @@ export function extractBody(init: unknown): { body: RawBody; type: string | null
   if (init instanceof ArrayBuffer) return { body: new Uint8Array(init.slice(0)), type: null };
   if (ArrayBuffer.isView(init)) return { body: new Uint8Array(init.buffer.slice(init.byteOffset, init.byteOffset + init.byteLength)), type: null };
   if (init instanceof URLSearchParams) return { body: init.toString(), type: "application/x-www-form-urlencoded;charset=UTF-8" };
+  if (init instanceof Blob) return { body: init._bytes, type: init.type || null };
+  if (init instanceof FormData) {
+    const { bytes, type } = encodeMultipart(init);
+    return { body: bytes, type };
+  }
   if (init instanceof ReadableStream) return { body: init as ReadableStream<Uint8Array>, type: null };
   if (typeof (init as { getReader?: unknown }).getReader === "function") return { body: init as ReadableStream<Uint8Array>, type: null };
   return { body: String(init), type: "text/plain;charset=UTF-8" };
@@ -220,11 +226,13 @@ class Body {
   async json(): Promise<unknown> {
     return JSON.parse(await this.text());
   }
-  async formData(): Promise<never> {
-    throw new TypeError("formData() is not available in Stratus isolates yet; read text() and parse it with URLSearchParams");
+  async formData(): Promise<FormData> {
+    const type = (this as unknown as { headers: Headers }).headers.get("content-type");
+    return parseFormData(await this.bytes(), type);
   }
-  async blob(): Promise<never> {
-    throw new TypeError("blob() is not available in Stratus isolates yet; use arrayBuffer() or bytes()");
+  async blob(): Promise<Blob> {
+    const type = (this as unknown as { headers: Headers }).headers.get("content-type") ?? "";
+    return new Blob([await this.bytes()], { type });
   }
   /** Splits the body for clone(). */
   _cloneRaw(): RawBody {
