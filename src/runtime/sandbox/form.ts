@@ -44,7 +44,7 @@ export class Blob {
     return dec.decode(this._bytes);
   }
   async arrayBuffer(): Promise<ArrayBuffer> {
-    return this._bytes.slice().buffer as ArrayBuffer;
+    return this._bytes.slice().buffer;
   }
   async bytes(): Promise<Uint8Array> {
     return this._bytes.slice();
