@@ -13,6 +13,11 @@ import { createLogger, silentLogger, type ServiceFigures } from "../telemetry/in
 import { initProject } from "./init.ts";
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
+// A reader that stops early (`stratus status | head`) is not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
 
 function intOption(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -52,12 +57,16 @@ program
     intOption("--workers", 1, 64),
     availableParallelism(),
   )
-  .option("--control-port <port>", "port of the control API: /metrics, /v1/status (0 picks a free one)", intOption("--control-port", 0, 65535), 8081)
+  .option(
+    "--control-port <port>",
+    "port of the control API: /metrics, /v1/status (default: the gateway port + 1; 0 picks a free one)",
+    intOption("--control-port", 0, 65535),
+  )
   .option("--worker-memory <MB>", "replace a worker process gracefully past this resident memory", intOption("--worker-memory", 64, 1_048_576), 1536)
   .option("--json", "JSON log lines (default when output is not a terminal)")
   .option("--no-watch", "do not rebuild on file changes")
   .action(
-    async (dir: string, o: { port: number; host: string; workers: number; controlPort: number; workerMemory: number; json?: boolean; watch: boolean }) => {
+    async (dir: string, o: { port: number; host: string; workers: number; controlPort?: number; workerMemory: number; json?: boolean; watch: boolean }) => {
       const json = o.json ?? !process.stdout.isTTY;
       const logger = createLogger({ json });
       const dev = new DevServer({
@@ -65,7 +74,8 @@ program
         port: o.port,
         host: o.host,
         workers: o.workers,
-        controlPort: o.controlPort,
+        // Beside the gateway port by default, so two dev servers on different ports do not collide.
+        controlPort: o.controlPort ?? (o.port === 0 || o.port === 65535 ? 0 : o.port + 1),
         maxWorkerRssMb: o.workerMemory,
         json,
         watch: o.watch,

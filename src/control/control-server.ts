@@ -1,6 +1,6 @@
 /**
- * The node's control API, as far as this release goes: read-only, on its own port (default
- * 8081, bound to 127.0.0.1): `GET /metrics` (Prometheus text, summed over worker processes) and
+ * The node's control API, as far as this release goes: read-only, on its own port (for `dev`, the
+ * gateway port + 1 unless told otherwise; bound to the gateway's host, 127.0.0.1 by default): `GET /metrics` (Prometheus text, summed over worker processes) and
  * `GET /v1/status` (per-service figures as JSON, what `stratus status` prints).
  */
 import { createServer, type Server } from "node:http";
