@@ -51,6 +51,20 @@ test("bad input exits non-zero with a one-line cause", async () => {
   assert.match(bad.stderr, /stratus\.yaml:5:\d+: services\.a\.routes\[1\]: "GIT \/b" is not valid/);
 });
 
+test("invoke and status say what is wrong with their input", async () => {
+  const p = tempProject({ "stratus.yaml": "name: x\nservices:\n  a:\n    entry: a.ts\n", "a.ts": "export default { fetch: () => new Response('a') };" });
+  cleanups.push(() => p.remove());
+  const unknown = await stratus(["invoke", "nope", "/", "--dir", p.dir]);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /no service "nope" in .*stratus\.yaml; services: a/);
+  const header = await stratus(["invoke", "a", "/", "--dir", p.dir, "-H", "no-colon"]);
+  assert.equal(header.code, 1);
+  assert.match(header.stderr, /--header "no-colon" is not "Name: value"/);
+  const status = await stratus(["status", "--url", "http://127.0.0.1:9"]);
+  assert.equal(status.code, 1);
+  assert.match(status.stderr, /cannot reach the control API at http:\/\/127\.0\.0\.1:9 .*pass --url or set STRATUS_URL/);
+});
+
 test("check reports build errors per service", async () => {
   const p = tempProject({
     "stratus.yaml": "name: x\nservices:\n  a:\n    entry: a.ts\n",
