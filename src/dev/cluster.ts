@@ -17,7 +17,10 @@ export type ToWorker =
   | { type: "start"; port: number; host: string; seq: number }
   | { type: "load"; stack: ResolvedStack; bundles: BundleRef[]; seq: number }
   | { type: "metrics"; seq: number }
-  | { type: "stop"; seq: number };
+  | { type: "stop"; seq: number }
+  | { type: "grant"; id: number; ok: boolean; seq: 0 }
+  | { type: "reclaim"; service: string; seq: 0 }
+  | { type: "available"; service: string; seq: 0 };
 
 /** Worker -> primary messages. */
 export type FromWorker =
@@ -25,7 +28,9 @@ export type FromWorker =
   | { type: "loaded"; outcomes: LoadOutcome[]; seq: number }
   | { type: "metrics"; metrics: MetricsJson; seq: number }
   | { type: "failed"; message: string; code?: string; seq: number }
-  | { type: "recycle"; rssMb: number; seq: 0 };
+  | { type: "recycle"; rssMb: number; seq: 0 }
+  | { type: "take"; service: string; id: number; seq: 0 }
+  | { type: "give"; service: string; seq: 0 };
 
 const WORKER_MAIN = fileURLToPath(new URL("./worker-main.ts", import.meta.url));
 
@@ -49,6 +54,10 @@ export class ClusterWorkers implements Workers {
   #seq = 0;
   #stopping = false;
   #deaths: number[] = [];
+  /** The node-wide instance budget: scale.max per service, and what each worker holds of it. */
+  readonly #budget = new Map<string, number>();
+  readonly #held = new Map<string, Map<Worker, number>>();
+  readonly #wanting = new Map<string, Set<Worker>>();
   readonly #recycling = new Set<Worker>();
 
   constructor(opts: ClusterOptions) {
@@ -102,11 +111,54 @@ export class ClusterWorkers implements Workers {
     return w;
   }
 
+  #heldBy(service: string): Map<Worker, number> {
+    let h = this.#held.get(service);
+    if (!h) {
+      h = new Map();
+      this.#held.set(service, h);
+    }
+    return h;
+  }
+
+  /** A worker asks to start an instance of `service`: granted while the node is under scale.max. */
+  #take(w: Worker, service: string, id: number): void {
+    const held = this.#heldBy(service);
+    const total = [...held.values()].reduce((a, b) => a + b, 0);
+    const ok = total < (this.#budget.get(service) ?? Infinity);
+    if (ok) held.set(w, (held.get(w) ?? 0) + 1);
+    else {
+      let wanting = this.#wanting.get(service);
+      if (!wanting) this.#wanting.set(service, (wanting = new Set()));
+      wanting.add(w);
+      // Ask the holders to give back an instance as soon as one is idle.
+      for (const holder of held.keys()) if (holder !== w) holder.send({ type: "reclaim", service, seq: 0 } satisfies ToWorker);
+    }
+    w.send({ type: "grant", id, ok, seq: 0 } satisfies ToWorker);
+  }
+
+  #give(w: Worker, service: string): void {
+    const held = this.#heldBy(service);
+    const n = (held.get(w) ?? 0) - 1;
+    if (n > 0) held.set(w, n);
+    else held.delete(w);
+    this.#announce(service);
+  }
+
+  /** Tells the workers that were refused `service`'s budget that there is room again. */
+  #announce(service: string): void {
+    const wanting = this.#wanting.get(service);
+    if (!wanting) return;
+    this.#wanting.delete(service);
+    for (const x of wanting) if (this.#workers.has(x)) x.send({ type: "available", service, seq: 0 } satisfies ToWorker);
+  }
+
   /** Watches a worker for its request to be recycled (its memory guard tripped). */
   #track(w: Worker): void {
     w.on("exit", (code, signal) => this.#exited(w, code, signal));
     w.on("message", (m: FromWorker) => {
       if (m.type === "recycle") void this.#recycle(w, m.rssMb);
+      else if (m.type === "take") this.#take(w, m.service, m.id);
+      else if (m.type === "give") this.#give(w, m.service);
     });
   }
 
@@ -130,6 +182,11 @@ export class ClusterWorkers implements Workers {
 
   #exited(w: Worker, code: number | null, signal: string | null): void {
     this.#workers.delete(w);
+    // Whatever budget it held is free again.
+    for (const [service, held] of this.#held) {
+      if (held.delete(w)) this.#announce(service);
+    }
+    for (const wanting of this.#wanting.values()) wanting.delete(w);
     if (this.#stopping) return;
     if (this.#recycling.delete(w)) return;
     const now = Date.now();
@@ -165,6 +222,8 @@ export class ClusterWorkers implements Workers {
 
   async load(stack: ResolvedStack, bundles: readonly BundleRef[]): Promise<LoadOutcome[]> {
     this.#lastLoad = { stack, bundles: [...bundles] };
+    this.#budget.clear();
+    for (const s of stack.services) this.#budget.set(s.name, s.scale.max);
     const replies = await Promise.all(
       [...this.#workers].map((w) =>
         this.#ask<{ type: "loaded"; outcomes: LoadOutcome[]; seq: number }>(w, { type: "load", stack, bundles: [...bundles], seq: ++this.#seq }).catch(

@@ -1,5 +1,6 @@
 /** Entry of a worker process: a StackHost driven by messages from the supervisor. */
 import type { AddressInfo } from "node:net";
+import type { Capacity } from "../runtime/index.ts";
 import { StackHost } from "../stack/index.ts";
 import { createLogger } from "../telemetry/index.ts";
 import type { FromWorker, ToWorker } from "./cluster.ts";
@@ -12,8 +13,24 @@ function send(m: FromWorker): void {
   process.send?.(m);
 }
 
+// The node-wide instance budget lives in the supervisor: ask it before starting an instance.
+const grants = new Map<number, (ok: boolean) => void>();
+let nextGrant = 1;
+const capacity: Capacity = {
+  take(service) {
+    const id = nextGrant++;
+    return new Promise<boolean>((resolve) => {
+      grants.set(id, resolve);
+      send({ type: "take", service, id, seq: 0 });
+    });
+  },
+  give(service) {
+    send({ type: "give", service, seq: 0 });
+  },
+};
+
 function ensureHost(): StackHost {
-  host ??= new StackHost({ stateDir, logger: createLogger({ json, level: process.env["STRATUS_LOG_LEVEL"] ?? "info" }) });
+  host ??= new StackHost({ stateDir, capacity, logger: createLogger({ json, level: process.env["STRATUS_LOG_LEVEL"] ?? "info" }) });
   return host;
 }
 
@@ -47,7 +64,16 @@ async function handle(m: ToWorker): Promise<void> {
 let chain: Promise<void> = Promise.resolve();
 const TYPES = new Set(["start", "load", "metrics", "stop"]);
 process.on("message", (m: ToWorker) => {
-  if (typeof m !== "object" || m === null || !TYPES.has(m.type)) return;
+  if (typeof m !== "object" || m === null) return;
+  // Budget messages are answered at once, not behind a deploy in the chain.
+  if (m.type === "grant") {
+    grants.get(m.id)?.(m.ok);
+    grants.delete(m.id);
+    return;
+  }
+  if (m.type === "reclaim") return host?.runtime.reclaim(m.service);
+  if (m.type === "available") return host?.runtime.retry(m.service);
+  if (!TYPES.has(m.type)) return;
   chain = chain.then(() => handle(m));
 });
 process.on("SIGINT", () => undefined); // the supervisor decides when workers stop

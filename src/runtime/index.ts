@@ -11,3 +11,4 @@ export {
 } from "./runtime.ts";
 export { errorResult, readBody, createBlankIsolate, type InvokeRequest, type InvokeResult } from "./instance.ts";
 export { hostAllowed } from "./host-io.ts";
+export { UNLIMITED, type Capacity } from "./capacity.ts";

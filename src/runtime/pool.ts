@@ -5,6 +5,7 @@
  */
 import type { ResolvedService } from "../config/index.ts";
 import { StratusError, type ErrorCode } from "../errors/index.ts";
+import { UNLIMITED, type Capacity } from "./capacity.ts";
 import { Instance, type BlankIsolate, type InstanceHost, type LoadedCode } from "./instance.ts";
 
 const CRASH_LIMIT = 5;
@@ -51,18 +52,32 @@ export class Pool {
   coldStarts = 0;
 
   readonly #clock: () => number;
+  readonly #capacity: Capacity;
+  /** Instances that hold a unit of the node-wide budget. */
+  readonly #counted = new Set<Instance>();
+  /** Another worker waits for this service's budget: give back the next instance that goes idle. */
+  #reclaim = false;
   #deaths: number[] = [];
   #lastDeath: ErrorCode = "STRATUS_E_INTERNAL";
   #pause = 0;
   #pausedUntil = 0;
 
-  constructor(service: ResolvedService, code: LoadedCode, host: InstanceHost, blanks: BlankSource, events: PoolEvents, clock: () => number) {
+  constructor(
+    service: ResolvedService,
+    code: LoadedCode,
+    host: InstanceHost,
+    blanks: BlankSource,
+    events: PoolEvents,
+    clock: () => number,
+    capacity: Capacity = UNLIMITED,
+  ) {
     this.service = service;
     this.code = code;
     this.#host = host;
     this.#blanks = blanks;
     this.#events = events;
     this.#clock = clock;
+    this.#capacity = capacity;
     this.#sweeper = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, service.scale.idleTimeoutMs / 4))).unref();
   }
 
@@ -72,10 +87,16 @@ export class Pool {
    * request is a cold start.
    */
   async start(): Promise<void> {
-    const first = await this.#startInstance();
-    if (this.service.scale.min === 0) first.dispose();
-    else this.#instances.push(first);
-    while (this.#instances.length < this.service.scale.min) this.#instances.push(await this.#startInstance());
+    const first = await this.#create();
+    if (this.service.scale.min > 0 && (await this.#capacity.take(this.service.name))) {
+      this.#counted.add(first);
+      this.#instances.push(first);
+    } else first.dispose();
+    while (this.#instances.length < this.service.scale.min) {
+      const inst = await this.#startInstance();
+      if (!inst) break; // the node is at scale.max; more start when budget comes back
+      this.#instances.push(inst);
+    }
   }
 
   get size(): number {
@@ -91,26 +112,40 @@ export class Pool {
     return this.#queue.length;
   }
 
-  async #startInstance(): Promise<Instance> {
+  async #create(): Promise<Instance> {
+    const inst = await Instance.create(this.service, this.code, this.#host, (i, code) => this.#died(i, code), this.#blanks.take(this.service.limits.memoryMb));
+    inst.idleSince = this.#clock();
+    return inst;
+  }
+
+  /** Starts an instance within the node-wide budget; null when the node is at scale.max. */
+  async #startInstance(): Promise<Instance | null> {
     this.#starting++;
     try {
-      const inst = await Instance.create(
-        this.service,
-        this.code,
-        this.#host,
-        (i, code) => this.#died(i, code),
-        this.#blanks.take(this.service.limits.memoryMb),
-      );
-      inst.idleSince = this.#clock();
-      return inst;
+      if (!(await this.#capacity.take(this.service.name))) return null;
+      try {
+        const inst = await this.#create();
+        this.#counted.add(inst);
+        return inst;
+      } catch (err) {
+        this.#capacity.give(this.service.name);
+        throw err;
+      }
     } finally {
       this.#starting--;
     }
   }
 
+  /** Disposes an instance and gives its unit of budget back. */
+  #retire(inst: Instance): void {
+    inst.dispose();
+    if (this.#counted.delete(inst)) this.#capacity.give(this.service.name);
+  }
+
   #died(inst: Instance, code: ErrorCode): void {
     const i = this.#instances.indexOf(inst);
     if (i >= 0) this.#instances.splice(i, 1);
+    if (this.#counted.delete(inst)) this.#capacity.give(this.service.name);
     this.#noteDeath(code);
     this.#events.instanceDied(this.service.name, code);
     if (this.#instances.length === 0 && this.#clock() < this.#pausedUntil) {
@@ -180,18 +215,26 @@ export class Pool {
         this.invocations--;
         throw err;
       }
-      this.coldStarts++;
       return this.#startInstance().then((inst) => {
+        if (!inst) return this.#enqueue(); // the node is at scale.max: wait like any request past it
+        this.coldStarts++;
         this.#instances.push(inst);
         inst.leased++;
         return { instance: inst, cold: true };
       });
     }
+    return this.#enqueue();
+  }
+
+  /** Waits for a slot (or refuses with 429 past scale.queue). */
+  #enqueue(): Promise<Lease> {
     if (this.#queue.length >= this.service.scale.queue) {
       this.invocations--;
-      throw new StratusError(
-        "STRATUS_E_OVERLOADED",
-        `service "${this.service.name}" is at scale.max (${this.service.scale.max}) instances with ${this.#queue.length} requests queued (scale.queue); retry later`,
+      return Promise.reject(
+        new StratusError(
+          "STRATUS_E_OVERLOADED",
+          `service "${this.service.name}" is at scale.max (${this.service.scale.max}) instances with ${this.#queue.length} requests queued (scale.queue); retry later`,
+        ),
       );
     }
     return new Promise<Instance>((resolve, reject) => {
@@ -224,6 +267,7 @@ export class Pool {
     if (this.#instances.length + this.#starting >= this.service.scale.max || this.#clock() < this.#pausedUntil) return;
     this.#startInstance().then(
       (inst) => {
+        if (!inst) return; // at the node's scale.max: retry() runs when budget comes back
         this.#instances.push(inst);
         this.#handOff(inst);
       },
@@ -247,7 +291,14 @@ export class Pool {
       this.#queue.shift()!.resolve(inst);
       return;
     }
-    if (--inst.leased === 0) inst.idleSince = this.#clock();
+    if (--inst.leased === 0) {
+      inst.idleSince = this.#clock();
+      if (this.#reclaim && !this.#draining && this.#instances.length > this.service.scale.min) {
+        this.#reclaim = false;
+        this.#instances.splice(this.#instances.indexOf(inst), 1);
+        this.#retire(inst);
+      }
+    }
     if (this.#draining && this.#leasedTotal() === 0) this.#finishDrain();
   }
 
@@ -262,9 +313,27 @@ export class Pool {
       const inst = this.#instances[i]!;
       if (inst.leased === 0 && now - inst.idleSince >= this.service.scale.idleTimeoutMs) {
         this.#instances.splice(i, 1);
-        inst.dispose();
+        this.#retire(inst);
       }
     }
+  }
+
+  /**
+   * Another worker is waiting for this service's node-wide budget: give back an idle instance now,
+   * or the next one to go idle (keeping scale.min).
+   */
+  reclaim(): void {
+    const idle = this.#instances.find((i) => i.leased === 0 && this.#counted.has(i));
+    if (idle && this.#instances.length > this.service.scale.min) {
+      this.#instances.splice(this.#instances.indexOf(idle), 1);
+      this.#retire(idle);
+    } else this.#reclaim = true; // busy or still starting: the next one to go idle goes
+  }
+
+  /** Budget came back on the node: start instances for requests waiting here, and up to scale.min. */
+  retry(): void {
+    if (this.#draining) return;
+    if (this.#queue.length > 0 || this.#instances.length + this.#starting < this.service.scale.min) this.#grow();
   }
 
   /** Stops taking work; resolves when in-flight invocations finished and every instance is gone. */
@@ -280,7 +349,7 @@ export class Pool {
   }
 
   #finishDrain(): void {
-    for (const inst of this.#instances.splice(0)) inst.dispose();
+    for (const inst of this.#instances.splice(0)) this.#retire(inst);
     this.#drained?.();
     this.#drained = null;
   }

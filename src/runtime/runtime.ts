@@ -7,6 +7,7 @@ import type { ResolvedService } from "../config/index.ts";
 import { StratusError, type ErrorCode } from "../errors/index.ts";
 import type { StateProvider } from "../state/index.ts";
 import type { Logger } from "../telemetry/index.ts";
+import type { Capacity } from "./capacity.ts";
 import { HostIo } from "./host-io.ts";
 import { createBlankIsolate, errorResult, type BlankIsolate, type InvokeRequest, type InvokeResult, type LoadedCode } from "./instance.ts";
 import { Pool } from "./pool.ts";
@@ -20,6 +21,8 @@ export interface RuntimeOptions {
   spares?: number;
   /** The clock idle timeouts are measured on (default Date.now). */
   clock?: () => number;
+  /** The node-wide instance budget (default: this process's own scale.max only). */
+  capacity?: Capacity;
 }
 
 /** What one invocation produced, for the gateway and the logs. */
@@ -136,6 +139,7 @@ export class Runtime {
       { take: (mb) => this.takeBlank(mb) },
       { instanceDied: (svc, c) => this.#instanceDied(svc, c) },
       this.#opts.clock ?? Date.now,
+      this.#opts.capacity,
     );
     try {
       await pool.start();
@@ -244,6 +248,16 @@ export class Runtime {
       { service, code },
       `an instance of ${service} was stopped (${code}) and will be replaced on the next request; other services are unaffected`,
     );
+  }
+
+  /** Another worker waits for `service`'s node-wide budget: give an instance back when one is idle. */
+  reclaim(service: string): void {
+    this.#pools.get(service)?.reclaim();
+  }
+
+  /** `service`'s node-wide budget has room again: start instances for requests waiting here. */
+  retry(service: string): void {
+    this.#pools.get(service)?.retry();
   }
 
   /** Releases idle instances now (also done on a timer); tests call it after moving the clock. */

@@ -5,7 +5,7 @@
 import { isDeepStrictEqual } from "node:util";
 import type { ResolvedService, ResolvedStack } from "../config/index.ts";
 import { Gateway } from "../gateway/index.ts";
-import { Runtime } from "../runtime/index.ts";
+import { Runtime, type Capacity } from "../runtime/index.ts";
 import { SqliteStateProvider, type StateProvider } from "../state/index.ts";
 import { Metrics, type Logger } from "../telemetry/index.ts";
 
@@ -27,6 +27,8 @@ export interface StackHostOptions {
   state?: StateProvider;
   /** The clock for KV expiry and idle timeouts (tests move it by hand). */
   clock?: () => number;
+  /** The node-wide instance budget, when this process is one of several workers. */
+  capacity?: Capacity;
 }
 
 /** What load() did for one service. */
@@ -54,6 +56,7 @@ export class StackHost {
       logger: opts.logger,
       ...(opts.spares !== undefined ? { spares: opts.spares } : {}),
       ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(opts.capacity ? { capacity: opts.capacity } : {}),
     });
     this.gateway = new Gateway({ runtime: this.runtime, logger: opts.logger });
     this.metrics = new Metrics(this.runtime);
