@@ -13,7 +13,7 @@ let base = "";
 
 before(async () => {
   project = tempProject({
-    "stratus.yaml": `name: guard\nservices:\n  hog:\n    entry: hog.ts\n    routes: ["GET /*"]\n    limits: { memory: 1024 }\n`,
+    "stratus.yaml": `name: guard\nservices:\n  hog:\n    entry: hog.ts\n    routes: ["GET /*"]\n    limits: { memory: 1024, cpu: 30s, timeout: 60s }\n`,
     // Keeps ~400 MB alive inside its isolate: within its own limit, but past the worker guard.
     "hog.ts": `
 const hoard: Float64Array[] = [];

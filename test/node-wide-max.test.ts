@@ -12,7 +12,7 @@ let port = 0;
 
 before(async () => {
   project = tempProject({
-    "stratus.yaml": `name: budget\nservices:\n  one:\n    entry: one.ts\n    routes: ["GET /*"]\n    scale: { max: 1, concurrency: 1 }\n`,
+    "stratus.yaml": `name: budget\nservices:\n  one:\n    entry: one.ts\n    routes: ["GET /*"]\n    scale: { max: 1, concurrency: 1 }\n    limits: { timeout: 60s }\n`,
     "one.ts": `export default { async fetch(): Promise<Response> { await new Promise((r) => setTimeout(r, 60)); return new Response("ok"); } };`,
   });
   dev = new DevServer({

@@ -130,8 +130,13 @@ export class ClusterWorkers implements Workers {
       let wanting = this.#wanting.get(service);
       if (!wanting) this.#wanting.set(service, (wanting = new Set()));
       wanting.add(w);
-      // Ask the holders to give back an instance as soon as one is idle.
-      for (const holder of held.keys()) if (holder !== w) holder.send({ type: "reclaim", service, seq: 0 } satisfies ToWorker);
+      // Ask the worker holding the most to give an instance back as soon as one is idle, when the
+      // asker has none or the two differ by two or more. Nearer balance stays as it is: giving
+      // back on every idle moment would rebuild isolates back and forth under load.
+      const mine = held.get(w) ?? 0;
+      let top: Worker | null = null;
+      for (const [holder, n] of held) if (holder !== w && (top === null || n > held.get(top)!)) top = holder;
+      if (top && (mine === 0 || held.get(top)! >= mine + 2)) top.send({ type: "reclaim", service, seq: 0 } satisfies ToWorker);
     }
     w.send({ type: "grant", id, ok, seq: 0 } satisfies ToWorker);
   }
