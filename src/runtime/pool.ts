@@ -293,9 +293,10 @@ export class Pool {
     }
     if (--inst.leased === 0) {
       inst.idleSince = this.#clock();
-      if (this.#reclaim && !this.#draining && this.#instances.length > this.service.scale.min) {
+      const at = this.#instances.indexOf(inst);
+      if (this.#reclaim && !this.#draining && at >= 0 && this.#instances.length > this.service.scale.min) {
         this.#reclaim = false;
-        this.#instances.splice(this.#instances.indexOf(inst), 1);
+        this.#instances.splice(at, 1);
         this.#retire(inst);
       }
     }
@@ -306,8 +307,13 @@ export class Pool {
     return this.#instances.reduce((n, i) => n + i.leased, 0);
   }
 
-  /** Releases instances idle for longer than idleTimeout, keeping `min` (runs every ≤1 s; tests call it after moving the clock). */
+  /**
+   * Releases instances idle for longer than idleTimeout, keeping `min`, and retries growth for
+   * waiting requests (runs every ≤1 s; tests call it after moving the clock).
+   */
   sweep(now = this.#clock()): void {
+    // Requests waiting with room to grow (a node-wide refusal earlier, a lost notice): try again.
+    if (!this.#draining && this.#queue.length > 0 && this.#starting === 0) this.#grow();
     const keep = this.service.scale.min;
     for (let i = this.#instances.length - 1; i >= 0 && this.#instances.length > keep; i--) {
       const inst = this.#instances[i]!;
