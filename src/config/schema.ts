@@ -63,8 +63,8 @@ export const Service = z.strictObject({
     .describe("Plain values in env."),
   scale: z
     .strictObject({
-      min: z.number().int().nonnegative().default(0).describe("Instances kept warm (default 0: scale to zero)."),
-      max: z.number().int().positive().default(10).describe("Most instances per worker process (default 10)."),
+      min: z.number().int().nonnegative().default(0).describe("Instances kept warm in each worker process (default 0: scale to zero)."),
+      max: z.number().int().positive().default(10).describe("Most instances on the node, all worker processes together (default 10)."),
       concurrency: z.number().int().positive().default(1).describe("In-flight invocations per instance (default 1)."),
       idleTimeout: Duration.default("30s").describe("Idle time before an instance is released (default 30s)."),
       queue: z.number().int().nonnegative().default(100).describe("Requests that may wait for an instance before 429 (default 100)."),
