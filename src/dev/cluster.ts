@@ -32,6 +32,13 @@ export type FromWorker =
   | { type: "take"; service: string; id: number; seq: 0 }
   | { type: "give"; service: string; seq: 0 };
 
+/** Sends to a worker that may be on its way out: a closed channel is not the supervisor's fault. */
+function tell(w: Worker, msg: ToWorker): void {
+  // With a callback, a send that fails reports there instead of as an 'error' event on the
+  // worker; the worker's exit handler does the cleaning up.
+  if (w.isConnected()) w.send(msg, () => undefined);
+}
+
 const WORKER_MAIN = fileURLToPath(new URL("./worker-main.ts", import.meta.url));
 
 /** Options of ClusterWorkers. */
@@ -136,9 +143,9 @@ export class ClusterWorkers implements Workers {
       const mine = held.get(w) ?? 0;
       let top: Worker | null = null;
       for (const [holder, n] of held) if (holder !== w && (top === null || n > held.get(top)!)) top = holder;
-      if (top && (mine === 0 || held.get(top)! >= mine + 2)) top.send({ type: "reclaim", service, seq: 0 } satisfies ToWorker);
+      if (top && (mine === 0 || held.get(top)! >= mine + 2)) tell(top, { type: "reclaim", service, seq: 0 });
     }
-    w.send({ type: "grant", id, ok, seq: 0 } satisfies ToWorker);
+    tell(w, { type: "grant", id, ok, seq: 0 });
   }
 
   #give(w: Worker, service: string): void {
@@ -154,7 +161,7 @@ export class ClusterWorkers implements Workers {
     const wanting = this.#wanting.get(service);
     if (!wanting) return;
     this.#wanting.delete(service);
-    for (const x of wanting) if (this.#workers.has(x)) x.send({ type: "available", service, seq: 0 } satisfies ToWorker);
+    for (const x of wanting) if (this.#workers.has(x)) tell(x, { type: "available", service, seq: 0 });
   }
 
   /** Watches a worker for its request to be recycled (its memory guard tripped). */
