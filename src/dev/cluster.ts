@@ -167,6 +167,8 @@ export class ClusterWorkers implements Workers {
   /** Watches a worker for its request to be recycled (its memory guard tripped). */
   #track(w: Worker): void {
     w.on("exit", (code, signal) => this.#exited(w, code, signal));
+    // A send to a worker that just died reports here; its exit handler does the rest.
+    w.on("error", () => undefined);
     w.on("message", (m: FromWorker) => {
       if (m.type === "recycle") void this.#recycle(w, m.rssMb);
       else if (m.type === "take") this.#take(w, m.service, m.id);
