@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { DevServer } from "../src/dev/index.ts";
-import { silentLogger } from "../src/telemetry/index.ts";
+import type { DevServer } from "../src/dev/index.ts";
+import { testDevServer } from "./helpers/dev.ts";
 import { tempProject, type TempProject } from "./helpers/project.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -30,17 +30,7 @@ before(async () => {
     "services/app/index.ts": svc("v1"),
     "services/other/index.ts": `export default { fetch: () => new Response("other") };`,
   });
-  dev = new DevServer({
-    dir: project.dir,
-    port: 0,
-    host: "127.0.0.1",
-    workers: 2,
-    controlPort: 0,
-    json: true,
-    logLevel: "silent",
-    logger: silentLogger(),
-    print: (l) => printed.push(l),
-  });
+  dev = testDevServer(project.dir, { controlPort: 0, print: (l) => printed.push(l) });
   const port = await dev.start();
   base = `http://127.0.0.1:${port}`;
 });

@@ -2,8 +2,8 @@
 // gracefully (the replacement first), and the stack keeps answering throughout.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { DevServer } from "../src/dev/index.ts";
-import { silentLogger } from "../src/telemetry/index.ts";
+import type { DevServer } from "../src/dev/index.ts";
+import { testDevServer } from "./helpers/dev.ts";
 import { tempProject, type TempProject } from "./helpers/project.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -24,17 +24,7 @@ export default {
   },
 };`,
   });
-  dev = new DevServer({
-    dir: project.dir,
-    port: 0,
-    host: "127.0.0.1",
-    workers: 2,
-    maxWorkerRssMb: 350,
-    json: true,
-    logLevel: "silent",
-    logger: silentLogger(),
-    print: () => undefined,
-  });
+  dev = testDevServer(project.dir, { maxWorkerRssMb: 350 });
   base = `http://127.0.0.1:${await dev.start()}`;
 });
 after(async () => {

@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, test } from "node:test";
-import { DevServer } from "../src/dev/index.ts";
-import { silentLogger } from "../src/telemetry/index.ts";
+import type { DevServer } from "../src/dev/index.ts";
+import { testDevServer } from "./helpers/dev.ts";
 import { tempProject, type TempProject } from "./helpers/project.ts";
 
 let project: TempProject;
@@ -15,17 +15,7 @@ before(async () => {
     "stratus.yaml": `name: budget\nservices:\n  one:\n    entry: one.ts\n    routes: ["GET /*"]\n    scale: { max: 1, concurrency: 1 }\n    limits: { timeout: 60s }\n`,
     "one.ts": `export default { async fetch(): Promise<Response> { await new Promise((r) => setTimeout(r, 60)); return new Response("ok"); } };`,
   });
-  dev = new DevServer({
-    dir: project.dir,
-    port: 0,
-    host: "127.0.0.1",
-    workers: 2,
-    controlPort: 0,
-    json: true,
-    logLevel: "silent",
-    logger: silentLogger(),
-    print: () => undefined,
-  });
+  dev = testDevServer(project.dir, { controlPort: 0 });
   port = await dev.start();
 });
 after(async () => {
