@@ -9,7 +9,8 @@ import { LineCounter, parseDocument, isNode } from "yaml";
 import type { z } from "zod";
 import { StratusError } from "../errors/index.ts";
 import { StackFile, type StackFileParsed } from "./schema.ts";
-import type { BindingConfig, HttpMethod, ResolvedRoute, ResolvedService, ResolvedStack } from "./types.ts";
+import { Cron } from "croner";
+import type { BindingConfig, HttpMethod, ResolvedRoute, ResolvedSchedule, ResolvedService, ResolvedStack, ResolvedSubscription, ResolvedTopic } from "./types.ts";
 
 /** The name of the stack file in a project directory. */
 export const STACK_FILE = "stratus.yaml";
@@ -140,10 +141,10 @@ function fixFor(issue: z.core.$ZodIssue): string {
 /** Parses "10s" / 500 / "2m" into milliseconds. */
 export function parseDuration(value: number | string): number {
   if (typeof value === "number") return value;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value);
   if (!m) throw new StratusError("STRATUS_E_CONFIG_INVALID", `"${value}" is not a duration; write e.g. "500ms" or "10s"`);
   const n = Number(m[1]);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms" | "s" | "m" | "h" | "d"];
   return Math.round(n * unit);
 }
 
@@ -168,6 +169,14 @@ function resolveStack(data: StackFileParsed, file: string, where: (p: readonly P
   const seen = new Map<string, { service: string; route: string; index: number }[]>();
   const services: ResolvedService[] = [];
   const names = Object.keys(data.services);
+  // A topic exists when the stack declares it or grants publish to it.
+  const topics = new Map<string, ResolvedTopic>();
+  for (const [t, opts] of Object.entries(data.topics)) topics.set(t, { name: t, ingest: opts.ingest, retentionMs: parseDuration(opts.retention) });
+  for (const svc of Object.values(data.services)) {
+    for (const b of Object.values(svc.bindings)) {
+      if ("publish" in b) for (const t of b.publish) if (!topics.has(t)) topics.set(t, { name: t, ingest: false, retentionMs: 7 * 86_400_000 });
+    }
+  }
 
   for (const [name, svc] of Object.entries(data.services)) {
     const base = ["services", name];
@@ -178,6 +187,11 @@ function resolveStack(data: StackFileParsed, file: string, where: (p: readonly P
     const routes: ResolvedRoute[] = [];
     svc.routes.forEach((raw, index) => {
       const [method, path] = raw.split(" ") as [HttpMethod | "ANY", string];
+      if (path === "/_stratus" || path.startsWith("/_stratus/")) {
+        errors.push(
+          `${where([...base, "routes", index])}: services.${name}.routes[${index}]: "${raw}" is under /_stratus/, which the gateway keeps for events and async invocations; choose another path`,
+        );
+      }
       const shape = routeShape(path);
       const others = seen.get(shape) ?? [];
       for (const other of others) {
@@ -206,11 +220,46 @@ function resolveStack(data: StackFileParsed, file: string, where: (p: readonly P
         }
         bindings[bname] = { kind: "service", service: b.service };
       } else if ("egress" in b) bindings[bname] = { kind: "egress", hosts: b.egress.map((h) => h.toLowerCase()) };
-      else if ("publish" in b) warnings.push(`${at}: publish bindings arrive with events in a later release; ${bname} is left out of env`);
+      else if ("publish" in b) bindings[bname] = { kind: "publish", topics: [...new Set(b.publish)] };
       else warnings.push(`${at}: secret bindings arrive in a later release; ${bname} is left out of env`);
     }
-    if (svc.subscribe) warnings.push(`${where([...base, "subscribe"])}: services.${name}.subscribe: events arrive in a later release; ignored`);
-    if (svc.schedules) warnings.push(`${where([...base, "schedules"])}: services.${name}.schedules: cron arrives in a later release; ignored`);
+    const subscriptions: ResolvedSubscription[] = [];
+    for (const [topic, sub] of Object.entries(svc.subscribe)) {
+      if (!topics.has(topic)) {
+        const known = [...topics.keys()];
+        errors.push(
+          `${where([...base, "subscribe", topic])}: services.${name}.subscribe.${topic}: no topic "${topic}" in this stack; declare it under topics: (with ingest: true for events from outside) or grant a service publish: [${topic}]${known.length ? `; known topics: ${known.map((k) => `"${k}"`).join(", ")}` : ""}`,
+        );
+      }
+      const initialMs = parseDuration(sub.backoff.initial);
+      const maxMs = parseDuration(sub.backoff.max);
+      if (initialMs > maxMs) {
+        errors.push(`${where([...base, "subscribe", topic, "backoff"])}: services.${name}.subscribe.${topic}.backoff: initial (${initialMs} ms) is more than max (${maxMs} ms); lower initial or raise max`);
+      }
+      subscriptions.push({
+        name: `${name}:${topic}`,
+        service: name,
+        topic,
+        maxAttempts: sub.maxAttempts,
+        backoff: { initialMs, maxMs },
+        deadLetter: sub.deadLetter,
+        ordering: sub.ordering,
+        maxConcurrency: sub.maxConcurrency,
+        startAt: sub.startAt,
+      });
+    }
+    const schedules: ResolvedSchedule[] = [];
+    svc.schedules.forEach((s, index) => {
+      try {
+        new Cron(s.cron, { paused: true, ...(s.timezone ? { timezone: s.timezone } : {}) }).nextRun();
+      } catch (err) {
+        const why = err instanceof Error ? err.message.replace(/^CronPattern: /, "") : String(err);
+        errors.push(
+          `${where([...base, "schedules", index])}: services.${name}.schedules[${index}]: ${JSON.stringify(s)} is not a valid schedule: ${why}; write e.g. cron: "*/5 * * * *" (minute hour day month weekday) and an IANA timezone such as "Europe/Berlin"`,
+        );
+      }
+      schedules.push({ id: `${name}#${index}`, service: name, cron: s.cron, timezone: s.timezone ?? null });
+    });
     if (svc.scale.min > svc.scale.max) {
       errors.push(
         `${where([...base, "scale", "min"])}: services.${name}.scale.min: ${svc.scale.min} is more than scale.max (${svc.scale.max}); lower min or raise max`,
@@ -236,6 +285,9 @@ function resolveStack(data: StackFileParsed, file: string, where: (p: readonly P
         timeoutMs: parseDuration(svc.limits.timeout),
         cpuMs: parseDuration(svc.limits.cpu),
       },
+      subscriptions,
+      schedules,
+      asyncMaxAttempts: svc.async.maxAttempts,
     });
   }
   if (errors.length > 0)
@@ -246,6 +298,7 @@ function resolveStack(data: StackFileParsed, file: string, where: (p: readonly P
     file,
     gateway: { maxBodySize: parseSize(data.gateway.maxBodySize) },
     services,
+    topics: [...topics.values()],
     warnings,
   });
 }

@@ -8,9 +8,9 @@ import { z } from "zod";
 export const Duration = z
   .union([
     z.number().int().nonnegative(),
-    z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, { message: 'write a duration such as "500ms", "10s" or "2m" (or milliseconds as a number)' }),
+    z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, { message: 'write a duration such as "500ms", "10s", "2m" or "7d" (or milliseconds as a number)' }),
   ])
-  .describe('A duration: milliseconds as a number, or a string such as "500ms", "10s", "2m", "1h".');
+  .describe('A duration: milliseconds as a number, or a string such as "500ms", "10s", "2m", "1h", "7d".');
 
 /** A size: bytes as a number, or a string such as "512kb", "1mb". */
 export const Size = z
@@ -31,6 +31,40 @@ export const Route = z
 
 const Hostname = z.string().regex(/^(\*\.)?[A-Za-z0-9.-]+(:\d+)?$/, { message: 'a host name such as "api.example.com", "*.example.com" or "127.0.0.1:9000"' });
 
+/** A topic name: letters, digits, ".", "-", "_", e.g. "order.created". */
+export const Topic = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/, { message: 'a topic is letters, digits, ".", "-" and "_", starting with a letter or digit, e.g. "order.created"' })
+  .describe('A topic name, e.g. "order.created".');
+
+/** How one service consumes one topic. */
+export const Subscription = z.strictObject({
+  maxAttempts: z.number().int().min(1).max(100).default(5).describe("Deliveries before the event goes to the dead-letter store (default 5)."),
+  backoff: z
+    .strictObject({
+      initial: Duration.default("1s").describe("Wait before the second attempt (default 1s); doubles each attempt, with jitter."),
+      max: Duration.default("5m").describe("Longest wait between attempts (default 5m)."),
+    })
+    .prefault({})
+    .describe("Exponential backoff between attempts, with full jitter between half and all of the wait."),
+  deadLetter: z.boolean().default(true).describe("Keep events that used up their attempts in the dead-letter store (default true); false drops them with a log line."),
+  ordering: z
+    .enum(["none", "key"])
+    .default("none")
+    .describe('"key": events with the same key are handled one at a time, in publish order (different keys in parallel). "none" (default): any order.'),
+  maxConcurrency: z.number().int().min(1).max(10000).default(64).describe("Events of this subscription being handled at once, node-wide (default 64)."),
+  startAt: z
+    .enum(["latest", "earliest"])
+    .default("latest")
+    .describe('Where a new subscription starts: "latest" (events published from now on, the default) or "earliest" (every retained event).'),
+});
+
+/** A cron schedule that runs the service's scheduled() handler. */
+export const Schedule = z.strictObject({
+  cron: z.string().min(1).describe('A cron expression: five fields (minute hour day month weekday) or six with seconds first, e.g. "*/5 * * * *".'),
+  timezone: z.string().min(1).optional().describe('An IANA time zone the expression is read in, e.g. "Europe/Berlin" (default UTC).'),
+});
+
 const empty = z.strictObject({}).describe("No options yet.");
 
 /** One capability granted to a service, under the binding name it gets in `env`. */
@@ -38,7 +72,7 @@ export const Binding = z.union([
   z.strictObject({ kv: empty.describe("This service's own KV namespace.") }),
   z.strictObject({ sql: empty.describe("This service's own SQL database (SQLite).") }),
   z.strictObject({ service: z.string().min(1).describe("The name of a service this one may call with env.X.fetch().") }),
-  z.strictObject({ publish: z.array(z.string().min(1)).describe("Topics this service may publish to (events come with a later release).") }),
+  z.strictObject({ publish: z.array(Topic).min(1).describe("Topics this service may publish to with env.X.publish(topic, data, { key, id }).") }),
   z.strictObject({ secret: z.string().min(1).describe("The name of a secret whose value this binding holds (secrets come with a later release).") }),
   z.strictObject({ egress: z.array(Hostname).min(1).describe("Hosts fetch() may reach through this binding (and through the global fetch).") }),
 ]);
@@ -81,8 +115,17 @@ export const Service = z.strictObject({
     })
     .prefault({})
     .describe("Per-instance and per-invocation limits."),
-  subscribe: z.record(z.string(), z.record(z.string(), z.unknown())).optional().describe("Topic subscriptions (events come with a later release)."),
-  schedules: z.array(z.record(z.string(), z.unknown())).optional().describe("Cron schedules (come with a later release)."),
+  subscribe: z
+    .record(Topic, z.union([Subscription, z.null().transform(() => Subscription.parse({}))]))
+    .default({})
+    .describe("Topics this service's event() handler receives, each with its retry policy."),
+  schedules: z.array(Schedule).default([]).describe("Cron schedules that run this service's scheduled() handler."),
+  async: z
+    .strictObject({
+      maxAttempts: z.number().int().min(1).max(100).default(3).describe("Attempts of an async invocation (Prefer: respond-async) before it fails into the dead-letter store (default 3)."),
+    })
+    .prefault({})
+    .describe("Asynchronous invocations of this service's routes."),
 });
 
 /** The whole stack file. */
@@ -98,6 +141,19 @@ export const StackFile = z.strictObject({
     })
     .prefault({})
     .describe("HTTP gateway settings."),
+  topics: z
+    .record(
+      Topic,
+      z.union([
+        z.strictObject({
+          ingest: z.boolean().default(false).describe("Accept CloudEvents for this topic from outside, on POST /_stratus/events (default false)."),
+          retention: Duration.default("7d").describe("How long events are kept for replay (default 7d); an event id is deduplicated for as long."),
+        }),
+        z.null().transform(() => ({ ingest: false, retention: "7d" as const })),
+      ]),
+    )
+    .default({})
+    .describe("Topics of this stack. A topic also exists when a service is granted publish to it."),
   services: z
     .record(
       z.string().regex(/^[a-z][a-z0-9-]*$/, { message: 'a service name is lowercase letters, digits and "-", starting with a letter, e.g. "orders"' }),

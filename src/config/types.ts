@@ -18,7 +18,39 @@ export type BindingConfig =
   | { readonly kind: "kv" }
   | { readonly kind: "sql" }
   | { readonly kind: "service"; readonly service: string }
-  | { readonly kind: "egress"; readonly hosts: readonly string[] };
+  | { readonly kind: "egress"; readonly hosts: readonly string[] }
+  | { readonly kind: "publish"; readonly topics: readonly string[] };
+
+/** How one service consumes one topic (durations in milliseconds). */
+export interface ResolvedSubscription {
+  /** "service:topic": the name the CLI and the dead-letter store use. */
+  readonly name: string;
+  readonly service: string;
+  readonly topic: string;
+  readonly maxAttempts: number;
+  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
+  readonly deadLetter: boolean;
+  readonly ordering: "none" | "key";
+  readonly maxConcurrency: number;
+  readonly startAt: "latest" | "earliest";
+}
+
+/** A cron schedule of one service. */
+export interface ResolvedSchedule {
+  /** "service#index", stable while the schedule keeps its place in the list. */
+  readonly id: string;
+  readonly service: string;
+  readonly cron: string;
+  readonly timezone: string | null;
+}
+
+/** A topic of the stack. */
+export interface ResolvedTopic {
+  readonly name: string;
+  /** Open to CloudEvents POSTed from outside. */
+  readonly ingest: boolean;
+  readonly retentionMs: number;
+}
 
 /** One service, with every default filled in and every duration in milliseconds. */
 export interface ResolvedService {
@@ -39,6 +71,10 @@ export interface ResolvedService {
     readonly queue: number;
   };
   readonly limits: { readonly memoryMb: number; readonly timeoutMs: number; readonly cpuMs: number };
+  readonly subscriptions: readonly ResolvedSubscription[];
+  readonly schedules: readonly ResolvedSchedule[];
+  /** Attempts of an async invocation before it fails into the dead-letter store. */
+  readonly asyncMaxAttempts: number;
 }
 
 /** A whole stack. */
@@ -50,6 +86,7 @@ export interface ResolvedStack {
   readonly file: string;
   readonly gateway: { readonly maxBodySize: number };
   readonly services: readonly ResolvedService[];
+  readonly topics: readonly ResolvedTopic[];
   /** Things accepted but not acted on in this release (printed by the CLI). */
   readonly warnings: readonly string[];
 }

@@ -12,10 +12,34 @@ import { readBody, type InvokeResult, type Runtime } from "../runtime/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import { Router } from "./router.ts";
 
+/** A reply the gateway's own endpoints give (under /_stratus/, and 202s for async invocations). */
+export interface SystemReply {
+  status: number;
+  headers: string[];
+  body: string | Uint8Array;
+}
+
+/** Endpoints beyond the stack's routes: CloudEvents ingestion and async invocation. */
+export interface GatewayExtensions {
+  /** Serves a request under /_stratus/ (`path` without the query). */
+  system(method: string, url: string, path: string, headers: string[], body: Uint8Array | null): Promise<SystemReply>;
+  /** Accepts a routed request that asked for Prefer: respond-async; answers 202 once it is durable. */
+  invokeAsync(service: string, req: { method: string; url: string; headers: string[]; body: Uint8Array | null; requestId: string }): Promise<SystemReply>;
+}
+
 /** Options of Gateway. */
 export interface GatewayOptions {
   runtime: Runtime;
   logger: Logger;
+  extensions?: GatewayExtensions;
+}
+
+/** True when the flat headers carry Prefer: respond-async. */
+function wantsAsync(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === "prefer" && /(^|[,;\s])respond-async($|[,;\s])/i.test(headers[i + 1]!)) return true;
+  }
+  return false;
 }
 
 /** What the gateway answers, before it is written to a socket or a Response. */
@@ -58,6 +82,7 @@ function jsonError(code: ErrorCode, message: string, extra: string[] = []): Repl
 export class Gateway {
   readonly #runtime: Runtime;
   readonly #log: Logger;
+  readonly #ext: GatewayExtensions | null;
   #router = new Router([]);
   #maxBody = 1024 * 1024;
   #server: Server | null = null;
@@ -67,6 +92,7 @@ export class Gateway {
   constructor(opts: GatewayOptions) {
     this.#runtime = opts.runtime;
     this.#log = opts.logger;
+    this.#ext = opts.extensions ?? null;
   }
 
   /** Replaces the routing table and limits (atomic: the next request sees the new table). */
@@ -76,8 +102,12 @@ export class Gateway {
   }
 
   /** Routes and invokes; never throws. */
-  async #handle(method: string, url: string, headers: string[], body: Uint8Array | null, requestId: string): Promise<Outcome> {
+  async #handle(method: string, url: string, headers: string[], body: Uint8Array | null, requestId: string, allowAsync = true): Promise<Outcome> {
     const path = pathOf(url);
+    if (this.#ext && path.startsWith("/_stratus/")) {
+      const r = await this.#ext.system(method, url, path, headers, body);
+      return { reply: { ...r, statusText: "", stream: null }, path, service: "_stratus" };
+    }
     const m = this.#router.match(method, path);
     if (m.kind === "none") {
       return {
@@ -96,6 +126,10 @@ export class Gateway {
         code: "STRATUS_E_METHOD_NOT_ALLOWED",
       };
     }
+    if (allowAsync && this.#ext && wantsAsync(headers)) {
+      const r = await this.#ext.invokeAsync(m.target.service, { method, url, headers, body, requestId });
+      return { reply: { ...r, statusText: "", stream: null }, path, service: m.target.service, route: m.target.route, code: "async" };
+    }
     const inv = await this.#runtime.invoke(m.target.service, { method, url, headers, body, requestId, params: m.params });
     const r: InvokeResult = inv.result;
     return {
@@ -107,6 +141,23 @@ export class Gateway {
       version: inv.version,
       ...(r.error ? { code: r.error.code } : {}),
     };
+  }
+
+  /**
+   * Routes and runs a request without a socket or a log line, ignoring Prefer: respond-async (the
+   * event bus runs accepted async invocations through this). The body is collected.
+   */
+  async route(
+    method: string,
+    url: string,
+    headers: string[],
+    body: Uint8Array | null,
+    requestId: string,
+  ): Promise<{ status: number; headers: string[]; body: Uint8Array; error: { code: string; message: string } | null }> {
+    const out = await this.#handle(method, url, headers, body, requestId, false);
+    const r = out.reply;
+    const bytes = await readBody(r);
+    return { status: r.status, headers: r.headers, body: bytes, error: (r as Partial<InvokeResult>).error ?? null };
   }
 
   /** The one line per request: time, service, route, status, duration, cold start, request id, version (and the code of a failure). */

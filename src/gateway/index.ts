@@ -1,3 +1,3 @@
 /** The HTTP gateway and its router. */
-export { Gateway, type GatewayOptions } from "./gateway.ts";
+export { Gateway, type GatewayOptions, type GatewayExtensions, type SystemReply } from "./gateway.ts";
 export { Router, type RouteMatch, type RouteTarget } from "./router.ts";

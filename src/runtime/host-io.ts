@@ -11,6 +11,14 @@ import { readBody, type InvokeRequest, type InvokeResult } from "./instance.ts";
 /** Calls another service in-process (no network hop). */
 export type ServiceCaller = (from: string, target: string, req: InvokeRequest, hops: number) => Promise<InvokeResult>;
 
+/** Publishes for a service: the grant is checked before this is called. Resolves once durable. */
+export type Publisher = (
+  service: string,
+  topic: string,
+  data: string | null,
+  opts: { key: string | null; id: string | null; subject: string | null },
+) => Promise<{ id: string; seq: number; duplicate: boolean }>;
+
 /** [status, statusText, headers, body] as the sandbox's fetch reads it. */
 type Wire = [number, string, string[], Uint8Array | null];
 
@@ -39,9 +47,11 @@ export class HostIo {
   readonly #call: ServiceCaller;
   readonly #allEgress: string[];
   readonly #stackServices: ReadonlySet<string>;
+  readonly #publish: Publisher | null;
 
-  constructor(service: ResolvedService, state: StateProvider, call: ServiceCaller, stackServices: ReadonlySet<string>) {
+  constructor(service: ResolvedService, state: StateProvider, call: ServiceCaller, stackServices: ReadonlySet<string>, publish: Publisher | null) {
     this.#service = service;
+    this.#publish = publish;
     this.#state = state;
     this.#call = call;
     this.#stackServices = stackServices;
@@ -87,6 +97,8 @@ export class HostIo {
         return this.#state.sql(svc, this.#grant(args[0], "sql")).exec(args[1] as string);
       case "service":
         return this.#serviceCall(args, requestIds, hops);
+      case "publish":
+        return this.#publishEvent(args);
       case "fetch":
         return this.#fetch(args);
       case "digest": {
@@ -105,6 +117,25 @@ export class HostIo {
       default:
         throw new StratusError("STRATUS_E_INTERNAL", `unknown host operation "${op}"`);
     }
+  }
+
+  async #publishEvent(args: unknown[]): Promise<[string, number, boolean]> {
+    const name = this.#grant(args[0], "publish");
+    const topic = args[1] as string;
+    const topics = (this.#service.bindings[name] as { topics: readonly string[] }).topics;
+    if (!topics.includes(topic)) {
+      throw new StratusError(
+        "STRATUS_E_PUBLISH_DENIED",
+        `service "${this.#service.name}" may not publish to "${topic}" through env.${name}; it may publish to ${topics.map((t) => `"${t}"`).join(", ")}; add the topic to services.${this.#service.name}.bindings.${name}.publish in stratus.yaml`,
+      );
+    }
+    if (!this.#publish) throw new StratusError("STRATUS_E_INTERNAL", "events are not enabled in this process");
+    const r = await this.#publish(this.#service.name, topic, args[2] as string | null, {
+      key: args[3] as string | null,
+      id: args[4] as string | null,
+      subject: args[5] as string | null,
+    });
+    return [r.id, r.seq, r.duplicate];
   }
 
   async #serviceCall(args: unknown[], requestIds: ReadonlySet<string>, hops: number): Promise<Wire> {

@@ -8,7 +8,8 @@ export {
   type ServiceStatus,
   type InvocationEvent,
   type LimitEvent,
+  type Publisher,
 } from "./runtime.ts";
-export { errorResult, readBody, createBlankIsolate, type InvokeRequest, type InvokeResult } from "./instance.ts";
+export { errorResult, readBody, createBlankIsolate, type InvokeRequest, type InvokeResult, type TaskOutcome } from "./instance.ts";
 export { hostAllowed } from "./host-io.ts";
 export { UNLIMITED, type Capacity } from "./capacity.ts";

@@ -35,6 +35,17 @@ export interface InvokeResult {
   error: { code: ErrorCode; message: string } | null;
 }
 
+/** The outcome of one unit of task work (one event, one cron run). */
+export interface TaskOutcome {
+  ok: boolean;
+  code?: string;
+  message?: string;
+  /** The function signalled a permanent failure (no retry). */
+  permanent?: boolean;
+  /** The instance died or missed the deadline: the whole batch failed together. */
+  batch?: boolean;
+}
+
 /** What an instance needs from the node: I/O for its bindings and a place for its logs. */
 export interface InstanceHost {
   io(op: string, args: unknown[], requestIds: ReadonlySet<string>): Promise<unknown>;
@@ -102,6 +113,7 @@ export class Instance {
     cancel: ivm.Reference;
     settle: ivm.Reference;
     fire: ivm.Reference;
+    task: ivm.Reference;
   };
   readonly #timers = new Map<number, NodeJS.Timeout>();
   /** Invocations sent into the isolate and not yet answered, by id. */
@@ -132,6 +144,7 @@ export class Instance {
       cancel: get("cancel"),
       settle: get("settle"),
       fire: get("fire"),
+      task: get("dispatchTask"),
     };
   }
 
@@ -156,7 +169,15 @@ export class Instance {
         : b.isolate.compileScriptSync(code.code, { filename: `stratus:${service.name}.js`, produceCachedData: true });
       if (!code.cachedData && script.cachedData) code.cachedData = script.cachedData;
       await script.run(b.context, { timeout: Math.max(1, service.limits.cpuMs) });
-      const problem = b.context.global.getSync("__stratus", { reference: true }).getSync("load", { reference: true }).applySync(undefined, []) as string | null;
+      const needs = [
+        ...(service.routes.length > 0 ? ["fetch"] : []),
+        ...(service.subscriptions.length > 0 ? ["event"] : []),
+        ...(service.schedules.length > 0 ? ["scheduled"] : []),
+      ];
+      const problem = b.context.global
+        .getSync("__stratus", { reference: true })
+        .getSync("load", { reference: true })
+        .applySync(undefined, [needs], { arguments: { copy: true } }) as string | null;
       if (problem) throw new StratusError("STRATUS_E_NO_HANDLER", `service "${service.name}" (${service.entryAsWritten}): ${problem}`);
     } catch (err) {
       inst.dispose();
@@ -381,6 +402,42 @@ export class Instance {
       finish();
     })();
     return { result, done };
+  }
+
+  /**
+   * Runs non-HTTP work (a batch of events, a cron run): `payload` is JSON the isolate's dispatchTask
+   * reads. Resolves with one [0] | [1, code, message, permanent] per unit of work; when the
+   * instance dies or misses the deadline, every unit fails with `batch` set.
+   */
+  async task(kind: "event" | "scheduled", payload: string, units: number, label: string): Promise<TaskOutcome[]> {
+    if (this.active++ === 0) {
+      this.#cpuStart = this.isolate.cpuTime;
+      busy.add(this);
+      watchdog ??= setInterval(watch, WATCH_MS).unref();
+    }
+    this.requestIds.add(label);
+    const id = this.#nextId++;
+    try {
+      const reply = await new Promise<string>((resolve, reject) => {
+        // The isolate bounds each unit by limits.timeout; this deadline catches a handler that never yields.
+        this.#waiting.set(id, { resolve, reject, deadline: performance.now() + this.service.limits.timeoutMs + 1000 });
+        this.#api.task.applyIgnored(undefined, [id, kind, payload]);
+      });
+      const outs = JSON.parse(reply.slice(2)) as ([0] | [1, string, string, boolean])[];
+      return outs.map((o) =>
+        o[0] === 0
+          ? { ok: true }
+          : { ok: false, code: o[1], message: o[1] === "STRATUS_E_HANDLER_THREW" ? `service "${this.service.name}" threw: ${o[2]}` : o[2], permanent: o[3] },
+      );
+    } catch (err) {
+      const code = (err as { stratusCode?: ErrorCode }).stratusCode;
+      const e = code === "STRATUS_E_TIMEOUT" ? this.#timeoutError() : this.#deathError(err);
+      return new Array<TaskOutcome>(units).fill({ ok: false, code: e.code, message: e.message, batch: true });
+    } finally {
+      this.#progressed = true;
+      this.requestIds.delete(label);
+      if (--this.active === 0) busy.delete(this);
+    }
   }
 
   /**

@@ -8,8 +8,10 @@ import { StratusError, type ErrorCode } from "../errors/index.ts";
 import type { StateProvider } from "../state/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import type { Capacity } from "./capacity.ts";
-import { HostIo } from "./host-io.ts";
-import { createBlankIsolate, errorResult, type BlankIsolate, type InvokeRequest, type InvokeResult, type LoadedCode } from "./instance.ts";
+import { HostIo, type Publisher } from "./host-io.ts";
+
+export type { Publisher };
+import { createBlankIsolate, errorResult, type BlankIsolate, type InvokeRequest, type InvokeResult, type LoadedCode, type TaskOutcome } from "./instance.ts";
 import { Pool } from "./pool.ts";
 
 /** Options of Runtime. */
@@ -23,7 +25,11 @@ export interface RuntimeOptions {
   clock?: () => number;
   /** The node-wide instance budget (default: this process's own scale.max only). */
   capacity?: Capacity;
+  /** Where env.X.publish() goes (the event bus); without it publish fails. */
+  publish?: Publisher;
 }
+
+
 
 /** What one invocation produced, for the gateway and the logs. */
 export interface Invocation {
@@ -128,7 +134,13 @@ export class Runtime {
    * Throws (and keeps the old version) when the new code fails to load.
    */
   async deploy(service: ResolvedService, code: { code: string; hash: string }): Promise<DeployedVersion> {
-    const io = new HostIo(service, this.#opts.state, (from, target, req, hops) => this.#serviceCall(from, target, req, hops), this.#stackServices);
+    const io = new HostIo(
+      service,
+      this.#opts.state,
+      (from, target, req, hops) => this.#serviceCall(from, target, req, hops),
+      this.#stackServices,
+      this.#opts.publish ?? null,
+    );
     const pool = new Pool(
       service,
       { code: code.code, hash: code.hash } satisfies LoadedCode,
@@ -207,6 +219,56 @@ export class Runtime {
     const { result, done } = await lease.instance.invoke(req);
     void done.then(() => pool.release(lease.instance));
     return { result, cold: lease.cold, version };
+  }
+
+  /**
+   * Runs `service`'s event() handler for each event (serialised CloudEvents) on one instance, all at
+   * once. Work that could not start (no running version, the queue is full) comes back `deferred`.
+   */
+  async runEvents(service: string, events: readonly string[]): Promise<(TaskOutcome & { deferred?: boolean })[]> {
+    const pool = this.#pools.get(service);
+    const timeout = pool?.service.limits.timeoutMs ?? 0;
+    return this.#task(service, "event", `{"timeout":${timeout},"events":[${events.join(",")}]}`, events.length, `events:${service}`);
+  }
+
+  /** Runs `service`'s scheduled() handler for the run of `cron` due at `scheduledTime`. */
+  async runScheduled(service: string, cron: string, scheduledTime: number): Promise<TaskOutcome & { deferred?: boolean }> {
+    const pool = this.#pools.get(service);
+    const timeout = pool?.service.limits.timeoutMs ?? 0;
+    const [out] = await this.#task(service, "scheduled", JSON.stringify({ timeout, cron, scheduledTime }), 1, `cron:${service}`);
+    return out!;
+  }
+
+  async #task(service: string, kind: "event" | "scheduled", payload: string, units: number, label: string): Promise<(TaskOutcome & { deferred?: boolean })[]> {
+    const pool = this.#pools.get(service);
+    const deferred = (code: string, message: string): (TaskOutcome & { deferred: boolean })[] =>
+      new Array<TaskOutcome & { deferred: boolean }>(units).fill({ ok: false, code, message, deferred: true });
+    if (!pool) return deferred("STRATUS_E_SERVICE_UNAVAILABLE", `service "${service}" has no running version`);
+    let lease;
+    try {
+      lease = await pool.acquire();
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      return deferred(e.code ?? "STRATUS_E_INTERNAL", e.message ?? String(err));
+    }
+    const start = performance.now();
+    try {
+      const outs = await lease.instance.task(kind, payload, units, label);
+      if (invocationChannel.hasSubscribers) {
+        const failed = outs.find((o) => !o.ok);
+        invocationChannel.publish({
+          runtime: this,
+          service,
+          durationMs: performance.now() - start,
+          cold: lease.cold,
+          status: failed ? 500 : 200,
+          code: (failed?.code as ErrorCode | undefined) ?? null,
+        } satisfies InvocationEvent);
+      }
+      return outs;
+    } finally {
+      pool.release(lease.instance);
+    }
   }
 
   async #serviceCall(from: string, target: string, req: InvokeRequest, hops: number): Promise<InvokeResult> {

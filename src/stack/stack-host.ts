@@ -4,6 +4,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { ResolvedService, ResolvedStack } from "../config/index.ts";
+import { EventBus, SqliteEventStore, busEndpoints, type EventStore } from "../events/index.ts";
 import { Gateway } from "../gateway/index.ts";
 import { Runtime, type Capacity } from "../runtime/index.ts";
 import { SqliteStateProvider, type StateProvider } from "../state/index.ts";
@@ -29,6 +30,12 @@ export interface StackHostOptions {
   clock?: () => number;
   /** The node-wide instance budget, when this process is one of several workers. */
   capacity?: Capacity;
+  /** The event store's file (shared by a node's worker processes); null or absent keeps events in memory. */
+  eventsFile?: string | null;
+  /** Bring your own event store instead of SQLite. */
+  eventStore?: EventStore;
+  /** How often other processes' publishes are looked for, in ms (default 10). */
+  eventPollMs?: number;
 }
 
 /** What load() did for one service. */
@@ -45,6 +52,9 @@ export class StackHost {
   readonly state: StateProvider;
   /** This process's per-service metrics (Prometheus registry). */
   readonly metrics: Metrics;
+  /** Topics, subscriptions, cron and async invocations. */
+  readonly events: EventBus;
+  readonly #eventStore: EventStore;
   readonly #log: Logger;
   readonly #live = new Map<string, { hash: string; config: ResolvedService }>();
 
@@ -57,8 +67,21 @@ export class StackHost {
       ...(opts.spares !== undefined ? { spares: opts.spares } : {}),
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.capacity ? { capacity: opts.capacity } : {}),
+      publish: (service, topic, data, o) => this.events.publishFromService(service, topic, data, o),
     });
-    this.gateway = new Gateway({ runtime: this.runtime, logger: opts.logger });
+    this.#eventStore = opts.eventStore ?? new SqliteEventStore({ file: opts.eventsFile ?? ":memory:" });
+    this.events = new EventBus({
+      store: this.#eventStore,
+      logger: opts.logger,
+      ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(opts.eventPollMs !== undefined ? { pollMs: opts.eventPollMs } : {}),
+      target: {
+        deliver: (service, events) => this.runtime.runEvents(service, events),
+        scheduled: (service, cron, time) => this.runtime.runScheduled(service, cron, time),
+        invoke: (_service, req) => this.gateway.route(req.method, req.url, req.headers, req.body, req.requestId),
+      },
+    });
+    this.gateway = new Gateway({ runtime: this.runtime, logger: opts.logger, extensions: busEndpoints(this.events) });
     this.metrics = new Metrics(this.runtime);
   }
 
@@ -101,13 +124,16 @@ export class StackHost {
       }
     }
     this.gateway.setStack(stack);
+    await this.events.configure(stack);
     return outcomes;
   }
 
   /** Stops the gateway (finishing in-flight requests), the runtime and the state. */
   async close(): Promise<void> {
     await this.gateway.close();
+    await this.events.close();
     await this.runtime.close();
+    this.#eventStore.close();
     this.metrics.close();
     this.state.close();
     this.#log.flush?.();

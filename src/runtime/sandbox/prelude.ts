@@ -39,7 +39,7 @@ interface HostBridge {
 }
 
 /** How a binding looks from inside: the host resolves the grant by name. */
-type BindingDescriptor = { kind: "kv" } | { kind: "sql" } | { kind: "service" } | { kind: "egress" } | { kind: "var"; value: unknown };
+type BindingDescriptor = { kind: "kv" } | { kind: "sql" } | { kind: "service" } | { kind: "egress" } | { kind: "publish" } | { kind: "var"; value: unknown };
 
 let host: HostBridge | null = null;
 const g = globalThis as unknown as Record<string, unknown>;
@@ -328,6 +328,24 @@ function sqlBinding(name: string) {
   };
 }
 
+function publisher(name: string) {
+  return {
+    /** Publishes `data` (JSON-serialisable) to `topic`; resolves once the event is durable. */
+    async publish(topic: string, data?: unknown, options?: { key?: string; id?: string; subject?: string }): Promise<{ id: string; seq: number; duplicate: boolean }> {
+      if (typeof topic !== "string") throw new CodedError("STRATUS_E_EVENT_INVALID", "publish(topic, data): topic must be a string");
+      let json: string | undefined;
+      try {
+        json = data === undefined ? undefined : JSON.stringify(data);
+      } catch (e) {
+        throw new CodedError("STRATUS_E_EVENT_INVALID", `publish("${topic}"): data cannot be serialised as JSON: ${String((e as Error).message)}`);
+      }
+      const o = options ?? {};
+      const r = (await io("publish", [name, topic, json ?? null, o.key ?? null, o.id ?? null, o.subject ?? null])) as [string, number, boolean];
+      return { id: r[0], seq: r[1], duplicate: r[2] };
+    },
+  };
+}
+
 function buildEnv(descriptors: Record<string, BindingDescriptor>): Record<string, unknown> {
   const env: Record<string, unknown> = {};
   for (const [name, d] of Object.entries(descriptors)) {
@@ -336,13 +354,16 @@ function buildEnv(descriptors: Record<string, BindingDescriptor>): Record<string
     else if (d.kind === "sql") env[name] = Object.freeze(sqlBinding(name));
     else if (d.kind === "service") env[name] = Object.freeze({ fetch: (input: unknown, init?: unknown) => send("service", name, input, init) });
     else if (d.kind === "egress") env[name] = Object.freeze({ fetch: (input: unknown, init?: unknown) => send("fetch", name, input, init) });
+    else if (d.kind === "publish") env[name] = Object.freeze(publisher(name));
   }
   return Object.freeze(env);
 }
 
 // ---- the module and the dispatcher ---------------------------------------------------------
 interface Handlers {
-  fetch(request: Request, env: unknown, ctx: unknown): unknown;
+  fetch?(request: Request, env: unknown, ctx: unknown): unknown;
+  event?(event: unknown, env: unknown, ctx: unknown): unknown;
+  scheduled?(controller: unknown, env: unknown, ctx: unknown): unknown;
 }
 let handlers: Handlers | null = null;
 let env: Record<string, unknown> = {};
@@ -385,13 +406,21 @@ const api = {
     };
     env = buildEnv(descriptors);
   },
-  /** Checks the loaded module; returns null or an error message. */
-  load(): string | null {
+  /** Checks the loaded module has the handlers the stack needs (`needs`: fetch, event, scheduled); returns null or an error message. */
+  load(needs: string[]): string | null {
     const mod = g["__stratus_module"] as { default?: unknown } | undefined;
     g["__stratus_module"] = undefined;
-    const d = mod?.default as Partial<Handlers> | undefined;
+    const d = mod?.default as Record<string, unknown> | undefined;
     if (!d || typeof d !== "object") return "the module has no default export; write `export default { async fetch(request, env, ctx) { ... } }`";
-    if (typeof d.fetch !== "function") return 'the default export has no fetch() method; add `async fetch(request, env, ctx) { return new Response("ok") }`';
+    const why: Record<string, string> = {
+      fetch: 'it has routes, but the default export has no fetch() method; add `async fetch(request, env, ctx) { return new Response("ok") }`',
+      event: "it subscribes to topics, but the default export has no event() method; add `async event(event, env, ctx) { ... }`",
+      scheduled: "it has schedules, but the default export has no scheduled() method; add `async scheduled(controller, env, ctx) { ... }`",
+    };
+    for (const n of needs) if (typeof d[n] !== "function") return why[n] ?? `the default export has no ${n}() method`;
+    if (typeof d["fetch"] !== "function" && typeof d["event"] !== "function" && typeof d["scheduled"] !== "function") {
+      return 'the default export has no handler; add `async fetch(request, env, ctx) { return new Response("ok") }`';
+    }
     handlers = d as Handlers;
     return null;
   },
@@ -412,6 +441,7 @@ const api = {
     };
     let res: unknown;
     try {
+      if (!handlers!.fetch) return "E\nSTRATUS_E_NO_HANDLER\nthis service has no fetch() handler; add `async fetch(request, env, ctx)` to its default export";
       res = await handlers!.fetch(Request._fromHost(method, url, head === "" ? [] : head.split("\n"), body), env, ctx);
     } catch (e) {
       const info = errorInfo(e);
@@ -477,6 +507,21 @@ const api = {
       }
     });
   },
+  /**
+   * Runs non-HTTP work and replies through host.done like a request: kind "event" gets
+   * {timeout, events: [CloudEvent...]} and runs every event's handler at once (the host never puts
+   * two events of one ordering key in a batch), replying "T\n" + JSON [[0] | [1, code, message, permanent]];
+   * kind "scheduled" gets {timeout, cron, scheduledTime}.
+   */
+  dispatchTask(id: number, kind: string, payload: string): void {
+    void runTask(kind, payload).then((reply) => {
+      outbox.push(`${id}\x01${reply.length}\x01${reply}`);
+      if (!flushing) {
+        flushing = true;
+        void Promise.resolve().then(flushOutbox);
+      }
+    });
+  },
   /** A bytes body left by dispatch. */
   take(id: number): Uint8Array | null {
     const b = bodies.get(id) ?? null;
@@ -522,6 +567,56 @@ const api = {
   },
 };
 const pending = new Set<Promise<void>>();
+
+type Outcome = [0] | [1, string, string, boolean];
+
+function failure(e: unknown): Outcome {
+  const info = errorInfo(e);
+  const permanent = Boolean(e && typeof e === "object" && (e as { permanent?: unknown }).permanent === true);
+  return [1, info.code, info.message, permanent];
+}
+
+/** Runs `fn` with ctx.waitUntil, bounded by `timeout` ms; the outcome once it and its waitUntil work settle. */
+async function runBounded(timeout: number, fn: (ctx: unknown) => unknown): Promise<Outcome> {
+  const waits: Promise<unknown>[] = [];
+  const ctx = {
+    waitUntil(p: unknown): void {
+      waits.push(Promise.resolve(p).catch((e: unknown) => console.error("waitUntil promise rejected:", e)));
+    },
+    passThroughOnException(): void {},
+  };
+  let timer = 0;
+  const expired = new Promise<Outcome>((resolve) => {
+    timer = setTimer(() => resolve([1, "STRATUS_E_TIMEOUT", `did not finish within ${timeout} ms (limits.timeout)`, false]), timeout, [], false);
+  });
+  const work = (async (): Promise<Outcome> => {
+    try {
+      await fn(ctx);
+      await Promise.all(waits);
+      return [0];
+    } catch (e) {
+      return failure(e);
+    }
+  })();
+  const out = await Promise.race([work, expired]);
+  clearTimer(timer);
+  return out;
+}
+
+async function runTask(kind: string, payload: string): Promise<string> {
+  const p = JSON.parse(payload) as { timeout: number; events?: unknown[]; cron?: string; scheduledTime?: number };
+  if (kind === "event") {
+    const h = handlers!.event;
+    const events = p.events ?? [];
+    if (typeof h !== "function") return `T\n${JSON.stringify(events.map(() => [1, "STRATUS_E_NO_HANDLER", "this service has no event() handler", true]))}`;
+    const outs = await Promise.all(events.map((ev) => runBounded(p.timeout, (ctx) => h.call(handlers, ev, env, ctx))));
+    return `T\n${JSON.stringify(outs)}`;
+  }
+  const h = handlers!.scheduled;
+  if (typeof h !== "function") return `T\n${JSON.stringify([[1, "STRATUS_E_NO_HANDLER", "this service has no scheduled() handler", true]])}`;
+  const controller = Object.freeze({ type: "scheduled", cron: p.cron, scheduledTime: p.scheduledTime, noRetry(): void {} });
+  return `T\n${JSON.stringify([await runBounded(p.timeout, (ctx) => h.call(handlers, controller, env, ctx))])}`;
+}
 let outbox: string[] = [];
 let flushing = false;
 function flushOutbox(): void {

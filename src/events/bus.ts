@@ -1,0 +1,437 @@
+/**
+ * The event bus of one process: publishes into the store, runs the subscriptions and the cron
+ * whose leases this process holds, accepts CloudEvents from outside and async invocations, and
+ * answers the operator's questions (dead letters, redrive, replay, tail).
+ *
+ * Every process of a node opens the same store; leases decide which one delivers a subscription.
+ * Delivery runs on timers and promises, never on the HTTP request path.
+ */
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { ResolvedSchedule, ResolvedStack, ResolvedSubscription } from "../config/index.ts";
+import { StratusError } from "../errors/index.ts";
+import type { Logger } from "../telemetry/index.ts";
+import { fromHttp, keyOf, makeEvent, serialise } from "./cloudevents.ts";
+import { SubscriptionRunner, type DeliveryFigures, type DeliveryOutcome } from "./delivery.ts";
+import type { CloudEvent, DeadLetter, EventStore, InvocationRecord, StoredEvent } from "./interface.ts";
+import { CronScheduler } from "./scheduler.ts";
+
+/** An HTTP request as the bus hands it to a function (async invocation). */
+export interface BusRequest {
+  method: string;
+  url: string;
+  headers: string[];
+  body: Uint8Array | null;
+  requestId: string;
+}
+
+/** What the bus needs from the runtime: run handlers. */
+export interface BusTarget {
+  /** Runs the event() handler of `service` for serialised CloudEvents; one outcome each. */
+  deliver(service: string, events: readonly string[]): Promise<(DeliveryOutcome & { deferred?: boolean })[]>;
+  /** Runs the scheduled() handler of `service`. */
+  scheduled(service: string, cron: string, scheduledTime: number): Promise<DeliveryOutcome & { deferred?: boolean }>;
+  /** Runs the fetch() handler of `service` (through its route) for an async invocation. */
+  invoke(
+    service: string,
+    req: BusRequest,
+  ): Promise<{ status: number; headers: string[]; body: Uint8Array; error: { code: string; message: string } | null }>;
+}
+
+/** Options of EventBus. */
+export interface EventBusOptions {
+  store: EventStore;
+  target: BusTarget;
+  logger: Logger;
+  /** The clock of backoff, leases, replay by time and cron (tests move it by hand; default Date.now). */
+  clock?: () => number;
+  /** This process's name in leases (default host:pid:random). */
+  owner?: string;
+  /** How often the store is polled for events published by other processes, in ms (default 10). */
+  pollMs?: number;
+  /** Lease length in ms; renewed every third of it (default 6000). */
+  leaseMs?: number;
+}
+
+/** A subscription as `stratus events` shows it. */
+export interface SubscriptionInfo {
+  name: string;
+  service: string;
+  topic: string;
+  cursor: number;
+  /** Events of the topic past the cursor (not yet delivered). */
+  lag: number;
+  retries: number;
+  dead: number;
+  /** The process delivering it, if any. */
+  owner: string | null;
+  figures: DeliveryFigures | null;
+}
+
+/** The result of one publish. */
+export interface Published {
+  id: string;
+  topic: string;
+  seq: number;
+  duplicate: boolean;
+}
+
+const INVOKE_TOPIC = "_invoke.";
+
+function toBase64(b: Uint8Array | null): string | null {
+  return b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64") : null;
+}
+
+/** The bus. */
+export class EventBus {
+  readonly #store: EventStore;
+  readonly #target: BusTarget;
+  readonly #log: Logger;
+  readonly #clock: () => number;
+  readonly owner: string;
+  readonly #pollMs: number;
+  readonly #leaseMs: number;
+  readonly #runners = new Map<string, SubscriptionRunner>();
+  readonly #cron: CronScheduler;
+  #topics = new Map<string, { ingest: boolean; retentionMs: number }>();
+  #services = new Set<string>();
+  #timer: NodeJS.Timeout | null = null;
+  #lastHead = -1;
+  #lastRenew = 0;
+  #lastPrune = 0;
+  #renewing = false;
+  #closed = false;
+
+  constructor(opts: EventBusOptions) {
+    this.#store = opts.store;
+    this.#target = opts.target;
+    this.#log = opts.logger;
+    this.#clock = opts.clock ?? Date.now;
+    this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.#pollMs = opts.pollMs ?? 10;
+    this.#leaseMs = opts.leaseMs ?? 6000;
+    this.#cron = new CronScheduler(this.#store, this.owner, this.#clock, (s, t) => this.#runScheduled(s, t), this.#log);
+  }
+
+  /** The store (read-only use by tools). */
+  get store(): EventStore {
+    return this.#store;
+  }
+
+  /** Applies a stack's topics, subscriptions and schedules; starts the delivery loop. */
+  async configure(stack: ResolvedStack): Promise<void> {
+    this.#topics = new Map(stack.topics.map((t) => [t.name, { ingest: t.ingest, retentionMs: t.retentionMs }]));
+    this.#services = new Set(stack.services.map((s) => s.name));
+    const specs: ResolvedSubscription[] = [];
+    const schedules: ResolvedSchedule[] = [];
+    for (const svc of stack.services) {
+      specs.push(...svc.subscriptions);
+      schedules.push(...svc.schedules);
+      if (svc.routes.length > 0) {
+        specs.push({
+          name: `${svc.name}:_invoke`,
+          service: svc.name,
+          topic: `${INVOKE_TOPIC}${svc.name}`,
+          maxAttempts: svc.asyncMaxAttempts,
+          backoff: { initialMs: 1000, maxMs: 60_000 },
+          deadLetter: true,
+          ordering: "none",
+          maxConcurrency: 16,
+          startAt: "earliest",
+        });
+      }
+    }
+    const keep = new Set(specs.map((s) => s.name));
+    for (const [name, r] of this.#runners) {
+      if (!keep.has(name)) {
+        this.#runners.delete(name);
+        await r.release();
+      }
+    }
+    for (const spec of specs) {
+      await this.#store.ensureSubscription(spec.name, spec.topic, spec.startAt);
+      const r = this.#runners.get(spec.name);
+      if (r) r.spec = spec;
+      else {
+        const deliver = spec.topic.startsWith(INVOKE_TOPIC)
+          ? (s: ResolvedSubscription, events: readonly StoredEvent[]) => this.#invokeAll(s, events)
+          : (s: ResolvedSubscription, events: readonly StoredEvent[]) => this.#deliver(s, events);
+        this.#runners.set(spec.name, new SubscriptionRunner(this.#store, spec, this.owner, this.#clock, deliver, this.#log));
+      }
+    }
+    this.#cron.configure(schedules);
+    await this.#renew();
+    this.#timer ??= setInterval(() => this.#tick(), this.#pollMs).unref();
+    this.#kick();
+  }
+
+  async #deliver(s: ResolvedSubscription, events: readonly StoredEvent[]): Promise<DeliveryOutcome[]> {
+    const outs = await this.#target.deliver(
+      s.service,
+      events.map((e) => e.body),
+    );
+    return outs;
+  }
+
+  async #runScheduled(s: ResolvedSchedule, time: number): Promise<DeliveryOutcome> {
+    return this.#target.scheduled(s.service, s.cron, time);
+  }
+
+  /** Async invocations: one fetch() per stored invocation, its result written back. */
+  async #invokeAll(s: ResolvedSubscription, events: readonly StoredEvent[]): Promise<DeliveryOutcome[]> {
+    return Promise.all(
+      events.map(async (e): Promise<DeliveryOutcome> => {
+        const id = (JSON.parse(e.body) as { data: { id: string } }).data.id;
+        const inv = await this.#store.invocation(id);
+        if (!inv) return { ok: false, permanent: true, code: "STRATUS_E_INVOCATION_UNKNOWN", message: `invocation ${id} is gone` };
+        if (inv.state === "completed" || inv.state === "failed") return { ok: true };
+        const attempts = inv.attempts + 1;
+        await this.#store.updateInvocation(id, { state: "running", attempts, updated: this.#clock() });
+        const r = await this.#target.invoke(s.service, {
+          method: inv.request.method,
+          url: inv.request.url,
+          headers: inv.request.headers,
+          body: inv.request.body === null ? null : Buffer.from(inv.request.body, "base64"),
+          requestId: id,
+        });
+        const result = { status: r.status, headers: r.headers, body: toBase64(r.body) ?? "" };
+        if (r.status < 500 && !r.error) {
+          await this.#store.updateInvocation(id, { state: "completed", result, error: null, updated: this.#clock() });
+          return { ok: true };
+        }
+        const error = r.error ? `${r.error.code}: ${r.error.message}` : `the function answered ${r.status}`;
+        const final = attempts >= s.maxAttempts;
+        await this.#store.updateInvocation(id, { state: final ? "failed" : "queued", result, error, updated: this.#clock() });
+        return { ok: false, code: r.error?.code ?? "STRATUS_E_HANDLER_THREW", message: error };
+      }),
+    );
+  }
+
+  #tick(): void {
+    if (this.#closed) return;
+    const now = this.#clock();
+    if (now - this.#lastRenew >= this.#leaseMs / 3 || now < this.#lastRenew) void this.#renew();
+    let head = this.#lastHead;
+    const s = this.#store as { headSync?: () => number };
+    if (s.headSync) head = s.headSync();
+    const moved = head !== this.#lastHead;
+    this.#lastHead = head;
+    for (const r of this.#runners.values()) {
+      if (!r.leased) continue;
+      const due = r.nextDue();
+      if (moved || (due !== null && due <= now)) void r.pump();
+    }
+    void this.#cron.tick();
+    if (now - this.#lastPrune > 60_000 && this.#cron.leased) {
+      this.#lastPrune = now;
+      const retention = new Map([...this.#topics].map(([t, o]) => [t, o.retentionMs]));
+      void this.#store.prune(now, retention).catch((err: unknown) => this.#log.error({ err: String(err) }, "pruning old events failed"));
+    }
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#renewing || this.#closed) return;
+    this.#renewing = true;
+    this.#lastRenew = this.#clock();
+    try {
+      await Promise.all([...this.#runners.values()].map((r) => r.renew(this.#leaseMs)));
+      await this.#cron.renew(this.#leaseMs);
+    } catch (err) {
+      this.#log.error({ err: String(err) }, "renewing event leases failed");
+    } finally {
+      this.#renewing = false;
+    }
+  }
+
+  /** Wakes every subscription this process delivers (after a local publish). */
+  #kick(): void {
+    for (const r of this.#runners.values()) if (r.leased) void r.pump();
+  }
+
+  #checkTopic(topic: string): void {
+    if (!this.#topics.has(topic)) {
+      const known = [...this.#topics.keys()];
+      throw new StratusError(
+        "STRATUS_E_TOPIC_UNKNOWN",
+        `no topic "${topic}" in this stack; ${known.length ? `topics: ${known.map((t) => `"${t}"`).join(", ")}` : "declare one under topics: in stratus.yaml"}`,
+      );
+    }
+  }
+
+  /** Publishes `data` to `topic` as `source` ("/services/orders", "/cli"); resolves once durable. */
+  async publish(source: string, topic: string, data: unknown, opts: { key?: string | undefined; id?: string | undefined; subject?: string | undefined } = {}): Promise<Published> {
+    this.#checkTopic(topic);
+    const ev = makeEvent(topic, source, data, opts, this.#clock());
+    return this.#append(ev);
+  }
+
+  /** Publishes for a function: `data` is JSON text already (or null). */
+  async publishFromService(service: string, topic: string, data: string | null, opts: { key: string | null; id: string | null; subject: string | null }): Promise<Published> {
+    this.#checkTopic(topic);
+    const ev = makeEvent(topic, `/services/${service}`, undefined, { id: opts.id ?? undefined, key: opts.key ?? undefined, subject: opts.subject ?? undefined }, this.#clock());
+    let body = serialise(ev);
+    if (data !== null) body = `${body.slice(0, -1)},"data":${data}}`;
+    if (body.length > 65536) serialise(JSON.parse(body) as CloudEvent);
+    const [r] = await this.#store.append([{ topic, id: ev.id, key: keyOf(ev), time: this.#clock(), body }]);
+    this.#kick();
+    return { id: ev.id, topic, seq: r!.seq, duplicate: r!.duplicate };
+  }
+
+  async #append(ev: CloudEvent): Promise<Published> {
+    const [r] = await this.#store.append([{ topic: ev.type, id: ev.id, key: keyOf(ev), time: this.#clock(), body: serialise(ev) }]);
+    this.#kick();
+    return { id: ev.id, topic: ev.type, seq: r!.seq, duplicate: r!.duplicate };
+  }
+
+  /** Accepts CloudEvents POSTed from outside; only to topics with ingest: true. All or nothing. */
+  async ingest(headers: readonly string[], body: Uint8Array | null): Promise<Published[]> {
+    const events = fromHttp(headers, body, this.#clock());
+    for (const ev of events) {
+      const t = this.#topics.get(ev.type);
+      if (!t) this.#checkTopic(ev.type);
+      if (!t!.ingest) {
+        throw new StratusError(
+          "STRATUS_E_PUBLISH_DENIED",
+          `topic "${ev.type}" does not accept events from outside; set topics.${ev.type}.ingest: true in stratus.yaml`,
+        );
+      }
+    }
+    const rows = events.map((ev) => ({ topic: ev.type, id: ev.id, key: keyOf(ev), time: this.#clock(), body: serialise(ev) }));
+    const results = await this.#store.append(rows);
+    this.#kick();
+    return results.map((r, i) => ({ id: events[i]!.id, topic: events[i]!.type, seq: r.seq, duplicate: r.duplicate }));
+  }
+
+  /** Accepts an async invocation of `service`; resolves with its id once it is durable. */
+  async invokeAsync(service: string, req: BusRequest): Promise<InvocationRecord> {
+    const id = randomUUID();
+    const now = this.#clock();
+    const record: InvocationRecord = {
+      id,
+      service,
+      state: "queued",
+      attempts: 0,
+      created: now,
+      updated: now,
+      request: { method: req.method, url: req.url, headers: req.headers.filter((_, i, h) => !/^prefer$/i.test(h[i - (i % 2)]!)), body: toBase64(req.body) },
+      result: null,
+      error: null,
+    };
+    await this.#store.createInvocation(record);
+    const ev = makeEvent(`${INVOKE_TOPIC}${service}`, `/gateway`, { id }, { id }, now);
+    await this.#store.append([{ topic: ev.type, id, key: null, time: now, body: serialise(ev) }]);
+    this.#kick();
+    return record;
+  }
+
+  /** An async invocation by id. */
+  async invocation(id: string): Promise<InvocationRecord> {
+    const inv = await this.#store.invocation(id);
+    if (!inv) throw new StratusError("STRATUS_E_INVOCATION_UNKNOWN", `no async invocation "${id}"; use the id from the 202 response's Location header`);
+    return inv;
+  }
+
+  #subscription(name: string): void {
+    if (!this.#runners.has(name)) {
+      throw new StratusError(
+        "STRATUS_E_SUBSCRIPTION_UNKNOWN",
+        `no subscription "${name}"; subscriptions are named service:topic: ${[...this.#runners.keys()].map((n) => `"${n}"`).join(", ") || "(none)"}`,
+      );
+    }
+  }
+
+  /** Every subscription with its cursor, lag, retries and dead letters. */
+  async subscriptions(): Promise<SubscriptionInfo[]> {
+    const backlog = await this.#store.backlog();
+    const head = await this.#store.head();
+    const out: SubscriptionInfo[] = [];
+    for (const s of await this.#store.subscriptions()) {
+      const r = this.#runners.get(s.name);
+      if (!r) continue;
+      const b = backlog.get(s.name);
+      const pending = await this.#store.read(s.topic, s.cursor, 10_001);
+      out.push({
+        name: s.name,
+        service: r.spec.service,
+        topic: s.topic,
+        cursor: s.cursor,
+        lag: s.cursor >= head ? 0 : pending.length,
+        retries: b?.retries ?? 0,
+        dead: b?.dead ?? 0,
+        owner: s.leaseUntil > this.#clock() ? s.owner : null,
+        figures: r.leased ? { ...r.figures } : null,
+      });
+    }
+    return out;
+  }
+
+  /** Dead letters of a subscription. */
+  async deadLetters(subscription: string, after = 0, limit = 100): Promise<DeadLetter[]> {
+    this.#subscription(subscription);
+    return this.#store.deadLetters(subscription, after, limit);
+  }
+
+  /** Sends dead letters (all, or the given seqs) back for delivery; returns how many. */
+  async redrive(subscription: string, seqs?: readonly number[]): Promise<number> {
+    this.#subscription(subscription);
+    const n = await this.#store.redrive(subscription, this.#clock(), seqs);
+    // The owner (here or in another process) finds them within one lease renewal.
+    await this.#renew();
+    this.#kick();
+    return n;
+  }
+
+  /** Replays a subscription from an offset (seq: the first event delivered again) or a time (epoch ms). */
+  async replay(subscription: string, from: { seq: number } | { time: number }): Promise<{ cursor: number }> {
+    this.#subscription(subscription);
+    const topic = this.#runners.get(subscription)!.spec.topic;
+    const cursor = "seq" in from ? Math.max(0, from.seq - 1) : await this.#store.cursorAtTime(topic, from.time);
+    const s = await this.#store.reset(subscription, cursor);
+    await this.#renew();
+    this.#kick();
+    return { cursor: s.cursor };
+  }
+
+  /** Events of `topic` after `after` (seq), parsed. */
+  async tail(topic: string, after: number, limit = 100): Promise<{ seq: number; event: CloudEvent }[]> {
+    this.#checkTopic(topic);
+    const rows = await this.#store.read(topic, after, limit);
+    return rows.map((r) => ({ seq: r.seq, event: JSON.parse(r.body) as CloudEvent }));
+  }
+
+  /** Cron figures per schedule. */
+  schedules(): ReturnType<CronScheduler["figures"]> {
+    return this.#cron.figures();
+  }
+
+  /**
+   * Delivers until nothing is due at the clock's current time and every write has landed (tests:
+   * move the clock, then `await bus.drain()`).
+   */
+  async drain(maxRounds = 10_000): Promise<void> {
+    for (let i = 0; i < maxRounds; i++) {
+      await this.#renew();
+      await this.#cron.tick();
+      await this.#cron.settle();
+      await Promise.all([...this.#runners.values()].map((r) => r.pump()));
+      await new Promise((r) => setImmediate(r));
+      const now = this.#clock();
+      if ([...this.#runners.values()].every((r) => !r.leased || r.idle(now))) return;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    throw new StratusError("STRATUS_E_INTERNAL", "the event bus did not settle");
+  }
+
+  /** Stops delivering and gives the leases up (events in flight are delivered again by the next owner). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    await Promise.all([...this.#runners.values()].map((r) => r.release().catch(() => undefined)));
+    await this.#cron.settle();
+  }
+}
+
+
+
