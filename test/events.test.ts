@@ -172,7 +172,10 @@ test("an event that keeps failing goes to the dead-letter store with its error, 
     clock.advance(10_000);
   }
   await stack.host.events.drain();
-  assert.ok((await seen("order.flaky")).some((r) => r.id === "healthy-1"), "a poison event delays no other key");
+  assert.ok(
+    (await seen("order.flaky")).some((r) => r.id === "healthy-1"),
+    "a poison event delays no other key",
+  );
   const dead = await stack.host.events.deadLetters("sink:order.flaky");
   const d = dead.find((x) => x.event.body.includes("poison-1"));
   assert.ok(d, "dead-lettered");

@@ -29,7 +29,13 @@ test(
 
 test("the stack file shape from PRODUCT.md validates (public contract)", () => {
   const yaml = readFileSync(new URL("../../test/fixtures/product-stack.yaml", import.meta.url), "utf8");
-  const stack = parseStack(yaml.replaceAll("services/orders/index.ts", ENTRY).replaceAll("services/payments/index.ts", ENTRY), FILE);
+  const text = yaml.replaceAll("services/orders/index.ts", ENTRY).replaceAll("services/payments/index.ts", ENTRY);
+  // The example subscribes to payment.settled, which nothing in it publishes: the one thing to add.
+  const e = errorOf(text);
+  assert.equal(e.code, "STRATUS_E_CONFIG_INVALID");
+  assert.equal(e.message.split("\n").length, 1, e.message);
+  assert.match(e.message, /services\.orders\.subscribe\.payment\.settled: no topic "payment\.settled" in this stack; declare it under topics:/);
+  const stack = parseStack(`${text}\ntopics:\n  payment.settled: { ingest: true }\n`, FILE);
   const orders = stack.services.find((s) => s.name === "orders")!;
   assert.deepEqual(
     orders.routes.map((r) => r.raw),
@@ -40,9 +46,21 @@ test("the stack file shape from PRODUCT.md validates (public contract)", () => {
   assert.equal(orders.scale.idleTimeoutMs, 30_000);
   assert.equal(orders.limits.timeoutMs, 10_000);
   assert.equal(orders.vars["CURRENCY"], "EUR");
-  // Parts that come with later releases are accepted and named in warnings, not silently dropped.
-  assert.ok(stack.warnings.some((w) => w.includes("subscribe")));
-  assert.ok(stack.warnings.some((w) => w.includes("EVENTS")));
+  assert.deepEqual(orders.bindings["EVENTS"], { kind: "publish", topics: ["order.created"] });
+  assert.deepEqual(orders.subscriptions[0], {
+    name: "orders:payment.settled",
+    service: "orders",
+    topic: "payment.settled",
+    maxAttempts: 5,
+    backoff: { initialMs: 1000, maxMs: 300_000 },
+    deadLetter: true,
+    ordering: "none",
+    maxConcurrency: 64,
+    startAt: "latest",
+  });
+  assert.deepEqual(orders.schedules, [{ id: "orders#0", service: "orders", cron: "*/5 * * * *", timezone: null }]);
+  // Secrets come with a later release: accepted and named in a warning, not silently dropped.
+  assert.ok(stack.warnings.some((w) => w.includes("STRIPE_KEY")));
   assert.ok(Object.isFrozen(stack) && Object.isFrozen(orders.routes));
 });
 

@@ -10,7 +10,16 @@ import type { z } from "zod";
 import { StratusError } from "../errors/index.ts";
 import { StackFile, type StackFileParsed } from "./schema.ts";
 import { Cron } from "croner";
-import type { BindingConfig, HttpMethod, ResolvedRoute, ResolvedSchedule, ResolvedService, ResolvedStack, ResolvedSubscription, ResolvedTopic } from "./types.ts";
+import type {
+  BindingConfig,
+  HttpMethod,
+  ResolvedRoute,
+  ResolvedSchedule,
+  ResolvedService,
+  ResolvedStack,
+  ResolvedSubscription,
+  ResolvedTopic,
+} from "./types.ts";
 
 /** The name of the stack file in a project directory. */
 export const STACK_FILE = "stratus.yaml";
@@ -234,7 +243,9 @@ function resolveStack(data: StackFileParsed, file: string, where: (p: readonly P
       const initialMs = parseDuration(sub.backoff.initial);
       const maxMs = parseDuration(sub.backoff.max);
       if (initialMs > maxMs) {
-        errors.push(`${where([...base, "subscribe", topic, "backoff"])}: services.${name}.subscribe.${topic}.backoff: initial (${initialMs} ms) is more than max (${maxMs} ms); lower initial or raise max`);
+        errors.push(
+          `${where([...base, "subscribe", topic, "backoff"])}: services.${name}.subscribe.${topic}.backoff: initial (${initialMs} ms) is more than max (${maxMs} ms); lower initial or raise max`,
+        );
       }
       subscriptions.push({
         name: `${name}:${topic}`,

@@ -34,7 +34,9 @@ const Hostname = z.string().regex(/^(\*\.)?[A-Za-z0-9.-]+(:\d+)?$/, { message: '
 /** A topic name: letters, digits, ".", "-", "_", e.g. "order.created". */
 export const Topic = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/, { message: 'a topic is letters, digits, ".", "-" and "_", starting with a letter or digit, e.g. "order.created"' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/, {
+    message: 'a topic is letters, digits, ".", "-" and "_", starting with a letter or digit, e.g. "order.created"',
+  })
   .describe('A topic name, e.g. "order.created".');
 
 /** How one service consumes one topic. */
@@ -47,7 +49,10 @@ export const Subscription = z.strictObject({
     })
     .prefault({})
     .describe("Exponential backoff between attempts, with full jitter between half and all of the wait."),
-  deadLetter: z.boolean().default(true).describe("Keep events that used up their attempts in the dead-letter store (default true); false drops them with a log line."),
+  deadLetter: z
+    .boolean()
+    .default(true)
+    .describe("Keep events that used up their attempts in the dead-letter store (default true); false drops them with a log line."),
   ordering: z
     .enum(["none", "key"])
     .default("none")
@@ -122,7 +127,13 @@ export const Service = z.strictObject({
   schedules: z.array(Schedule).default([]).describe("Cron schedules that run this service's scheduled() handler."),
   async: z
     .strictObject({
-      maxAttempts: z.number().int().min(1).max(100).default(3).describe("Attempts of an async invocation (Prefer: respond-async) before it fails into the dead-letter store (default 3)."),
+      maxAttempts: z
+        .number()
+        .int()
+        .min(1)
+        .max(100)
+        .default(3)
+        .describe("Attempts of an async invocation (Prefer: respond-async) before it fails into the dead-letter store (default 3)."),
     })
     .prefault({})
     .describe("Asynchronous invocations of this service's routes."),

@@ -34,7 +34,11 @@ export const ERROR_CODES = {
   STRATUS_E_EVENT_INVALID: { status: 400, user: true, summary: "An event is not a valid CloudEvent, or its data cannot be serialised as JSON." },
   STRATUS_E_EVENT_TOO_LARGE: { status: 413, user: true, summary: "An event is over the size limit (256 KiB serialised)." },
   STRATUS_E_TOPIC_UNKNOWN: { status: 404, user: true, summary: "A topic that no stack file declares or grants." },
-  STRATUS_E_PUBLISH_DENIED: { status: 403, user: true, summary: "A publish to a topic the service was not granted, or an HTTP ingest to a topic not open to it." },
+  STRATUS_E_PUBLISH_DENIED: {
+    status: 403,
+    user: true,
+    summary: "A publish to a topic the service was not granted, or an HTTP ingest to a topic not open to it.",
+  },
   STRATUS_E_SUBSCRIPTION_UNKNOWN: { status: 404, user: true, summary: "A subscription name that does not exist (service:topic)." },
   STRATUS_E_INVOCATION_UNKNOWN: { status: 404, user: true, summary: "An async invocation id that does not exist (or has expired)." },
   STRATUS_E_EVENT_STORE: { status: 500, user: false, summary: "The event store failed to write or read (disk full, file damaged)." },

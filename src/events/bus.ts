@@ -32,10 +32,7 @@ export interface BusTarget {
   /** Runs the scheduled() handler of `service`. */
   scheduled(service: string, cron: string, scheduledTime: number): Promise<DeliveryOutcome & { deferred?: boolean }>;
   /** Runs the fetch() handler of `service` (through its route) for an async invocation. */
-  invoke(
-    service: string,
-    req: BusRequest,
-  ): Promise<{ status: number; headers: string[]; body: Uint8Array; error: { code: string; message: string } | null }>;
+  invoke(service: string, req: BusRequest): Promise<{ status: number; headers: string[]; body: Uint8Array; error: { code: string; message: string } | null }>;
 }
 
 /** Options of EventBus. */
@@ -259,16 +256,32 @@ export class EventBus {
   }
 
   /** Publishes `data` to `topic` as `source` ("/services/orders", "/cli"); resolves once durable. */
-  async publish(source: string, topic: string, data: unknown, opts: { key?: string | undefined; id?: string | undefined; subject?: string | undefined } = {}): Promise<Published> {
+  async publish(
+    source: string,
+    topic: string,
+    data: unknown,
+    opts: { key?: string | undefined; id?: string | undefined; subject?: string | undefined } = {},
+  ): Promise<Published> {
     this.#checkTopic(topic);
     const ev = makeEvent(topic, source, data, opts, this.#clock());
     return this.#append(ev);
   }
 
   /** Publishes for a function: `data` is JSON text already (or null). */
-  async publishFromService(service: string, topic: string, data: string | null, opts: { key: string | null; id: string | null; subject: string | null }): Promise<Published> {
+  async publishFromService(
+    service: string,
+    topic: string,
+    data: string | null,
+    opts: { key: string | null; id: string | null; subject: string | null },
+  ): Promise<Published> {
     this.#checkTopic(topic);
-    const ev = makeEvent(topic, `/services/${service}`, undefined, { id: opts.id ?? undefined, key: opts.key ?? undefined, subject: opts.subject ?? undefined }, this.#clock());
+    const ev = makeEvent(
+      topic,
+      `/services/${service}`,
+      undefined,
+      { id: opts.id ?? undefined, key: opts.key ?? undefined, subject: opts.subject ?? undefined },
+      this.#clock(),
+    );
     let body = serialise(ev);
     if (data !== null) body = `${body.slice(0, -1)},"data":${data}}`;
     if (body.length > 65536) serialise(JSON.parse(body) as CloudEvent);
@@ -432,6 +445,3 @@ export class EventBus {
     await this.#cron.settle();
   }
 }
-
-
-

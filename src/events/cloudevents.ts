@@ -74,7 +74,7 @@ export function checkEvent(value: unknown, now: number): CloudEvent {
     throw new StratusError("STRATUS_E_EVENT_INVALID", `time ${JSON.stringify(ev["time"])} is not an RFC 3339 timestamp`);
   }
   if ("data" in ev && "data_base64" in ev) throw new StratusError("STRATUS_E_EVENT_INVALID", "send data or data_base64, not both");
-  return { ...(ev as CloudEvent), time: (ev["time"] as string | undefined) ?? new Date(now).toISOString() };
+  return { ...(ev as CloudEvent), time: ev["time"] ?? new Date(now).toISOString() };
 }
 
 /** Serialises an event, enforcing MAX_EVENT_BYTES. */
@@ -83,7 +83,10 @@ export function serialise(ev: CloudEvent): string {
   try {
     body = JSON.stringify(ev);
   } catch (err) {
-    throw new StratusError("STRATUS_E_EVENT_INVALID", `event "${ev.type}": data cannot be serialised as JSON (${(err as Error).message}); send plain objects, arrays, strings, numbers`);
+    throw new StratusError(
+      "STRATUS_E_EVENT_INVALID",
+      `event "${ev.type}": data cannot be serialised as JSON (${(err as Error).message}); send plain objects, arrays, strings, numbers`,
+    );
   }
   if (body.length > MAX_EVENT_BYTES / 4 && Buffer.byteLength(body) > MAX_EVENT_BYTES) {
     throw new StratusError(
@@ -113,7 +116,8 @@ function header(headers: readonly string[], name: string): string | undefined {
 export function fromHttp(headers: readonly string[], body: Uint8Array | null, now: number): CloudEvent[] {
   const type = (header(headers, "content-type") ?? "").split(";")[0]!.trim().toLowerCase();
   const text = (): string => {
-    if (body && body.byteLength > MAX_EVENT_BYTES * 64) throw new StratusError("STRATUS_E_EVENT_TOO_LARGE", `the request body is over ${MAX_EVENT_BYTES * 64} bytes`);
+    if (body && body.byteLength > MAX_EVENT_BYTES * 64)
+      throw new StratusError("STRATUS_E_EVENT_TOO_LARGE", `the request body is over ${MAX_EVENT_BYTES * 64} bytes`);
     return body ? Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8") : "";
   };
   const parse = (): unknown => {

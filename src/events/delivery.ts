@@ -247,7 +247,11 @@ export class SubscriptionRunner {
         batch.map((i) => i.event),
       ).then(
         (results) => this.#settle(batch, results),
-        (err: unknown) => this.#settle(batch, batch.map(() => ({ ok: false, code: "STRATUS_E_INTERNAL", message: String(err), batch: batch.length > 1 }))),
+        (err: unknown) =>
+          this.#settle(
+            batch,
+            batch.map(() => ({ ok: false, code: "STRATUS_E_INTERNAL", message: String(err), batch: batch.length > 1 })),
+          ),
       );
     }
   }
@@ -284,10 +288,16 @@ export class SubscriptionRunner {
         const why = r.permanent ? "failed permanently" : `failed ${attempts} times`;
         if (sub.deadLetter) {
           this.figures.dead++;
-          this.#log.warn({ subscription: sub.name, service: sub.service, seq, id: idOf(item.event), attempts, error }, `event ${why}; moved to the dead-letter store`);
+          this.#log.warn(
+            { subscription: sub.name, service: sub.service, seq, id: idOf(item.event), attempts, error },
+            `event ${why}; moved to the dead-letter store`,
+          );
           this.#track(this.#store.deadLetter(sub.name, seq, attempts, error, now), item.fromRetry ? seq : null);
         } else {
-          this.#log.warn({ subscription: sub.name, service: sub.service, seq, id: idOf(item.event), attempts, error }, `event ${why}; dropped (deadLetter: false)`);
+          this.#log.warn(
+            { subscription: sub.name, service: sub.service, seq, id: idOf(item.event), attempts, error },
+            `event ${why}; dropped (deadLetter: false)`,
+          );
           if (item.fromRetry) this.#track(this.#store.dropRetry(sub.name, seq), seq);
         }
         this.#finish(item);

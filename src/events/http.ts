@@ -2,7 +2,7 @@
  * The gateway endpoints the bus serves: CloudEvents ingestion (POST /_stratus/events), async
  * invocation acceptance (202 + Location) and invocation status (GET /_stratus/invocations/:id).
  */
-import { StratusError, type ErrorCode } from "../errors/index.ts";
+import { StratusError } from "../errors/index.ts";
 import type { BusRequest, EventBus } from "./bus.ts";
 import type { InvocationRecord } from "./interface.ts";
 
@@ -27,7 +27,7 @@ function failure(err: unknown): HttpReply {
 function notFound(method: string, path: string): HttpReply {
   return failure(
     new StratusError(
-      "STRATUS_E_NOT_FOUND" as ErrorCode,
+      "STRATUS_E_NOT_FOUND",
       `no endpoint ${method} ${path}; the gateway serves POST /_stratus/events, GET /_stratus/invocations/:id and GET /_stratus/invocations/:id/result`,
     ),
   );
@@ -66,7 +66,8 @@ export function busEndpoints(bus: EventBus): {
     async system(method, _url, path, headers, body) {
       try {
         if (path === "/_stratus/events") {
-          if (method !== "POST") return json(405, { error: { code: "STRATUS_E_METHOD_NOT_ALLOWED", message: "POST CloudEvents to /_stratus/events" } }, ["allow", "POST"]);
+          if (method !== "POST")
+            return json(405, { error: { code: "STRATUS_E_METHOD_NOT_ALLOWED", message: "POST CloudEvents to /_stratus/events" } }, ["allow", "POST"]);
           const accepted = await bus.ingest(headers, body);
           return json(202, { accepted });
         }
@@ -88,7 +89,12 @@ export function busEndpoints(bus: EventBus): {
       try {
         const inv = await bus.invokeAsync(service, req);
         const url = `/_stratus/invocations/${inv.id}`;
-        return json(202, { id: inv.id, state: inv.state, statusUrl: url, resultUrl: `${url}/result` }, ["location", url, "preference-applied", "respond-async"]);
+        return json(202, { id: inv.id, state: inv.state, statusUrl: url, resultUrl: `${url}/result` }, [
+          "location",
+          url,
+          "preference-applied",
+          "respond-async",
+        ]);
       } catch (err) {
         return failure(err);
       }

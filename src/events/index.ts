@@ -3,5 +3,15 @@ export { EventBus, type EventBusOptions, type BusTarget, type BusRequest, type S
 export { SqliteEventStore, type SqliteEventStoreOptions } from "./sqlite/store.ts";
 export { MAX_EVENT_BYTES, fromHttp, checkEvent, makeEvent } from "./cloudevents.ts";
 export { backoffMs, type DeliveryOutcome, type DeliveryFigures } from "./delivery.ts";
-export type { EventStore, CloudEvent, StoredEvent, DeadLetter, InvocationRecord, InvocationState, SubscriptionState, AppendInput, AppendResult } from "./interface.ts";
+export type {
+  EventStore,
+  CloudEvent,
+  StoredEvent,
+  DeadLetter,
+  InvocationRecord,
+  InvocationState,
+  SubscriptionState,
+  AppendInput,
+  AppendResult,
+} from "./interface.ts";
 export { busEndpoints, describeInvocation } from "./http.ts";

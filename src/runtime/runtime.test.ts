@@ -305,7 +305,7 @@ describe("runtime", () => {
 describe("modules that cannot serve", () => {
   for (const [name, code, expected] of [
     ["no default export", "export const x = 1;", /has no default export/],
-    ["no fetch", "export default { hello() {} };", /has no fetch\(\) method/],
+    ["no handler", "export default { hello() {} };", /has no handler; add `async fetch/],
     ["top level throws", "throw new Error('at load');", /failed while loading: at load/],
   ] as const) {
     test(name, async () => {

@@ -29,8 +29,6 @@ export interface RuntimeOptions {
   publish?: Publisher;
 }
 
-
-
 /** What one invocation produced, for the gateway and the logs. */
 export interface Invocation {
   result: InvokeResult;

@@ -7,16 +7,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StratusError } from "../../errors/index.ts";
-import type {
-  AppendInput,
-  AppendResult,
-  DeadLetter,
-  EventStore,
-  InvocationRecord,
-  RetryEntry,
-  StoredEvent,
-  SubscriptionState,
-} from "../interface.ts";
+import type { AppendInput, AppendResult, DeadLetter, EventStore, InvocationRecord, RetryEntry, StoredEvent, SubscriptionState } from "../interface.ts";
 
 /** Options of SqliteEventStore. */
 export interface SqliteEventStoreOptions {
@@ -72,9 +63,13 @@ export class SqliteEventStore implements EventStore {
       this.#db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=${opts.durability === "normal" ? "NORMAL" : "FULL"};`);
       this.#db.exec(SCHEMA);
     } catch (err) {
-      throw new StratusError("STRATUS_E_EVENT_STORE", `cannot open the event store ${opts.file}: ${(err as Error).message}; check the path and its permissions`, {
-        cause: err,
-      });
+      throw new StratusError(
+        "STRATUS_E_EVENT_STORE",
+        `cannot open the event store ${opts.file}: ${(err as Error).message}; check the path and its permissions`,
+        {
+          cause: err,
+        },
+      );
     }
     const p = (sql: string): StatementSync => this.#db.prepare(sql);
     this.#s = {
@@ -86,9 +81,7 @@ export class SqliteEventStore implements EventStore {
       getSub: p("SELECT * FROM subscriptions WHERE name = ?"),
       allSubs: p("SELECT * FROM subscriptions ORDER BY name"),
       newSub: p("INSERT INTO subscriptions (name, topic, cursor) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING"),
-      lease: p(
-        "UPDATE subscriptions SET owner = ?, lease_until = ? WHERE name = ? AND (owner IS NULL OR owner = ? OR lease_until <= ?) RETURNING *",
-      ),
+      lease: p("UPDATE subscriptions SET owner = ?, lease_until = ? WHERE name = ? AND (owner IS NULL OR owner = ? OR lease_until <= ?) RETURNING *"),
       unlease: p("UPDATE subscriptions SET owner = NULL, lease_until = 0 WHERE name = ? AND owner = ?"),
       commit: p("UPDATE subscriptions SET cursor = max(cursor, ?) WHERE name = ? AND owner = ? AND generation = ?"),
       reset: p("UPDATE subscriptions SET cursor = ?, generation = generation + 1 WHERE name = ? RETURNING *"),

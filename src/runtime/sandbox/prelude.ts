@@ -331,7 +331,11 @@ function sqlBinding(name: string) {
 function publisher(name: string) {
   return {
     /** Publishes `data` (JSON-serialisable) to `topic`; resolves once the event is durable. */
-    async publish(topic: string, data?: unknown, options?: { key?: string; id?: string; subject?: string }): Promise<{ id: string; seq: number; duplicate: boolean }> {
+    async publish(
+      topic: string,
+      data?: unknown,
+      options?: { key?: string; id?: string; subject?: string },
+    ): Promise<{ id: string; seq: number; duplicate: boolean }> {
       if (typeof topic !== "string") throw new CodedError("STRATUS_E_EVENT_INVALID", "publish(topic, data): topic must be a string");
       let json: string | undefined;
       try {
@@ -421,7 +425,7 @@ const api = {
     if (typeof d["fetch"] !== "function" && typeof d["event"] !== "function" && typeof d["scheduled"] !== "function") {
       return 'the default export has no handler; add `async fetch(request, env, ctx) { return new Response("ok") }`';
     }
-    handlers = d as Handlers;
+    handlers = d;
     return null;
   },
   /**
@@ -605,17 +609,17 @@ async function runBounded(timeout: number, fn: (ctx: unknown) => unknown): Promi
 
 async function runTask(kind: string, payload: string): Promise<string> {
   const p = JSON.parse(payload) as { timeout: number; events?: unknown[]; cron?: string; scheduledTime?: number };
+  const hs = handlers!;
   if (kind === "event") {
-    const h = handlers!.event;
     const events = p.events ?? [];
-    if (typeof h !== "function") return `T\n${JSON.stringify(events.map(() => [1, "STRATUS_E_NO_HANDLER", "this service has no event() handler", true]))}`;
-    const outs = await Promise.all(events.map((ev) => runBounded(p.timeout, (ctx) => h.call(handlers, ev, env, ctx))));
+    if (typeof hs.event !== "function")
+      return `T\n${JSON.stringify(events.map(() => [1, "STRATUS_E_NO_HANDLER", "this service has no event() handler", true]))}`;
+    const outs = await Promise.all(events.map((ev) => runBounded(p.timeout, (ctx) => hs.event!(ev, env, ctx))));
     return `T\n${JSON.stringify(outs)}`;
   }
-  const h = handlers!.scheduled;
-  if (typeof h !== "function") return `T\n${JSON.stringify([[1, "STRATUS_E_NO_HANDLER", "this service has no scheduled() handler", true]])}`;
+  if (typeof hs.scheduled !== "function") return `T\n${JSON.stringify([[1, "STRATUS_E_NO_HANDLER", "this service has no scheduled() handler", true]])}`;
   const controller = Object.freeze({ type: "scheduled", cron: p.cron, scheduledTime: p.scheduledTime, noRetry(): void {} });
-  return `T\n${JSON.stringify([await runBounded(p.timeout, (ctx) => h.call(handlers, controller, env, ctx))])}`;
+  return `T\n${JSON.stringify([await runBounded(p.timeout, (ctx) => hs.scheduled!(controller, env, ctx))])}`;
 }
 let outbox: string[] = [];
 let flushing = false;
