@@ -10,6 +10,8 @@ import { readBody } from "../runtime/index.ts";
 import { hasErrorCode, StratusError } from "../errors/index.ts";
 import { StackHost } from "../stack/index.ts";
 import { createLogger, silentLogger, type ServiceFigures } from "../telemetry/index.ts";
+import { callControl, controlBase } from "./control-client.ts";
+import { registerEvents } from "./events.ts";
 import { initProject } from "./init.ts";
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -164,18 +166,8 @@ program
   .option("--url <url>", "control API of the node (default: $STRATUS_URL or http://127.0.0.1:8081)")
   .option("--json", "print the status as JSON")
   .action(async (o: { url?: string; json?: boolean }) => {
-    const base = (o.url ?? process.env["STRATUS_URL"] ?? "http://127.0.0.1:8081").replace(/\/$/, "");
-    let res: Response;
-    try {
-      res = await fetch(`${base}/v1/status`, { signal: AbortSignal.timeout(10_000) });
-    } catch (err) {
-      throw new StratusError(
-        "STRATUS_E_CLI_USAGE",
-        `cannot reach the control API at ${base} (${err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err)}); is "stratus dev" running? pass --url or set STRATUS_URL`,
-      );
-    }
-    if (!res.ok) throw new StratusError("STRATUS_E_CLI_USAGE", `${base}/v1/status answered ${res.status}: ${await res.text()}`);
-    const body = (await res.json()) as { stack: string; services: ServiceFigures[] };
+    const base = controlBase(o.url);
+    const body = await callControl<{ stack: string; services: ServiceFigures[] }>(base, "GET", "/v1/status");
     if (o.json) return out(JSON.stringify(body));
     const head = ["service", "version", "instances (busy/idle)", "in-flight", "queued", "invocations", "errors", "cold starts", "429s", "limit breaches"];
     const rows = body.services.map((s) => [
@@ -200,6 +192,8 @@ program
           .trimEnd(),
       );
   });
+
+registerEvents(program, out);
 
 program
   .command("check")

@@ -45,6 +45,8 @@ const WORKER_MAIN = fileURLToPath(new URL("./worker-main.ts", import.meta.url));
 export interface ClusterOptions {
   count: number;
   stateDir: string;
+  /** The event store file the workers share. */
+  eventsFile: string;
   json: boolean;
   /** Log level of the workers (default "info"). */
   logLevel?: string;
@@ -101,6 +103,7 @@ export class ClusterWorkers implements Workers {
     return {
       STRATUS_WORKER: "1",
       STRATUS_STATE_DIR: this.#opts.stateDir,
+      STRATUS_EVENTS_FILE: this.#opts.eventsFile,
       STRATUS_LOG_JSON: this.#opts.json ? "1" : "0",
       STRATUS_LOG_LEVEL: this.#opts.logLevel ?? "info",
       STRATUS_MAX_RSS_MB: String(this.#opts.maxWorkerRssMb ?? 1536),

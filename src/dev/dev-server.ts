@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from "node:util";
 import { buildStack } from "../build/index.ts";
 import { loadStack, type ResolvedStack } from "../config/index.ts";
 import { ControlServer } from "../control/index.ts";
+import { EventBus, SqliteEventStore } from "../events/index.ts";
 import type { BundleRef, LoadOutcome } from "../stack/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import { ClusterWorkers } from "./cluster.ts";
@@ -47,6 +48,8 @@ export class DevServer {
   readonly #bundles = new Map<string, BundleRef>();
   #workers!: Workers;
   #control: ControlServer | null = null;
+  #events!: EventBus;
+  #ownEvents = false;
   /** The bound control port, when there is a control API. */
   controlPort: number | null = null;
   readonly #watchers = new Map<string, FSWatcher>();
@@ -73,23 +76,42 @@ export class DevServer {
     await this.#build(this.#stack);
     const dataDir = this.#o.dataDir ?? join(this.#stack.dir, ".stratus");
     const stateDir = join(dataDir, "state");
+    const eventsFile = join(dataDir, "events.sqlite");
     this.#workers =
       this.#o.workers > 1
         ? new ClusterWorkers({
             count: this.#o.workers,
             stateDir,
+            eventsFile,
             json: this.#o.json,
             logger: this.#o.logger,
             ...(this.#o.logLevel ? { logLevel: this.#o.logLevel } : {}),
             ...(this.#o.maxWorkerRssMb ? { maxWorkerRssMb: this.#o.maxWorkerRssMb } : {}),
           })
-        : new InProcessWorkers({ stateDir, logger: this.#o.logger });
+        : new InProcessWorkers({ stateDir, eventsFile, logger: this.#o.logger });
     const outcomes = await this.#workers.load(this.#stack, [...this.#bundles.values()]);
+    // The operator's view of the events: the in-process bus, or a passive one on the workers' store.
+    if (this.#workers instanceof InProcessWorkers) this.#events = this.#workers.host.events;
+    else {
+      this.#events = new EventBus({
+        store: new SqliteEventStore({ file: eventsFile }),
+        logger: this.#o.logger,
+        passive: true,
+        target: {
+          deliver: () => Promise.reject(new Error("passive")),
+          scheduled: () => Promise.reject(new Error("passive")),
+          invoke: () => Promise.reject(new Error("passive")),
+        },
+      });
+      this.#ownEvents = true;
+    }
+    await this.#events.configure(this.#stack);
     this.#report(outcomes);
     this.port = await this.#workers.listen(this.#o.port, this.#o.host);
     if (this.#o.controlPort !== undefined) {
       const workers = this.#workers;
-      this.#control = new ControlServer({ stackName: () => this.#stack.name, metrics: () => workers.metrics() });
+      const events = this.#events;
+      this.#control = new ControlServer({ stackName: () => this.#stack.name, metrics: () => workers.metrics(), events });
       this.controlPort = await this.#control.listen(this.#o.controlPort, this.#o.host);
     }
     this.#printRoutes();
@@ -202,6 +224,7 @@ export class DevServer {
     );
     this.#stack = stack;
     const outcomes = await this.#workers.load(stack, [...this.#bundles.values()]);
+    if (this.#ownEvents) await this.#events.configure(stack);
     this.#report(outcomes);
     const deployed = outcomes.filter((o) => o.status === "deployed" || o.status === "removed");
     if (deployed.length > 0) {
@@ -226,6 +249,10 @@ export class DevServer {
     await this.#building;
     await this.#control?.close();
     await this.#workers?.close();
+    if (this.#ownEvents) {
+      await this.#events.close();
+      this.#events.store.close();
+    }
   }
 }
 

@@ -8,6 +8,7 @@ import type { FromWorker, ToWorker } from "./cluster.ts";
 let host: StackHost | null = null;
 const json = process.env["STRATUS_LOG_JSON"] === "1";
 const stateDir = process.env["STRATUS_STATE_DIR"] ?? null;
+const eventsFile = process.env["STRATUS_EVENTS_FILE"] ?? null;
 
 function send(m: FromWorker): void {
   process.send?.(m);
@@ -30,7 +31,7 @@ const capacity: Capacity = {
 };
 
 function ensureHost(): StackHost {
-  host ??= new StackHost({ stateDir, capacity, logger: createLogger({ json, level: process.env["STRATUS_LOG_LEVEL"] ?? "info" }) });
+  host ??= new StackHost({ stateDir, eventsFile, capacity, logger: createLogger({ json, level: process.env["STRATUS_LOG_LEVEL"] ?? "info" }) });
   return host;
 }
 

@@ -22,8 +22,8 @@ export interface Workers {
 /** InProcessWorkers: one StackHost in this process. */
 export class InProcessWorkers implements Workers {
   readonly host: StackHost;
-  constructor(opts: { stateDir: string | null; logger: Logger }) {
-    this.host = new StackHost({ stateDir: opts.stateDir, logger: opts.logger });
+  constructor(opts: { stateDir: string | null; eventsFile: string | null; logger: Logger }) {
+    this.host = new StackHost({ stateDir: opts.stateDir, eventsFile: opts.eventsFile, logger: opts.logger });
   }
   async listen(port: number, host: string): Promise<number> {
     return (await this.host.gateway.listen(port, host)).port;

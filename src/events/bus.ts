@@ -48,6 +48,11 @@ export interface EventBusOptions {
   pollMs?: number;
   /** Lease length in ms; renewed every third of it (default 6000). */
   leaseMs?: number;
+  /**
+   * A passive bus delivers nothing and takes no lease: it publishes and answers the operator
+   * (the dev supervisor's control API uses one beside the worker processes that deliver).
+   */
+  passive?: boolean;
 }
 
 /** A subscription as `stratus events` shows it. */
@@ -98,6 +103,7 @@ export class EventBus {
   #lastPrune = 0;
   #renewing = false;
   #closed = false;
+  readonly #passive: boolean;
 
   constructor(opts: EventBusOptions) {
     this.#store = opts.store;
@@ -107,6 +113,7 @@ export class EventBus {
     this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.#pollMs = opts.pollMs ?? 10;
     this.#leaseMs = opts.leaseMs ?? 6000;
+    this.#passive = opts.passive ?? false;
     this.#cron = new CronScheduler(this.#store, this.owner, this.#clock, (s, t) => this.#runScheduled(s, t), this.#log);
   }
 
@@ -157,6 +164,7 @@ export class EventBus {
       }
     }
     this.#cron.configure(schedules);
+    if (this.#passive) return;
     await this.#renew();
     this.#timer ??= setInterval(() => this.#tick(), this.#pollMs).unref();
     this.#kick();
@@ -227,7 +235,7 @@ export class EventBus {
   }
 
   async #renew(): Promise<void> {
-    if (this.#renewing || this.#closed) return;
+    if (this.#renewing || this.#closed || this.#passive) return;
     this.#renewing = true;
     this.#lastRenew = this.#clock();
     try {

@@ -129,9 +129,11 @@ export class SubscriptionRunner {
       this.#drop();
       return;
     }
-    if (!this.#state || this.#state.generation !== s.generation) this.#load(s);
+    const fresh = !this.#state || this.#state.generation !== s.generation;
+    if (fresh) this.#load(s);
     else this.#state = s;
     this.#nextDue = await this.#store.nextRetryAt(this.spec.name);
+    if (fresh) void this.pump();
   }
 
   /** Gives the lease up (shutdown). */
