@@ -7,6 +7,7 @@
  * At-least-once: the cursor only moves past an event once it was handled, written to the retry
  * table, or dead-lettered; after a crash every event past the cursor is delivered again.
  */
+import { hostname } from "node:os";
 import type { ResolvedSubscription } from "../config/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import type { EventStore, StoredEvent, SubscriptionState } from "./interface.ts";
@@ -123,7 +124,15 @@ export class SubscriptionRunner {
   /** Takes or renews the lease; reloads when the subscription was reset (replay) elsewhere. */
   async renew(leaseMs: number): Promise<void> {
     const now = this.#clock();
-    const s = await this.#store.lease(this.spec.name, this.#owner, now, now + leaseMs);
+    let s = await this.#store.lease(this.spec.name, this.#owner, now, now + leaseMs);
+    if (!s) {
+      // A holder that is a dead process on this machine (killed, crashed) need not be waited out.
+      const holder = (await this.#store.subscriptions()).find((x) => x.name === this.spec.name)?.owner ?? null;
+      if (holder && deadLocalOwner(holder)) {
+        this.#log.info({ subscription: this.spec.name, previous: holder }, "taking over a subscription from a process that is gone");
+        s = await this.#store.lease(this.spec.name, this.#owner, Number.MAX_SAFE_INTEGER, now + leaseMs);
+      }
+    }
     if (!s) {
       if (this.#state) this.#log.warn({ subscription: this.spec.name }, "lost the lease of a subscription; another process delivers it now");
       this.#drop();
@@ -379,6 +388,19 @@ export class SubscriptionRunner {
         this.#log.error({ subscription: s.name, err: String(err) }, "could not move the subscription cursor; events past it will be delivered again");
       },
     );
+  }
+}
+
+/** True when `owner` ("host:pid:tag") names a process on this host that no longer runs. */
+export function deadLocalOwner(owner: string): boolean {
+  const [host, pidText] = owner.split(":");
+  const pid = Number(pidText);
+  if (host !== hostname() || !Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
   }
 }
 
