@@ -67,18 +67,18 @@ async function startNode(): Promise<{ child: ChildProcess; port: number }> {
   child.once("exit", () => children.delete(child));
   let text = "";
   let err = "";
-  child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
   const port = await new Promise<number>((resolve, reject) => {
     const onData = (c: Buffer): void => {
       text += c.toString();
       const m = /on http:\/\/127\.0\.0\.1:(\d+)/.exec(text);
       if (m) {
-        child.stdout!.off("data", onData);
-        child.stdout!.resume();
+        child.stdout.off("data", onData);
+        child.stdout.resume();
         resolve(Number(m[1]));
       }
     };
-    child.stdout!.on("data", onData);
+    child.stdout.on("data", onData);
     child.once("exit", (code) => reject(new Error(`the node exited (${code}) before serving: ${err}${text}`)));
   });
   return { child, port };
