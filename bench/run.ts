@@ -265,17 +265,29 @@ async function densityBench(): Promise<DensityFigures> {
   return JSON.parse(out) as DensityFigures;
 }
 
-// BENCH_ONLY=http|cold|reload|density|noisy runs one part (for quick iterations); the default is all of them.
+type EventRow = { throughput: number; p50: number; p99: number; durability: string } | { error: string };
+
+/** Durable events vs Redis Streams and NATS JetStream, in a fresh process (bench/events.ts). */
+async function eventsBench(): Promise<Record<string, EventRow>> {
+  const child = spawn(process.execPath, ["--no-node-snapshot", join(HERE, "events.ts")], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => child.once("exit", r));
+  return JSON.parse(out) as Record<string, EventRow>;
+}
+
+// BENCH_ONLY=http|cold|reload|density|noisy|events runs one part (for quick iterations); the default is all of them.
 const only = process.env["BENCH_ONLY"];
 const http = !only || only === "http" ? await httpBench() : {};
 const cold = !only || only === "cold" ? await coldStart() : {};
 const reload = !only || only === "reload" ? await reloadBench() : { p50: NaN, p99: NaN, n: 0 };
 const density = !only || only === "density" ? await densityBench() : null;
 const noisy = !only || only === "noisy" ? await noisyBench() : null;
+const events = !only || only === "events" ? await eventsBench() : null;
 const bare = http["bare Node http.createServer"] ?? { rps: NaN };
 
 if (json) {
-  process.stdout.write(`${JSON.stringify({ http, cold, reload, density, noisy }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ http, cold, reload, density, noisy, events }, null, 2)}\n`);
 } else {
   const lines = [
     `Stratus benchmarks (${new Date().toISOString()}, node ${process.version}, ${DURATION}s per HTTP run, median of ${process.env["BENCH_ROUNDS"] ?? 3} interleaved rounds, autocannon 50 connections)`,
@@ -307,6 +319,18 @@ if (json) {
           ([k, v]) =>
             `  ${k.padEnd(52)} ${f(v.p50).padStart(6)}  ${f(v.p99).padStart(6)}  ${f(v.rps, 0).padStart(5)}  ${String(v.errors).padStart(6)}  ${f(v.p99 / noisy["b alone"]!.p99, 2)}`,
         )
+      : []),
+    "",
+    "Durable events, publish -> handler done, one process   events/s  p50 ms  p99 ms at 5,000/s  (target >= 40,000/s; p99 < 10 ms)",
+    ...(events
+      ? Object.entries(events).flatMap(([k, v]) => {
+          const name = { stratus: "Stratus, embedded SQLite store", redis: "Redis Streams (reference)", nats: "NATS JetStream (reference)" }[k] ?? k;
+          if ("error" in v) return [`  ${name.padEnd(52)} not measured: ${v.error}`];
+          return [
+            `  ${name.padEnd(52)} ${f(v.throughput, 0).padStart(8)}  ${f(v.p50, 2).padStart(6)}  ${f(v.p99, 2).padStart(6)}`,
+            `    durability: ${v.durability}`,
+          ];
+        })
       : []),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

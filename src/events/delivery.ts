@@ -7,10 +7,24 @@
  * At-least-once: the cursor only moves past an event once it was handled, written to the retry
  * table, or dead-lettered; after a crash every event past the cursor is delivered again.
  */
+import diagnostics from "node:diagnostics_channel";
 import { hostname } from "node:os";
 import type { ResolvedSubscription } from "../config/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import type { EventStore, StoredEvent, SubscriptionState } from "./interface.ts";
+
+/** Published on `stratus:delivery` after every batch a subscription settles (metrics and benchmarks subscribe). */
+export interface DeliveryEvent {
+  subscription: string;
+  service: string;
+  /** Offsets handled successfully. */
+  delivered: number[];
+  failed: number;
+  retried: number;
+  dead: number;
+}
+
+const deliveryChannel = diagnostics.channel("stratus:delivery");
 
 /** The outcome of handling one event. */
 export interface DeliveryOutcome {
@@ -272,12 +286,15 @@ export class SubscriptionRunner {
     if (batch[0]!.epoch !== this.#epoch) return;
     const now = this.#clock();
     const sub = this.spec;
+    const before = { ...this.figures };
+    const delivered: number[] = [];
     for (let i = 0; i < batch.length; i++) {
       const item = batch[i]!;
       const r = results[i] ?? { ok: false, code: "STRATUS_E_INTERNAL", message: "no outcome for this event" };
       const seq = item.event.seq;
       if (r.ok) {
         this.figures.delivered++;
+        delivered.push(seq);
         if (item.fromRetry) this.#track(this.#store.dropRetry(sub.name, seq), seq);
         this.#finish(item);
         continue;
@@ -326,6 +343,16 @@ export class SubscriptionRunner {
       this.#track(this.#store.scheduleRetry(sub.name, seq, attempts, at, error), item.fromRetry ? seq : null);
       if (this.#nextDue === null || at < this.#nextDue) this.#nextDue = at;
       if (!item.fromRetry) this.#finish(item);
+    }
+    if (deliveryChannel.hasSubscribers) {
+      deliveryChannel.publish({
+        subscription: sub.name,
+        service: sub.service,
+        delivered,
+        failed: this.figures.failed - before.failed,
+        retried: this.figures.retried - before.retried,
+        dead: this.figures.dead - before.dead,
+      } satisfies DeliveryEvent);
     }
     this.#commit();
     void this.pump();

@@ -2,7 +2,7 @@
 export { EventBus, type EventBusOptions, type BusTarget, type BusRequest, type SubscriptionInfo, type Published } from "./bus.ts";
 export { SqliteEventStore, type SqliteEventStoreOptions } from "./sqlite/store.ts";
 export { MAX_EVENT_BYTES, fromHttp, checkEvent, makeEvent } from "./cloudevents.ts";
-export { backoffMs, type DeliveryOutcome, type DeliveryFigures } from "./delivery.ts";
+export { backoffMs, type DeliveryOutcome, type DeliveryFigures, type DeliveryEvent } from "./delivery.ts";
 export type {
   EventStore,
   CloudEvent,

@@ -34,7 +34,9 @@ export class ManualClock {
 export interface TestStackOptions {
   /** Keep state in this directory instead of memory. */
   stateDir?: string;
-  /** The clock KV expiry and idle timeouts use (default: real time); move it, then call `host.runtime.sweep()`. */
+  /** Keep events in this SQLite file instead of memory. */
+  eventsFile?: string;
+  /** The clock of KV expiry, idle timeouts, event retries and cron (default: real time); move it, then call `host.runtime.sweep()` or `await host.events.drain()`. */
   clock?: ManualClock;
   /** Log lines (default: none). */
   logger?: Logger;
@@ -57,6 +59,7 @@ export async function startStack(dir: string, opts: TestStackOptions = {}): Prom
   if (failed && !failed.ok) throw new StratusError(failed.error.code as "STRATUS_E_BUILD", failed.error.message);
   const host = new StackHost({
     stateDir: opts.stateDir ?? null,
+    eventsFile: opts.eventsFile ?? null,
     logger: opts.logger ?? silentLogger(),
     spares: 0,
     ...(opts.clock ? { clock: opts.clock.now } : {}),
