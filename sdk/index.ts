@@ -3,7 +3,7 @@
  * against the web-standard types (Request, Response, ReadableStream...) only.
  *
  * ```ts
- * import type { Context, KVNamespace, SqlDatabase } from "stratus";
+ * import type { Context, KVNamespace, SqlDatabase, CloudEvent, Publisher } from "stratus";
  * export default {
  *   async fetch(request: Request, env: { KV: KVNamespace }, ctx: Context) { return new Response("ok"); },
  * };
@@ -102,9 +102,81 @@ export interface Fetcher {
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
 }
 
-/** The module a service exports by default. */
+/** A CloudEvents 1.0 event as an event() handler receives it. `type` is the topic. */
+export interface CloudEvent<Data = unknown> {
+  specversion: "1.0";
+  /** Unique per topic; a publish with an id already stored is not stored again. */
+  id: string;
+  /** Who published it: "/services/<name>", "/cli", or an outside producer's source. */
+  source: string;
+  /** The topic, e.g. "order.created". */
+  type: string;
+  /** RFC 3339 time of acceptance. */
+  time: string;
+  subject?: string;
+  datacontenttype?: string;
+  data?: Data;
+  /** Binary data from an outside producer (binary content mode, not JSON or text). */
+  data_base64?: string;
+  /** The ordering key given at publish. */
+  partitionkey?: string;
+  [extension: string]: unknown;
+}
+
+/** Options of a publish. */
+export interface PublishOptions {
+  /** Ordering key: a subscription with `ordering: key` handles one event per key at a time, in order. */
+  key?: string;
+  /** Event id (idempotency key): the same id on the same topic is stored once while the event is retained. */
+  id?: string;
+  /** CloudEvents subject. */
+  subject?: string;
+}
+
+/** A publish binding (`{ publish: [topics] }`). Resolves once the event is durable. */
+export interface Publisher {
+  publish<Data = unknown>(topic: string, data?: Data, options?: PublishOptions): Promise<{ id: string; seq: number; duplicate: boolean }>;
+}
+
+/** The first argument of scheduled(). */
+export interface ScheduledController {
+  readonly type: "scheduled";
+  /** The schedule's cron expression. */
+  readonly cron: string;
+  /** The due time of this run, in milliseconds since the epoch. */
+  readonly scheduledTime: number;
+  /** Accepted for Workers compatibility: cron runs are never retried. */
+  noRetry(): void;
+}
+
+/**
+ * Throw this from event() when retrying cannot help (a malformed payload): the event goes to the
+ * dead-letter store at once. Any error with `permanent: true` does the same.
+ */
+export class PermanentError extends Error {
+  readonly permanent = true;
+  constructor(message: string) {
+    super(message);
+    this.name = "PermanentError";
+  }
+}
+
+/** The third argument of event() and scheduled(). */
+export interface EventContext {
+  /** The event is acknowledged once `promise` settles too. */
+  waitUntil(promise: Promise<unknown>): void;
+  /** Accepted for Workers compatibility; does nothing. */
+  passThroughOnException(): void;
+}
+
+/** The module a service exports by default: at least one handler. */
 export interface ExportedHandler<Env = Record<string, unknown>> {
-  fetch(request: Request, env: Env, ctx: Context): Response | Promise<Response>;
+  /** HTTP routes and service bindings. */
+  fetch?(request: Request, env: Env, ctx: Context): Response | Promise<Response>;
+  /** Subscribed topics: a throw (or rejection, or limits.timeout) is a failed attempt, retried with backoff. */
+  event?(event: CloudEvent, env: Env, ctx: EventContext): void | Promise<void>;
+  /** Cron schedules. */
+  scheduled?(controller: ScheduledController, env: Env, ctx: EventContext): void | Promise<void>;
 }
 
 /** An error raised by a binding; match on `code`. */

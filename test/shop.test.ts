@@ -43,3 +43,38 @@ test("bad orders get clear 4xx answers", async () => {
   assert.match(((await none.json()) as { error: { message: string } }).error.message, /only 10 mug left/);
   assert.equal((await shop.fetch("/orders/nope")).status, 404);
 });
+
+test("events: an order reaches payments (receipt) and inventory (units sold); a carrier's CloudEvent marks it delivered", async () => {
+  const res = await shop.fetch("/orders", { method: "POST", body: JSON.stringify({ sku: "coffee", quantity: 2 }) });
+  const order = (await res.json()) as Order;
+  await shop.host.events.drain();
+  const receipt = (await (await shop.fetch(`/payments/receipts/${order.id}`)).json()) as { amount: number };
+  assert.equal(receipt.amount, order.amount);
+  const coffee = (await (await shop.fetch("/inventory/coffee")).json()) as { sold: number };
+  assert.ok(coffee.sold >= 2);
+  const delivered = await shop.fetch("/_stratus/events", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "ce-specversion": "1.0",
+      "ce-id": `ship-${order.id}`,
+      "ce-source": "/carrier",
+      "ce-type": "shipment.delivered",
+    },
+    body: JSON.stringify({ orderId: order.id }),
+  });
+  assert.equal(delivered.status, 202);
+  await shop.host.events.drain();
+  assert.equal(((await (await shop.fetch(`/orders/${order.id}`)).json()) as Order).status, "delivered");
+});
+
+test("Prefer: respond-async on POST /orders: 202 now, the order's 201 later at the status URL", async () => {
+  const res = await shop.fetch("/orders", { method: "POST", headers: { prefer: "respond-async" }, body: JSON.stringify({ sku: "tea", quantity: 1 }) });
+  assert.equal(res.status, 202);
+  const { statusUrl } = (await res.json()) as { statusUrl: string };
+  await shop.host.events.drain();
+  const status = (await (await shop.fetch(statusUrl)).json()) as { state: string; result: { status: number; body: string } };
+  assert.equal(status.state, "completed");
+  assert.equal(status.result.status, 201);
+  assert.equal((JSON.parse(status.result.body) as Order).sku, "tea");
+});

@@ -1,10 +1,11 @@
-import type { Context, Fetcher, KVNamespace, SqlDatabase } from "stratus";
+import type { CloudEvent, Context, Fetcher, KVNamespace, Publisher, SqlDatabase } from "stratus";
 
 interface Env {
   DB: SqlDatabase;
   IDEMPOTENCY: KVNamespace;
   INVENTORY: Fetcher;
   PAYMENTS: Fetcher;
+  EVENTS: Publisher;
   CURRENCY: string;
 }
 
@@ -79,8 +80,19 @@ export default {
       .bind(id, input.sku, quantity, amount, env.CURRENCY, status, payment.id ?? null, new Date().toISOString())
       .run();
     if (key) await env.IDEMPOTENCY.put(key, id, { expirationTtl: 24 * 3600 });
+    // Durable before the 201: payments and inventory each get it at least once.
+    await env.EVENTS.publish("order.created", { orderId: id, sku: input.sku, quantity, amount, currency: env.CURRENCY, status }, { key: id });
     console.log(`order ${id}: ${quantity} x ${input.sku} = ${amount} ${env.CURRENCY} (${status})`);
     const order = await env.DB.prepare("SELECT * FROM orders WHERE id = ?").bind(id).first<Order>();
     return Response.json(order, { status: 201, headers: { location: `/orders/${id}` } });
+  },
+
+  /** shipment.delivered, from the carrier: { orderId }. */
+  async event(event: CloudEvent<{ orderId?: string }>, env: Env): Promise<void> {
+    await migrate(env.DB);
+    const orderId = event.data?.orderId;
+    if (typeof orderId !== "string") throw Object.assign(new Error(`event ${event.id} has no data.orderId`), { permanent: true });
+    const r = await env.DB.prepare("UPDATE orders SET status = 'delivered' WHERE id = ? AND status = 'paid'").bind(orderId).run();
+    console.log(`shipment for order ${orderId} delivered (${r.meta.changes} updated)`);
   },
 };

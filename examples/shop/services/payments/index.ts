@@ -1,16 +1,22 @@
 // A Hono app, written as it would be for Cloudflare Workers, running unchanged in Stratus.
 import { Hono } from "hono";
-import type { SqlDatabase } from "stratus";
+import type { CloudEvent, SqlDatabase } from "stratus";
 
 type Bindings = { DB: SqlDatabase };
 const app = new Hono<{ Bindings: Bindings }>();
 
 let ready: Promise<unknown> | null = null;
+function migrate(db: SqlDatabase): Promise<unknown> {
+  ready ??= db.batch([
+    db.prepare(
+      "CREATE TABLE IF NOT EXISTS payments (id TEXT PRIMARY KEY, order_id TEXT NOT NULL, amount INTEGER NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL)",
+    ),
+    db.prepare("CREATE TABLE IF NOT EXISTS receipts (order_id TEXT PRIMARY KEY, amount INTEGER NOT NULL, currency TEXT NOT NULL, issued_at TEXT NOT NULL)"),
+  ]);
+  return ready;
+}
 app.use("*", async (c, next) => {
-  ready ??= c.env.DB.exec(
-    "CREATE TABLE IF NOT EXISTS payments (id TEXT PRIMARY KEY, order_id TEXT NOT NULL, amount INTEGER NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL)",
-  );
-  await ready;
+  await migrate(c.env.DB);
   await next();
 });
 
@@ -28,9 +34,27 @@ app.post("/payments", async (c) => {
   return c.json({ id, status }, status === "settled" ? 201 : 402);
 });
 
+app.get("/payments/receipts/:orderId", async (c) => {
+  const row = await c.env.DB.prepare("SELECT * FROM receipts WHERE order_id = ?").bind(c.req.param("orderId")).first();
+  return row ? c.json(row) : c.json({ error: { message: "no receipt (yet) for this order" } }, 404);
+});
+
 app.get("/payments/:id", async (c) => {
   const row = await c.env.DB.prepare("SELECT * FROM payments WHERE id = ?").bind(c.req.param("id")).first();
   return row ? c.json(row) : c.json({ error: { message: "no such payment" } }, 404);
 });
 
-export default app;
+type OrderCreated = { orderId: string; amount: number; currency: string; status: string };
+
+export default {
+  fetch: app.fetch,
+  /** order.created: a receipt for every paid order (at least once, so the insert is idempotent). */
+  async event(event: CloudEvent<OrderCreated>, env: Bindings): Promise<void> {
+    await migrate(env.DB);
+    const o = event.data;
+    if (!o || o.status !== "paid") return;
+    await env.DB.prepare("INSERT INTO receipts (order_id, amount, currency, issued_at) VALUES (?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING")
+      .bind(o.orderId, o.amount, o.currency, new Date().toISOString())
+      .run();
+  },
+};
