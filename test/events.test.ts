@@ -289,3 +289,10 @@ test("Prefer: respond-async answers 202 with a status URL; the result can be fet
   const missing = await stack.fetch("/_stratus/invocations/00000000-0000-0000-0000-000000000000");
   assert.equal(missing.status, 404);
 });
+
+test("deliveries are counted per subscription and outcome in /metrics", async () => {
+  const text = await stack.host.metrics.registry.metrics();
+  assert.match(text, /stratus_events_total\{service="sink",subscription="sink:order\.created",outcome="delivered"\} [1-9]/);
+  assert.match(text, /stratus_events_total\{service="sink",subscription="sink:order\.flaky",outcome="dead"\} [1-9]/);
+  assert.match(text, /stratus_events_total\{service="sink",subscription="sink:order\.flaky",outcome="retried"\} [1-9]/);
+});

@@ -15,6 +15,8 @@ import type { EventStore, StoredEvent, SubscriptionState } from "./interface.ts"
 
 /** Published on `stratus:delivery` after every batch a subscription settles (metrics and benchmarks subscribe). */
 export interface DeliveryEvent {
+  /** The bus (owner name) that delivered it. */
+  owner: string;
   subscription: string;
   service: string;
   /** Offsets handled successfully. */
@@ -346,6 +348,7 @@ export class SubscriptionRunner {
     }
     if (deliveryChannel.hasSubscribers) {
       deliveryChannel.publish({
+        owner: this.#owner,
         subscription: sub.name,
         service: sub.service,
         delivered,

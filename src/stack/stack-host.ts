@@ -82,7 +82,7 @@ export class StackHost {
       },
     });
     this.gateway = new Gateway({ runtime: this.runtime, logger: opts.logger, extensions: busEndpoints(this.events) });
-    this.metrics = new Metrics(this.runtime);
+    this.metrics = new Metrics(this.runtime, this.events.owner);
   }
 
   /**

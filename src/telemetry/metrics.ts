@@ -23,6 +23,17 @@ interface LimitEventLike {
   code: string;
 }
 
+/** What a delivery event carries (published by the event bus per settled batch). */
+interface DeliveryEventLike {
+  owner: string;
+  subscription: string;
+  service: string;
+  delivered: number[];
+  failed: number;
+  retried: number;
+  dead: number;
+}
+
 /** The gauges' source: per-service figures at this moment. */
 export interface GaugeSource {
   status(): { service: string; version: string; instances: number; busy: number; inFlight: number; queued: number }[];
@@ -40,8 +51,10 @@ export class Metrics {
   readonly #runtime: GaugeSource;
   readonly #onInvocation: (msg: unknown) => void;
   readonly #onLimit: (msg: unknown) => void;
+  readonly #onDelivery: (msg: unknown) => void;
 
-  constructor(runtime: GaugeSource) {
+  /** `eventsOwner`: count deliveries of the event bus with this owner (this process's bus). */
+  constructor(runtime: GaugeSource, eventsOwner?: string) {
     this.#runtime = runtime;
     const r = [this.registry];
     const invocations = new Counter({ name: "stratus_invocations_total", help: "Invocations, by service.", labelNames: ["service"], registers: r });
@@ -126,14 +139,31 @@ export class Metrics {
       if (e.runtime !== runtime) return;
       breaches.inc({ service: e.service, limit: LIMIT_NAMES[e.code] ?? e.code });
     };
+    const events = new Counter({
+      name: "stratus_events_total",
+      help: "Event deliveries by subscription and outcome: delivered, failed (an attempt failed), retried (scheduled again), dead (dead-lettered).",
+      labelNames: ["service", "subscription", "outcome"],
+      registers: r,
+    });
+    this.#onDelivery = (msg) => {
+      const e = msg as DeliveryEventLike;
+      if (e.owner !== eventsOwner) return;
+      const l = { service: e.service, subscription: e.subscription };
+      if (e.delivered.length) events.inc({ ...l, outcome: "delivered" }, e.delivered.length);
+      if (e.failed) events.inc({ ...l, outcome: "failed" }, e.failed);
+      if (e.retried) events.inc({ ...l, outcome: "retried" }, e.retried);
+      if (e.dead) events.inc({ ...l, outcome: "dead" }, e.dead);
+    };
     diagnostics.subscribe("stratus:invocation", this.#onInvocation);
     diagnostics.subscribe("stratus:limit", this.#onLimit);
+    if (eventsOwner !== undefined) diagnostics.subscribe("stratus:delivery", this.#onDelivery);
   }
 
   /** Stops listening (the registry keeps its values). */
   close(): void {
     diagnostics.unsubscribe("stratus:invocation", this.#onInvocation);
     diagnostics.unsubscribe("stratus:limit", this.#onLimit);
+    diagnostics.unsubscribe("stratus:delivery", this.#onDelivery);
   }
 }
 
