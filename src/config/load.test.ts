@@ -136,3 +136,35 @@ test("the JSON Schema describes the stack file", () => {
   const published = JSON.parse(readFileSync(new URL("../../docs/stratus.schema.json", import.meta.url), "utf8")) as unknown;
   assert.deepEqual(published, schema, "docs/stratus.schema.json is stale: run `node bin/stratus.js schema > docs/stratus.schema.json`");
 });
+
+test("events: unknown subscribed topics, bad cron, bad backoff, bad subscription options and reserved paths say what to fix", () => {
+  const svc = (extra: string): string => `name: shop\ntopics:\n  order.created: {}\nservices:\n  a:\n    entry: ${ENTRY}\n${extra}`;
+  const unknown = errorOf(svc("    subscribe:\n      order.craeted: {}\n"));
+  assert.match(
+    unknown.message,
+    /stratus\.yaml:\d+:\d+: services\.a\.subscribe\.order\.craeted: no topic "order\.craeted" in this stack; .*known topics: "order\.created"/,
+  );
+  const cron = errorOf(svc('    schedules:\n      - cron: "61 * * * *"\n'));
+  assert.match(cron.message, /services\.a\.schedules\[0\]: .* is not a valid schedule: .*write e\.g\. cron: "\*\/5 \* \* \* \*"/);
+  const tz = errorOf(svc('    schedules:\n      - { cron: "0 * * * *", timezone: "Mars/Olympus" }\n'));
+  assert.match(tz.message, /services\.a\.schedules\[0\]: .* is not a valid schedule/);
+  const backoff = errorOf(svc("    subscribe:\n      order.created: { backoff: { initial: 1m, max: 1s } }\n"));
+  assert.match(backoff.message, /backoff: initial \(60000 ms\) is more than max \(1000 ms\)/);
+  const attempts = errorOf(svc("    subscribe:\n      order.created: { maxAttempts: 0, ordering: sorted }\n"));
+  assert.match(attempts.message, /subscribe\.order\.created\.maxAttempts: 0 is not valid: it must be at least 1/);
+  assert.match(attempts.message, /subscribe\.order\.created\.ordering: "sorted" is not valid: it must be one of "none", "key"/);
+  const reserved = errorOf(svc('    routes: ["GET /_stratus/x"]\n'));
+  assert.match(reserved.message, /"GET \/_stratus\/x" is under \/_stratus\/, which the gateway keeps/);
+  const topic = errorOf(svc('    bindings:\n      EV: { publish: ["bad topic"] }\n'));
+  assert.match(topic.message, /bindings\.EV\.publish\[0\]: "bad topic" is not valid: a topic is letters, digits/);
+});
+
+test("events: a publish grant creates its topic; an empty subscription takes the defaults", () => {
+  const stack = parseStack(
+    `name: shop\nservices:\n  a:\n    entry: ${ENTRY}\n    bindings:\n      EV: { publish: [x.y] }\n    subscribe:\n      x.y:\n    schedules:\n      - { cron: "0 9 * * 1-5", timezone: Europe/Berlin }\n`,
+    FILE,
+  );
+  assert.deepEqual(stack.topics, [{ name: "x.y", ingest: false, retentionMs: 7 * 86_400_000 }]);
+  assert.equal(stack.services[0]!.subscriptions[0]!.maxAttempts, 5);
+  assert.equal(stack.services[0]!.schedules[0]!.timezone, "Europe/Berlin");
+});

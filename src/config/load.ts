@@ -113,6 +113,11 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown, where: (p: readonl
     }
     return `${at}: ${show(value)} is not a binding; write exactly one of ${BINDING_KINDS}`;
   }
+  if (issue.code === "invalid_union") {
+    // "x: {...}" or "x:" (null) unions: report the branch that took the value's type.
+    const branch = issue.errors.find((errs) => errs.length > 0 && !errs.some((e) => e.code === "invalid_type" && e.path.length === 0));
+    if (branch) return branch.map((e) => describeIssue({ ...e, path: [...path, ...e.path] } as z.core.$ZodIssue, raw, where)).join("\n");
+  }
   if (issue.code === "invalid_key") {
     const key = path[path.length - 1];
     const inner = issue.issues[0]?.message ?? "bad key";
