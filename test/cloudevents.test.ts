@@ -63,7 +63,7 @@ test("the CloudEvents SDK's HTTP emitter is accepted in binary and structured mo
   );
   assert.equal(got[0]!["subject"], "room-1");
   for (const e of got) {
-    const ce = new CloudEvent(e as never); // throws if it is not a valid CloudEvent
+    const ce = new CloudEvent(e); // throws if it is not a valid CloudEvent
     assert.equal(ce.validate(), true);
     assert.equal(ce.type, "sensor.reading");
   }

@@ -116,7 +116,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown, where: (p: readonl
   if (issue.code === "invalid_union") {
     // "x: {...}" or "x:" (null) unions: report the branch that took the value's type.
     const branch = issue.errors.find((errs) => errs.length > 0 && !errs.some((e) => e.code === "invalid_type" && e.path.length === 0));
-    if (branch) return branch.map((e) => describeIssue({ ...e, path: [...path, ...e.path] } as z.core.$ZodIssue, raw, where)).join("\n");
+    if (branch) return branch.map((e) => describeIssue({ ...e, path: [...path, ...e.path] }, raw, where)).join("\n");
   }
   if (issue.code === "invalid_key") {
     const key = path[path.length - 1];
