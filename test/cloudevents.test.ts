@@ -24,15 +24,14 @@ services:
       sensor.reading: {}
 `,
     "log.ts": `
-type KV = { get(k: string): Promise<string | null>; put(k: string, v: string): Promise<void> };
+type KV = { get(k: string): Promise<string | null>; put(k: string, v: string): Promise<void>; list(o: { prefix: string }): Promise<{ keys: { name: string }[] }> };
 export default {
   async fetch(_req: Request, env: { KV: KV }): Promise<Response> {
-    return new Response((await env.KV.get("events")) ?? "[]", { headers: { "content-type": "application/json" } });
+    const { keys } = await env.KV.list({ prefix: "ev:" });
+    return Response.json(await Promise.all(keys.map(async (k) => JSON.parse((await env.KV.get(k.name))!))));
   },
-  async event(event: unknown, env: { KV: KV }): Promise<void> {
-    const all = JSON.parse((await env.KV.get("events")) ?? "[]") as unknown[];
-    all.push(event);
-    await env.KV.put("events", JSON.stringify(all));
+  async event(event: { id: string }, env: { KV: KV }): Promise<void> {
+    await env.KV.put("ev:" + event.id, JSON.stringify(event));
   },
 };
 `,
