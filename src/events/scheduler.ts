@@ -52,6 +52,7 @@ export class CronScheduler {
   readonly #log: Logger;
   #entries = new Map<string, Entry>();
   #leased = false;
+  #ticking = false;
   readonly #runs = new Set<Promise<void>>();
 
   constructor(store: EventStore, owner: string, clock: () => number, run: RunScheduled, log: Logger) {
@@ -98,7 +99,16 @@ export class CronScheduler {
 
   /** Starts every run that is due (when this process holds the lease). */
   async tick(): Promise<void> {
-    if (!this.#leased) return;
+    if (!this.#leased || this.#ticking) return;
+    this.#ticking = true;
+    try {
+      await this.#tick();
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  async #tick(): Promise<void> {
     const now = this.#clock();
     for (const e of this.#entries.values()) {
       if (e.next === null) {
