@@ -162,18 +162,31 @@ program
 
 program
   .command("status")
-  .description("Per-service instances (busy/idle), in-flight, queued, invocations, errors, cold starts, rejections")
+  .description("Per-service instances (busy/idle), autoscaler's desired instances, in-flight, queued, invocations, errors, cold starts, rejections")
   .option("--url <url>", "control API of the node (default: $STRATUS_URL or http://127.0.0.1:8081)")
   .option("--json", "print the status as JSON")
   .action(async (o: { url?: string; json?: boolean }) => {
     const base = controlBase(o.url);
     const body = await callControl<{ stack: string; services: ServiceFigures[] }>(base, "GET", "/v1/status");
     if (o.json) return out(JSON.stringify(body));
-    const head = ["service", "version", "instances (busy/idle)", "in-flight", "queued", "invocations", "errors", "cold starts", "429s", "limit breaches"];
+    const head = [
+      "service",
+      "version",
+      "instances (busy/idle)",
+      "desired",
+      "in-flight",
+      "queued",
+      "invocations",
+      "errors",
+      "cold starts",
+      "429s",
+      "limit breaches",
+    ];
     const rows = body.services.map((s) => [
       s.service,
       s.versions.join(",") || "-",
       `${s.instances} (${s.busy}/${s.instances - s.busy})`,
+      `${s.desired}${s.panic > 0 ? " (panic)" : ""}`,
       String(s.inFlight),
       String(s.queued),
       String(s.invocations),

@@ -1,17 +1,24 @@
 /**
  * The instance pool of one service version: up to `scale.max` instances, each serving up to
  * `scale.concurrency` invocations, a bounded wait queue in front (429 past it), `scale.min`
- * instances kept warm, idle ones released after `scale.idleTimeout`.
+ * instances kept warm. A request that finds no free slot starts an instance at once; the
+ * autoscaler (autoscaler.ts), ticked every 100 ms, starts instances ahead of a rising load and
+ * releases the ones the load no longer needs; idle ones go after `scale.idleTimeout` (to zero).
  */
 import type { ResolvedService } from "../config/index.ts";
 import { StratusError, type ErrorCode } from "../errors/index.ts";
 import { UNLIMITED, type Capacity } from "./capacity.ts";
+import { Autoscaler } from "./autoscaler.ts";
 import { Instance, type BlankIsolate, type InstanceHost, type LoadedCode } from "./instance.ts";
 
 const CRASH_LIMIT = 5;
 const CRASH_WINDOW_MS = 10_000;
 const PAUSE_MIN_MS = 1_000;
 const PAUSE_MAX_MS = 30_000;
+/** Instances the autoscaler starts ahead of demand per tick (each start takes a few ms of CPU). */
+const PREWARM_PER_TICK = 4;
+/** An instance above the desired count is released once idle this long (the stable window). */
+const SCALE_DOWN_IDLE_MS = 6000;
 
 /** Where blank isolates come from (a spare kept ready, or a new one). */
 export interface BlankSource {
@@ -46,7 +53,11 @@ export class Pool {
   readonly #queue: Waiter[] = [];
   #draining = false;
   #drained: (() => void) | null = null;
-  readonly #sweeper: NodeJS.Timeout;
+  readonly #scaler: Autoscaler;
+  /** The autoscaler's last decision, within scale.min and scale.max. */
+  desired = 0;
+  /** True while a burst holds the pool in panic mode (no scale-down). */
+  panic = false;
   /** Invocations started, cold starts (counters for status and logs). */
   invocations = 0;
   coldStarts = 0;
@@ -78,7 +89,8 @@ export class Pool {
     this.#events = events;
     this.#clock = clock;
     this.#capacity = capacity;
-    this.#sweeper = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, service.scale.idleTimeoutMs / 4))).unref();
+    this.#scaler = new Autoscaler({ concurrency: service.scale.concurrency });
+    this.desired = service.scale.min;
   }
 
   /**
@@ -208,6 +220,9 @@ export class Pool {
       best.leased++;
       return { instance: best, cold: false };
     }
+    // Instances being started will have free slots: wait for one of those rather than start another.
+    const comingSlots = this.#starting * (c - 1);
+    if (this.#queue.length < comingSlots && this.#queue.length < this.service.scale.queue) return this.#enqueue();
     if (this.#instances.length + this.#starting < this.service.scale.max) {
       try {
         this.#checkPaused();
@@ -215,13 +230,21 @@ export class Pool {
         this.invocations--;
         throw err;
       }
-      return this.#startInstance().then((inst) => {
-        if (!inst) return this.#enqueue(); // the node is at scale.max: wait like any request past it
-        this.coldStarts++;
-        this.#instances.push(inst);
-        inst.leased++;
-        return { instance: inst, cold: true };
-      });
+      return this.#startInstance().then(
+        (inst) => {
+          if (!inst) return this.#enqueue(); // the node is at scale.max: wait like any request past it
+          this.coldStarts++;
+          this.#instances.push(inst);
+          inst.leased++;
+          this.#handOff(inst);
+          return { instance: inst, cold: true };
+        },
+        (err: unknown) => {
+          // Requests that waited for this instance's other slots will not get them.
+          if (this.#starting === 0) for (const w of this.#queue.splice(0)) w.reject(err);
+          throw err;
+        },
+      );
     }
     return this.#enqueue();
   }
@@ -308,16 +331,39 @@ export class Pool {
   }
 
   /**
-   * Releases instances idle for longer than idleTimeout, keeping `min`, and retries growth for
-   * waiting requests (runs every ≤1 s; tests call it after moving the clock).
+   * One autoscaler step (the runtime calls it every 100 ms): samples in-flight + queued work,
+   * and starts instances up to the desired count ahead of demand.
+   */
+  tick(now = this.#clock()): void {
+    if (this.#draining) return;
+    const { scale } = this.service;
+    this.#scaler.record(now, this.inFlight + this.#queue.length);
+    const d = this.#scaler.decide(now, this.#instances.length + this.#starting);
+    this.desired = Math.min(scale.max, Math.max(scale.min, d.desired));
+    this.panic = d.panic;
+    const missing = Math.min(PREWARM_PER_TICK, this.desired - this.#instances.length - this.#starting);
+    for (let i = 0; i < missing && now >= this.#pausedUntil; i++) this.#grow();
+  }
+
+  /**
+   * Releases what the load no longer needs (runs every 100 ms; tests call it after moving the
+   * clock): an idle instance above the autoscaler's desired count goes once idle for the stable
+   * window (6 s) or idleTimeout, whichever is shorter; the last ones, down to `min`, once idle for
+   * idleTimeout. Nothing is released while the pool is in panic. Also retries growth for waiting
+   * requests.
    */
   sweep(now = this.#clock()): void {
     // Requests waiting with room to grow (a node-wide refusal earlier, a lost notice): try again.
     if (!this.#draining && this.#queue.length > 0 && this.#starting === 0) this.#grow();
-    const keep = this.service.scale.min;
-    for (let i = this.#instances.length - 1; i >= 0 && this.#instances.length > keep; i--) {
+    if (this.panic) return;
+    const { min, idleTimeoutMs } = this.service.scale;
+    const excessAfter = Math.min(idleTimeoutMs, SCALE_DOWN_IDLE_MS);
+    const floor = Math.max(min, this.desired, 1);
+    for (let i = this.#instances.length - 1; i >= 0 && this.#instances.length > min; i--) {
       const inst = this.#instances[i]!;
-      if (inst.leased === 0 && now - inst.idleSince >= this.service.scale.idleTimeoutMs) {
+      if (inst.leased > 0) continue;
+      const idle = now - inst.idleSince;
+      if (idle >= idleTimeoutMs || (this.#instances.length > floor && idle >= excessAfter)) {
         this.#instances.splice(i, 1);
         this.#retire(inst);
       }
@@ -345,7 +391,6 @@ export class Pool {
   /** Stops taking work; resolves when in-flight invocations finished and every instance is gone. */
   drain(): Promise<void> {
     this.#draining = true;
-    clearInterval(this.#sweeper);
     for (const w of this.#queue.splice(0)) w.reject(new StratusError("STRATUS_E_SERVICE_UNAVAILABLE", `service "${this.service.name}" is shutting down`));
     if (this.#leasedTotal() === 0) {
       this.#finishDrain();

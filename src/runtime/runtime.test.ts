@@ -291,14 +291,15 @@ describe("runtime", () => {
     assert.equal(metrics.get("stratus_limit_breaches_total{service=memory,limit=memory}"), 1);
     assert.equal(metrics.get("stratus_limit_breaches_total{service=limits,limit=timeout}"), 1);
     assert.equal(metrics.get("stratus_rejections_total{service=tiny}"), 1);
-    assert.ok((metrics.get("stratus_cold_starts_total{service=limits}") ?? 0) >= 2);
+    assert.ok((metrics.get("stratus_cold_starts_total{service=limits}") ?? 0) >= 1);
     assert.equal(metrics.get("stratus_instances{service=web}"), 1);
   });
 
   test("status counts invocations and cold starts per service", () => {
     const st = s.host.runtime.status();
     const limits = st.find((x) => x.service === "limits");
-    assert.ok(limits && limits.invocations > 5 && limits.coldStarts >= 2, JSON.stringify(limits));
+    // At least the first request was a cold start; the autoscaler may have started replacements ahead of the later ones.
+    assert.ok(limits && limits.invocations > 5 && limits.coldStarts >= 1, JSON.stringify(limits));
   });
 });
 

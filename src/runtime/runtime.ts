@@ -55,9 +55,15 @@ export interface ServiceStatus {
   queued: number;
   invocations: number;
   coldStarts: number;
+  /** The autoscaler's desired instance count (within scale.min..scale.max). */
+  desired: number;
+  /** True while a burst holds the pool in panic mode. */
+  panic: boolean;
 }
 
 const DEFAULT_MEMORY = 128;
+/** How often every pool's autoscaler samples its load and its idle instances are swept. */
+const TICK_MS = 100;
 
 /** Published on `stratus:invocation` after every invocation (metrics and traces subscribe). */
 export interface InvocationEvent {
@@ -91,11 +97,22 @@ export class Runtime {
   readonly #depth = new Map<string, number>();
   readonly #stackServices = new Set<string>();
   #closed = false;
+  /** One timer for every pool: the autoscalers' ticks and the idle sweeps. */
+  readonly #ticker: NodeJS.Timeout;
 
   constructor(opts: RuntimeOptions) {
     this.#opts = opts;
     this.#spareTarget = opts.spares ?? 2;
     this.#refill();
+    this.#ticker = setInterval(() => this.#tick(), TICK_MS).unref();
+  }
+
+  #tick(): void {
+    const now = (this.#opts.clock ?? Date.now)();
+    for (const p of this.#pools.values()) {
+      p.tick(now);
+      p.sweep(now);
+    }
   }
 
   /** Names of every service in the stack (used in egress hints). */
@@ -320,9 +337,9 @@ export class Runtime {
     this.#pools.get(service)?.retry();
   }
 
-  /** Releases idle instances now (also done on a timer); tests call it after moving the clock. */
+  /** Runs every pool's autoscaler step and idle sweep now (also done every 100 ms); tests call it after moving the clock. */
   sweep(): void {
-    for (const p of this.#pools.values()) p.sweep();
+    this.#tick();
   }
 
   /** Figures per service. */
@@ -336,12 +353,15 @@ export class Runtime {
       queued: p.queued,
       invocations: p.invocations,
       coldStarts: p.coldStarts,
+      desired: p.desired,
+      panic: p.panic,
     }));
   }
 
   /** Drains every pool and disposes the spares. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#ticker);
     await Promise.all([...this.#pools.values()].map((p) => p.drain()));
     this.#pools.clear();
     for (const s of this.#spares.splice(0)) s.isolate.dispose();

@@ -36,7 +36,7 @@ interface DeliveryEventLike {
 
 /** The gauges' source: per-service figures at this moment. */
 export interface GaugeSource {
-  status(): { service: string; version: string; instances: number; busy: number; inFlight: number; queued: number }[];
+  status(): { service: string; version: string; instances: number; busy: number; inFlight: number; queued: number; desired: number; panic: boolean }[];
 }
 
 const LIMIT_NAMES: Record<string, string> = {
@@ -106,6 +106,8 @@ export class Metrics {
     gauge("stratus_instances_busy", "Instances serving at least one request, by service.", (s) => s.busy);
     gauge("stratus_in_flight", "Requests being served, by service.", (s) => s.inFlight);
     gauge("stratus_queued", "Requests waiting for an instance, by service.", (s) => s.queued);
+    gauge("stratus_desired_instances", "Instances the autoscaler wants, by service (summed over worker processes).", (s) => s.desired);
+    gauge("stratus_autoscaler_panic", "Worker processes whose autoscaler is in panic mode for the service.", (s) => (s.panic ? 1 : 0));
     const src = this.#runtime;
     new Gauge({
       name: "stratus_service_info",
@@ -188,6 +190,10 @@ export interface ServiceFigures {
   coldStarts: number;
   rejections: number;
   limitBreaches: number;
+  /** Instances the autoscalers want, summed over workers. */
+  desired: number;
+  /** Worker processes in panic mode for this service. */
+  panic: number;
 }
 
 /** Reads per-service figures out of a (possibly aggregated) registry: what `stratus status` shows. */
@@ -196,7 +202,21 @@ export async function serviceFigures(registry: Registry): Promise<ServiceFigures
   const get = (service: string): ServiceFigures => {
     let f = byService.get(service);
     if (!f) {
-      f = { service, versions: [], instances: 0, busy: 0, inFlight: 0, queued: 0, invocations: 0, errors: 0, coldStarts: 0, rejections: 0, limitBreaches: 0 };
+      f = {
+        service,
+        versions: [],
+        instances: 0,
+        busy: 0,
+        inFlight: 0,
+        queued: 0,
+        invocations: 0,
+        errors: 0,
+        coldStarts: 0,
+        rejections: 0,
+        limitBreaches: 0,
+        desired: 0,
+        panic: 0,
+      };
       byService.set(service, f);
     }
     return f;
@@ -211,6 +231,8 @@ export async function serviceFigures(registry: Registry): Promise<ServiceFigures
     stratus_cold_starts_total: "coldStarts",
     stratus_rejections_total: "rejections",
     stratus_limit_breaches_total: "limitBreaches",
+    stratus_desired_instances: "desired",
+    stratus_autoscaler_panic: "panic",
   };
   for (const metric of await registry.getMetricsAsJSON()) {
     const values = (metric as { values: { value: number; labels: Record<string, string | number> }[] }).values;
