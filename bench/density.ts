@@ -1,8 +1,8 @@
 // Density: deploy N services into one runtime, make WARM of them warm (one request each), and
 // report the process's memory. Run by bench/run.ts in a fresh process; prints one JSON line.
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bundleService } from "../src/build/index.ts";
 import { parseStack } from "../src/config/index.ts";
 import { Runtime } from "../src/runtime/index.ts";
 import { SqliteStateProvider } from "../src/state/index.ts";
@@ -18,7 +18,20 @@ try {
   let yaml = "name: dense\nservices:\n";
   for (let i = 0; i < N; i++) yaml += `  s${i}:\n    entry: s.ts\n    routes: ["GET /s${i}"]\n`;
   const stack = parseStack(yaml, join(dir, "stratus.yaml"));
-  const bundle = await bundleService(join(dir, "s.ts"), dir);
+  // Bundled in a child process: a worker process never loads esbuild, so neither does this one.
+  const BUILD = new URL("../src/build/index.ts", import.meta.url).href;
+  const bundle = JSON.parse(
+    execFileSync(
+      process.execPath,
+      [
+        "--no-node-snapshot",
+        "--input-type=module",
+        "-e",
+        `const { bundleService } = await import(${JSON.stringify(BUILD)}); const b = await bundleService(${JSON.stringify(join(dir, "s.ts"))}, ${JSON.stringify(dir)}); process.stdout.write(JSON.stringify({ code: b.code, hash: b.hash }));`,
+      ],
+      { encoding: "utf8" },
+    ),
+  ) as { code: string; hash: string };
   const runtime = new Runtime({ state: new SqliteStateProvider({ dir: null }), logger: silentLogger() });
   const rssMb = (): number => process.memoryUsage().rss / 1048576;
   const baseline = rssMb();

@@ -1,31 +1,113 @@
 /**
  * Builds the isolate prelude (src/runtime/sandbox) into one script and, where V8 allows, a startup
  * snapshot, so a new isolate starts with every Web API already in its heap.
+ *
+ * Both are cached on disk (node_modules/.cache/stratus, or the temp directory), keyed by the
+ * sandbox sources, the versions of the packages bundled into it, esbuild, Node, V8 and
+ * isolated-vm: a process that finds them skips esbuild (about 13 MB of resident memory in each
+ * worker process) and the snapshot build.
  */
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as esbuild from "esbuild";
 import ivm from "isolated-vm";
+
+const SANDBOX = fileURLToPath(new URL("./sandbox/", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** Packages whose code ends up in the prelude, plus the tools that shape it. */
+const PACKAGES = [
+  "web-streams-polyfill",
+  "core-js-pure",
+  "@ungap/structured-clone",
+  "abort-controller",
+  "event-target-shim",
+  "fast-text-encoding",
+  "esbuild",
+  "isolated-vm",
+];
 
 let preludeCode: string | null = null;
 let snapshot: ivm.ExternalCopy<ArrayBuffer> | null | undefined;
+let cacheKey: string | null = null;
 
-/** The prelude script (built once per process, about 30 ms). */
+/** A key that changes whenever the prelude or what it is built or loaded with could change. */
+function key(): string {
+  if (cacheKey !== null) return cacheKey;
+  const h = createHash("sha256");
+  for (const f of readdirSync(SANDBOX).sort()) h.update(f).update(readFileSync(join(SANDBOX, f)));
+  const require = createRequire(join(ROOT, "package.json"));
+  for (const p of PACKAGES) {
+    try {
+      h.update(p).update(String((JSON.parse(readFileSync(require.resolve(`${p}/package.json`), "utf8")) as { version?: string }).version));
+    } catch {
+      h.update(p).update("?");
+    }
+  }
+  h.update(process.version).update(process.versions.v8).update(process.arch).update(process.platform);
+  cacheKey = h.digest("hex").slice(0, 24);
+  return cacheKey;
+}
+
+function cacheDir(): string {
+  for (const dir of [join(ROOT, "node_modules", ".cache", "stratus"), join(tmpdir(), `stratus-cache-${process.getuid?.() ?? "user"}`)]) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      return dir;
+    } catch {
+      // not writable: try the next
+    }
+  }
+  return tmpdir();
+}
+
+function readCache(name: string): Buffer | null {
+  try {
+    return readFileSync(join(cacheDir(), name));
+  } catch {
+    return null;
+  }
+}
+
+/** Writes atomically (another process may be writing the same file). */
+function writeCache(name: string, data: string | Uint8Array): void {
+  const dir = cacheDir();
+  const tmp = join(dir, `${name}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, join(dir, name));
+  } catch {
+    // a cache that cannot be written only costs the next process a rebuild
+  }
+}
+
+/** The prelude script (built once, then read from the cache). */
 export function preludeScript(): string {
   if (preludeCode === null) {
-    const result = esbuild.buildSync({
-      entryPoints: [fileURLToPath(new URL("./sandbox/prelude.ts", import.meta.url))],
-      bundle: true,
-      write: false,
-      format: "iife",
-      platform: "neutral",
-      target: "es2024",
-      mainFields: ["browser", "module", "main"],
-      minify: true,
-      keepNames: true,
-      legalComments: "none",
-      logLevel: "silent",
-    });
-    preludeCode = result.outputFiles[0]!.text;
+    const cached = readCache(`prelude-${key()}.js`);
+    if (cached) preludeCode = cached.toString("utf8");
+    else {
+      // Loaded only on a cache miss: esbuild's JS and its child process cost memory in every worker.
+      const require = createRequire(import.meta.url);
+      const esbuild = require("esbuild") as typeof import("esbuild");
+      const result = esbuild.buildSync({
+        entryPoints: [join(SANDBOX, "prelude.ts")],
+        bundle: true,
+        write: false,
+        format: "iife",
+        platform: "neutral",
+        target: "es2024",
+        mainFields: ["browser", "module", "main"],
+        minify: true,
+        keepNames: true,
+        legalComments: "none",
+        logLevel: "silent",
+      });
+      preludeCode = result.outputFiles[0]!.text;
+      writeCache(`prelude-${key()}.js`, preludeCode);
+    }
   }
   return preludeCode;
 }
@@ -33,10 +115,17 @@ export function preludeScript(): string {
 /** A startup snapshot of the prelude, or null where it cannot be made (then each isolate runs the prelude). */
 export function preludeSnapshot(): ivm.ExternalCopy<ArrayBuffer> | null {
   if (snapshot === undefined) {
-    try {
-      snapshot = ivm.Isolate.createSnapshot([{ code: preludeScript(), filename: "stratus:prelude" }]);
-    } catch {
-      snapshot = null;
+    const name = `prelude-${key()}.snapshot`;
+    const cached = readCache(name);
+    if (cached && cached.byteLength > 0) {
+      snapshot = new ivm.ExternalCopy(cached.buffer.slice(cached.byteOffset, cached.byteOffset + cached.byteLength));
+    } else {
+      try {
+        snapshot = ivm.Isolate.createSnapshot([{ code: preludeScript(), filename: "stratus:prelude" }]);
+        writeCache(name, new Uint8Array(snapshot.copy()));
+      } catch {
+        snapshot = null;
+      }
     }
   }
   return snapshot;
