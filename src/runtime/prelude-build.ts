@@ -13,6 +13,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type * as Esbuild from "esbuild";
 import ivm from "isolated-vm";
 
 const SANDBOX = fileURLToPath(new URL("./sandbox/", import.meta.url));
@@ -91,7 +92,7 @@ export function preludeScript(): string {
     else {
       // Loaded only on a cache miss: esbuild's JS and its child process cost memory in every worker.
       const require = createRequire(import.meta.url);
-      const esbuild = require("esbuild") as typeof import("esbuild");
+      const esbuild = require("esbuild") as typeof Esbuild;
       const result = esbuild.buildSync({
         entryPoints: [join(SANDBOX, "prelude.ts")],
         bundle: true,
