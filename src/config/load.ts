@@ -43,8 +43,14 @@ export function loadStack(dirOrFile: string): ResolvedStack {
   return parseStack(readFileSync(file, "utf8"), file);
 }
 
+/** Options of parseStack. */
+export interface ParseOptions {
+  /** Check that every entry file exists (default true; a node receiving built bundles has no sources). */
+  checkEntries?: boolean;
+}
+
 /** Parses stack-file text; `file` is used for error messages and to resolve entry paths. */
-export function parseStack(text: string, file: string): ResolvedStack {
+export function parseStack(text: string, file: string, opts: ParseOptions = {}): ResolvedStack {
   const shown = relative(process.cwd(), file) || file;
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
@@ -70,7 +76,7 @@ export function parseStack(text: string, file: string): ResolvedStack {
     const messages = parsed.error.issues.map((issue) => describeIssue(issue, raw, where));
     throw new StratusError("STRATUS_E_CONFIG_INVALID", messages.join("\n"));
   }
-  return resolveStack(parsed.data, file, where);
+  return resolveStack(parsed.data, file, where, opts.checkEntries ?? true);
 }
 
 /** Renders a document path the way users read it: services.orders.routes[1]. */
@@ -176,7 +182,7 @@ function routeShape(path: string): string {
   return path.replace(/:[^/]+/g, ":");
 }
 
-function resolveStack(data: StackFileParsed, file: string, where: (p: readonly PropertyKey[]) => string): ResolvedStack {
+function resolveStack(data: StackFileParsed, file: string, where: (p: readonly PropertyKey[]) => string, checkEntries: boolean): ResolvedStack {
   const dir = dirname(file);
   const errors: string[] = [];
   const warnings: string[] = [];
@@ -195,7 +201,7 @@ function resolveStack(data: StackFileParsed, file: string, where: (p: readonly P
   for (const [name, svc] of Object.entries(data.services)) {
     const base = ["services", name];
     const entry = resolve(dir, svc.entry);
-    if (!existsSync(entry)) {
+    if (checkEntries && !existsSync(entry)) {
       errors.push(`${where([...base, "entry"])}: services.${name}.entry: "${svc.entry}" does not exist (looked for ${entry}); create it or fix the path`);
     }
     const routes: ResolvedRoute[] = [];
@@ -235,7 +241,7 @@ function resolveStack(data: StackFileParsed, file: string, where: (p: readonly P
         bindings[bname] = { kind: "service", service: b.service };
       } else if ("egress" in b) bindings[bname] = { kind: "egress", hosts: b.egress.map((h) => h.toLowerCase()) };
       else if ("publish" in b) bindings[bname] = { kind: "publish", topics: [...new Set(b.publish)] };
-      else warnings.push(`${at}: secret bindings arrive in a later release; ${bname} is left out of env`);
+      else bindings[bname] = { kind: "secret", secret: b.secret };
     }
     const subscriptions: ResolvedSubscription[] = [];
     for (const [topic, sub] of Object.entries(svc.subscribe)) {

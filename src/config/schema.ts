@@ -78,7 +78,12 @@ export const Binding = z.union([
   z.strictObject({ sql: empty.describe("This service's own SQL database (SQLite).") }),
   z.strictObject({ service: z.string().min(1).describe("The name of a service this one may call with env.X.fetch().") }),
   z.strictObject({ publish: z.array(Topic).min(1).describe("Topics this service may publish to with env.X.publish(topic, data, { key, id }).") }),
-  z.strictObject({ secret: z.string().min(1).describe("The name of a secret whose value this binding holds (secrets come with a later release).") }),
+  z.strictObject({
+    secret: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, { message: "a secret name is letters, digits and _, e.g. STRIPE_KEY" })
+      .describe('A secret whose value env.X holds (set with "stratus secrets set NAME" on a node; STRATUS_SECRET_NAME in the environment under stratus dev).'),
+  }),
   z.strictObject({ egress: z.array(Hostname).min(1).describe("Hosts fetch() may reach through this binding (and through the global fetch).") }),
 ]);
 

@@ -19,7 +19,8 @@ export type BindingConfig =
   | { readonly kind: "sql" }
   | { readonly kind: "service"; readonly service: string }
   | { readonly kind: "egress"; readonly hosts: readonly string[] }
-  | { readonly kind: "publish"; readonly topics: readonly string[] };
+  | { readonly kind: "publish"; readonly topics: readonly string[] }
+  | { readonly kind: "secret"; readonly secret: string };
 
 /** How one service consumes one topic (durations in milliseconds). */
 export interface ResolvedSubscription {

@@ -15,7 +15,7 @@ import type { Workers } from "./workers.ts";
 /** Primary -> worker messages. */
 export type ToWorker =
   | { type: "start"; port: number; host: string; seq: number }
-  | { type: "load"; stack: ResolvedStack; bundles: BundleRef[]; seq: number }
+  | { type: "load"; stack: ResolvedStack; bundles: BundleRef[]; secrets: [string, string][]; seq: number }
   | { type: "metrics"; seq: number }
   | { type: "stop"; seq: number }
   | { type: "grant"; id: number; ok: boolean; seq: 0 }
@@ -59,7 +59,7 @@ export class ClusterWorkers implements Workers {
   readonly #opts: ClusterOptions;
   readonly #workers = new Set<Worker>();
   #listen: { port: number; host: string } | null = null;
-  #lastLoad: { stack: ResolvedStack; bundles: BundleRef[] } | null = null;
+  #lastLoad: { stack: ResolvedStack; bundles: BundleRef[]; secrets: [string, string][] } | null = null;
   #seq = 0;
   #stopping = false;
   #deaths: number[] = [];
@@ -237,13 +237,15 @@ export class ClusterWorkers implements Workers {
     return got.port;
   }
 
-  async load(stack: ResolvedStack, bundles: readonly BundleRef[]): Promise<LoadOutcome[]> {
-    this.#lastLoad = { stack, bundles: [...bundles] };
+  async load(stack: ResolvedStack, bundles: readonly BundleRef[], secrets: ReadonlyMap<string, string> = new Map()): Promise<LoadOutcome[]> {
+    // Secret values go to the workers over the IPC channel only, never through the environment.
+    const secretList = [...secrets];
+    this.#lastLoad = { stack, bundles: [...bundles], secrets: secretList };
     this.#budget.clear();
     for (const s of stack.services) this.#budget.set(s.name, s.scale.max);
     const replies = await Promise.all(
       [...this.#workers].map((w) =>
-        this.#ask<{ type: "loaded"; outcomes: LoadOutcome[]; seq: number }>(w, { type: "load", stack, bundles: [...bundles], seq: ++this.#seq }).catch(
+        this.#ask<{ type: "loaded"; outcomes: LoadOutcome[]; seq: number }>(w, { type: "load", stack, bundles: [...bundles], secrets: secretList, seq: ++this.#seq }).catch(
           () => null,
         ),
       ),

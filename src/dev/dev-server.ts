@@ -10,7 +10,7 @@ import { buildStack } from "../build/index.ts";
 import { loadStack, type ResolvedStack } from "../config/index.ts";
 import { ControlServer } from "../control/index.ts";
 import { EventBus, SqliteEventStore } from "../events/index.ts";
-import type { BundleRef, LoadOutcome } from "../stack/index.ts";
+import { secretsFromEnv, type BundleRef, type LoadOutcome } from "../stack/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import { ClusterWorkers } from "./cluster.ts";
 import { InProcessWorkers, type Workers } from "./workers.ts";
@@ -89,7 +89,7 @@ export class DevServer {
             ...(this.#o.maxWorkerRssMb ? { maxWorkerRssMb: this.#o.maxWorkerRssMb } : {}),
           })
         : new InProcessWorkers({ stateDir, eventsFile, logger: this.#o.logger });
-    const outcomes = await this.#workers.load(this.#stack, [...this.#bundles.values()]);
+    const outcomes = await this.#workers.load(this.#stack, [...this.#bundles.values()], secretsFromEnv());
     // The operator's view of the events: the in-process bus, or a passive one on the workers' store.
     if (this.#workers instanceof InProcessWorkers) this.#events = this.#workers.host.events;
     else {
@@ -223,7 +223,7 @@ export class DevServer {
       this.#stack.services.map((s) => s.routes),
     );
     this.#stack = stack;
-    const outcomes = await this.#workers.load(stack, [...this.#bundles.values()]);
+    const outcomes = await this.#workers.load(stack, [...this.#bundles.values()], secretsFromEnv());
     if (this.#ownEvents) await this.#events.configure(stack);
     this.#report(outcomes);
     const deployed = outcomes.filter((o) => o.status === "deployed" || o.status === "removed");

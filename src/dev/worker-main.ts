@@ -42,7 +42,7 @@ async function handle(m: ToWorker): Promise<void> {
       const addr: AddressInfo = await h.gateway.listen(m.port, m.host);
       send({ type: "listening", port: addr.port, seq: m.seq });
     } else if (m.type === "load") {
-      const outcomes = await ensureHost().load(m.stack, m.bundles);
+      const outcomes = await ensureHost().load(m.stack, m.bundles, new Map(m.secrets));
       send({ type: "loaded", outcomes, seq: m.seq });
     } else if (m.type === "metrics") {
       send({ type: "metrics", metrics: await ensureHost().metrics.registry.getMetricsAsJSON(), seq: m.seq });

@@ -11,8 +11,8 @@ import type { Registry } from "prom-client";
 export interface Workers {
   /** Starts serving; resolves with the bound port. */
   listen(port: number, host: string): Promise<number>;
-  /** Applies a stack and its bundles everywhere; resolves with what happened (from one worker). */
-  load(stack: ResolvedStack, bundles: readonly BundleRef[]): Promise<LoadOutcome[]>;
+  /** Applies a stack, its bundles and the secret values it may use everywhere; resolves with what happened (from one worker). */
+  load(stack: ResolvedStack, bundles: readonly BundleRef[], secrets?: ReadonlyMap<string, string>): Promise<LoadOutcome[]>;
   /** Per-service metrics, summed over the worker processes. */
   metrics(): Promise<Registry>;
   /** Graceful stop: in-flight requests finish. */
@@ -28,8 +28,8 @@ export class InProcessWorkers implements Workers {
   async listen(port: number, host: string): Promise<number> {
     return (await this.host.gateway.listen(port, host)).port;
   }
-  load(stack: ResolvedStack, bundles: readonly BundleRef[]): Promise<LoadOutcome[]> {
-    return this.host.load(stack, bundles);
+  load(stack: ResolvedStack, bundles: readonly BundleRef[], secrets?: ReadonlyMap<string, string>): Promise<LoadOutcome[]> {
+    return this.host.load(stack, bundles, secrets);
   }
   metrics(): Promise<Registry> {
     return Promise.resolve(this.host.metrics.registry);

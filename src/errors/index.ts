@@ -42,6 +42,14 @@ export const ERROR_CODES = {
   STRATUS_E_SUBSCRIPTION_UNKNOWN: { status: 404, user: true, summary: "A subscription name that does not exist (service:topic)." },
   STRATUS_E_INVOCATION_UNKNOWN: { status: 404, user: true, summary: "An async invocation id that does not exist (or has expired)." },
   STRATUS_E_EVENT_STORE: { status: 500, user: false, summary: "The event store failed to write or read (disk full, file damaged)." },
+  STRATUS_E_UNAUTHORIZED: { status: 401, user: true, summary: "The control API got no token, or a malformed, unknown, expired or revoked one." },
+  STRATUS_E_FORBIDDEN: { status: 403, user: true, summary: "The token's role does not allow this (admin > deployer > reader)." },
+  STRATUS_E_REGISTRY: { status: 500, user: false, summary: "The node's registry (versions, tokens, secrets) failed to open, read or write." },
+  STRATUS_E_SECRETS: { status: 400, user: true, summary: "A secret is missing, does not decrypt, or the master key is not valid." },
+  STRATUS_E_APPLY_CONFLICT: { status: 409, user: true, summary: "Another apply or deploy is running on the node; retry when it finishes." },
+  STRATUS_E_DIGEST_MISMATCH: { status: 400, user: true, summary: "An uploaded bundle does not match the digest sent with it." },
+  STRATUS_E_VERSION_UNKNOWN: { status: 404, user: true, summary: "A service version (or service) that the node does not have." },
+  STRATUS_E_DEPLOY_FAILED: { status: 422, user: true, summary: "An apply or deploy was refused (a service failed to load); nothing changed." },
   STRATUS_E_INTERNAL: { status: 500, user: false, summary: "A fault inside Stratus." },
 } as const satisfies Record<string, { status: number; user: boolean; summary: string }>;
 

@@ -2,6 +2,7 @@
 export {
   Runtime,
   safePath,
+  redact,
   type RuntimeOptions,
   type Invocation,
   type DeployedVersion,

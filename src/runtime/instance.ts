@@ -50,6 +50,8 @@ export interface TaskOutcome {
 export interface InstanceHost {
   io(op: string, args: unknown[], requestIds: ReadonlySet<string>): Promise<unknown>;
   log(level: string, text: string, requestIds: ReadonlySet<string>): void;
+  /** The value of a secret the service is granted, if the node has it. */
+  secret?(name: string): string | undefined;
 }
 
 /** A compiled bundle shared by all instances of one service version (code cache included). */
@@ -235,7 +237,12 @@ export class Instance {
     g.setSync("__h_done", new ivm.Callback((batch: string) => this.#delivered(batch), { ignored: true }));
     const descriptors: Record<string, { kind: string; value?: unknown }> = {};
     for (const [name, v] of Object.entries(this.service.vars)) descriptors[name] = { kind: "var", value: v };
-    for (const [name, b] of Object.entries(this.service.bindings)) descriptors[name] = { kind: b.kind };
+    for (const [name, b] of Object.entries(this.service.bindings)) {
+      if (b.kind === "secret") {
+        const value = host.secret?.(b.secret);
+        if (value !== undefined) descriptors[name] = { kind: "var", value };
+      } else descriptors[name] = { kind: b.kind };
+    }
     g.getSync("__stratus", { reference: true })
       .getSync("init", { reference: true })
       .applySync(undefined, [descriptors], { arguments: { copy: true } });

@@ -119,7 +119,7 @@ export function preludeSnapshot(): ivm.ExternalCopy<ArrayBuffer> | null {
     const name = `prelude-${key()}.snapshot`;
     const cached = readCache(name);
     if (cached && cached.byteLength > 0) {
-      snapshot = new ivm.ExternalCopy(cached.buffer.slice(cached.byteOffset, cached.byteOffset + cached.byteLength));
+      snapshot = new ivm.ExternalCopy(new Uint8Array(cached).buffer);
     } else {
       try {
         snapshot = ivm.Isolate.createSnapshot([{ code: preludeScript(), filename: "stratus:prelude" }]);

@@ -27,6 +27,18 @@ export interface RuntimeOptions {
   capacity?: Capacity;
   /** Where env.X.publish() goes (the event bus); without it publish fails. */
   publish?: Publisher;
+  /** Secret values by name (read at each instance start); they are also redacted from console lines and error messages. */
+  secrets?: () => ReadonlyMap<string, string>;
+}
+
+const REDACTED = "[REDACTED]";
+
+/** Replaces every secret value (3 characters or more) in `text`. */
+export function redact(text: string, secrets: ReadonlyMap<string, string> | undefined): string {
+  if (!secrets || secrets.size === 0) return text;
+  let out = text;
+  for (const v of secrets.values()) if (v.length >= 3 && out.includes(v)) out = out.split(v).join(REDACTED);
+  return out;
 }
 
 /** What one invocation produced, for the gateway and the logs. */
@@ -162,6 +174,7 @@ export class Runtime {
       {
         io: (op, args, ids) => io.io(op, args, ids, this.#depth.get(ids.values().next().value ?? "") ?? 0),
         log: (level, text, ids) => this.#consoleLine(service.name, level, text, ids),
+        secret: (name) => this.#opts.secrets?.().get(name),
       },
       { take: (mb) => this.takeBlank(mb) },
       { instanceDied: (svc, c) => this.#instanceDied(svc, c) },
@@ -233,6 +246,12 @@ export class Runtime {
     }
     const { result, done } = await lease.instance.invoke(req);
     void done.then(() => pool.release(lease.instance));
+    if (result.error && this.#opts.secrets) {
+      // A function's error can quote a secret; neither the client nor the log line gets it.
+      const secrets = this.#opts.secrets();
+      result.error.message = redact(result.error.message, secrets);
+      if (typeof result.body === "string") result.body = redact(result.body, secrets);
+    }
     return { result, cold: lease.cold, version };
   }
 
@@ -269,6 +288,7 @@ export class Runtime {
     const start = performance.now();
     try {
       const outs = await lease.instance.task(kind, payload, units, label);
+      if (this.#opts.secrets) for (const o of outs) if (o.message) o.message = redact(o.message, this.#opts.secrets());
       if (invocationChannel.hasSubscribers) {
         const failed = outs.find((o) => !o.ok);
         invocationChannel.publish({
@@ -316,7 +336,7 @@ export class Runtime {
     const log = this.#opts.logger;
     const fields = ids.size === 1 ? { service, requestId: ids.values().next().value, source: "console" } : { service, requestIds: [...ids], source: "console" };
     const lvl = level === "error" ? "error" : level === "warn" ? "warn" : level === "debug" ? "debug" : "info";
-    log[lvl](fields, text);
+    log[lvl](fields, redact(text, this.#opts.secrets?.()));
   }
 
   #instanceDied(service: string, code: ErrorCode): void {

@@ -1,2 +1,2 @@
 /** A stack running in one process (state + runtime + gateway). */
-export { StackHost, type StackHostOptions, type BundleRef, type LoadOutcome } from "./stack-host.ts";
+export { StackHost, secretsFromEnv, type StackHostOptions, type BundleRef, type LoadOutcome } from "./stack-host.ts";

@@ -38,6 +38,13 @@ export interface StackHostOptions {
   eventPollMs?: number;
 }
 
+/** Secret values from the environment for `stratus dev`: STRATUS_SECRET_<NAME>. */
+export function secretsFromEnv(env: NodeJS.ProcessEnv = process.env): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [k, v] of Object.entries(env)) if (k.startsWith("STRATUS_SECRET_") && v !== undefined) out.set(k.slice("STRATUS_SECRET_".length), v);
+  return out;
+}
+
 /** What load() did for one service. */
 export type LoadOutcome =
   | { service: string; status: "deployed"; version: string }
@@ -57,6 +64,7 @@ export class StackHost {
   readonly #eventStore: EventStore;
   readonly #log: Logger;
   readonly #live = new Map<string, { hash: string; config: ResolvedService }>();
+  #secrets: ReadonlyMap<string, string> = new Map();
 
   constructor(opts: StackHostOptions) {
     this.#log = opts.logger;
@@ -68,6 +76,7 @@ export class StackHost {
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.capacity ? { capacity: opts.capacity } : {}),
       publish: (service, topic, data, o) => this.events.publishFromService(service, topic, data, o),
+      secrets: () => this.#secrets,
     });
     this.#eventStore = opts.eventStore ?? new SqliteEventStore({ file: opts.eventsFile ?? ":memory:" });
     this.events = new EventBus({
@@ -90,8 +99,11 @@ export class StackHost {
    * serving if the new one fails to load); services no longer in the stack are removed; the
    * routing table switches once every deploy has settled.
    */
-  async load(stack: ResolvedStack, bundles: readonly BundleRef[]): Promise<LoadOutcome[]> {
+  async load(stack: ResolvedStack, bundles: readonly BundleRef[], secrets?: ReadonlyMap<string, string>): Promise<LoadOutcome[]> {
     this.runtime.setStackServices(stack.services.map((s) => s.name));
+    // New secret values reach a service through a new version of it (its instances read them at start).
+    const secretsChanged = secrets !== undefined && !isDeepStrictEqual(secrets, this.#secrets);
+    if (secrets !== undefined) this.#secrets = secrets;
     const byName = new Map(bundles.map((b) => [b.service, b]));
     const outcomes = await Promise.all(
       stack.services.map(async (svc): Promise<LoadOutcome> => {
@@ -102,7 +114,8 @@ export class StackHost {
             ? { service: svc.name, status: "unchanged", version: live.hash.slice(0, 12) }
             : { service: svc.name, status: "failed", error: { code: "STRATUS_E_BUILD", message: `service "${svc.name}" has no build` } };
         }
-        if (live && live.hash === b.hash && isDeepStrictEqual(live.config, svc)) {
+        const usesSecrets = Object.values(svc.bindings).some((x) => x.kind === "secret");
+        if (live && live.hash === b.hash && isDeepStrictEqual(live.config, svc) && !(secretsChanged && usesSecrets)) {
           return { service: svc.name, status: "unchanged", version: b.hash.slice(0, 12) };
         }
         try {
