@@ -59,8 +59,7 @@ test("the stack file shape from PRODUCT.md validates (public contract)", () => {
     startAt: "latest",
   });
   assert.deepEqual(orders.schedules, [{ id: "orders#0", service: "orders", cron: "*/5 * * * *", timezone: null }]);
-  // Secrets come with a later release: accepted and named in a warning, not silently dropped.
-  assert.ok(stack.warnings.some((w) => w.includes("STRIPE_KEY")));
+  assert.deepEqual(orders.bindings["STRIPE_KEY"], { kind: "secret", secret: "STRIPE_KEY" });
   assert.ok(Object.isFrozen(stack) && Object.isFrozen(orders.routes));
 });
 

@@ -245,9 +245,13 @@ export class ClusterWorkers implements Workers {
     for (const s of stack.services) this.#budget.set(s.name, s.scale.max);
     const replies = await Promise.all(
       [...this.#workers].map((w) =>
-        this.#ask<{ type: "loaded"; outcomes: LoadOutcome[]; seq: number }>(w, { type: "load", stack, bundles: [...bundles], secrets: secretList, seq: ++this.#seq }).catch(
-          () => null,
-        ),
+        this.#ask<{ type: "loaded"; outcomes: LoadOutcome[]; seq: number }>(w, {
+          type: "load",
+          stack,
+          bundles: [...bundles],
+          secrets: secretList,
+          seq: ++this.#seq,
+        }).catch(() => null),
       ),
     );
     const first = replies.find((r) => r !== null);

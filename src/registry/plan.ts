@@ -81,7 +81,13 @@ function serviceDetails(before: ResolvedService | null, after: ResolvedService, 
   const b = before;
   const d: string[] = [];
   if (fromVersion !== toVersion) d.push(`version: ${fromVersion ?? "(none)"} -> ${toVersion}`);
-  d.push(...listDiff("route", b?.routes.map((r) => r.raw) ?? [], after.routes.map((r) => r.raw)));
+  d.push(
+    ...listDiff(
+      "route",
+      b?.routes.map((r) => r.raw) ?? [],
+      after.routes.map((r) => r.raw),
+    ),
+  );
   const bb = b?.bindings ?? {};
   for (const [name, binding] of Object.entries(after.bindings)) {
     const old = bb[name];
@@ -103,7 +109,6 @@ function serviceDetails(before: ResolvedService | null, after: ResolvedService, 
     d.push(...fieldDiff("limits", b.limits, after.limits));
     d.push(...fieldDiff("vars", b.vars, after.vars));
     if (b.asyncMaxAttempts !== after.asyncMaxAttempts) d.push(`~ async.maxAttempts: ${b.asyncMaxAttempts} -> ${after.asyncMaxAttempts}`);
-    if (b.runtime !== after.runtime) d.push(`~ runtime: ${b.runtime} -> ${after.runtime}`);
   }
   if (fromVersion !== toVersion && d.length === 1) d.push("code changed");
   return d;
@@ -115,15 +120,27 @@ export function planStack(current: Current, next: ResolvedStack, versions: Recor
   const prev = current.stack;
   if (prev && prev.name !== next.name) changes.push({ kind: "stack", name: next.name, action: "change", details: [`~ name: ${prev.name} -> ${next.name}`] });
   if (prev && prev.gateway.maxBodySize !== next.gateway.maxBodySize) {
-    changes.push({ kind: "stack", name: next.name, action: "change", details: [`~ gateway.maxBodySize: ${prev.gateway.maxBodySize} -> ${next.gateway.maxBodySize}`] });
+    changes.push({
+      kind: "stack",
+      name: next.name,
+      action: "change",
+      details: [`~ gateway.maxBodySize: ${prev.gateway.maxBodySize} -> ${next.gateway.maxBodySize}`],
+    });
   }
   const prevTopics = new Map((prev?.topics ?? []).map((t) => [t.name, t]));
   for (const t of next.topics) {
     const old = prevTopics.get(t.name);
     if (!old) changes.push({ kind: "topic", name: t.name, action: "add", details: [`+ topic ${t.name}${t.ingest ? " (ingest)" : ""}`] });
-    else if (!isDeepStrictEqual(old, t)) changes.push({ kind: "topic", name: t.name, action: "change", details: fieldDiff(`topics.${t.name}`, old as unknown as Record<string, unknown>, t as unknown as Record<string, unknown>) });
+    else if (!isDeepStrictEqual(old, t))
+      changes.push({
+        kind: "topic",
+        name: t.name,
+        action: "change",
+        details: fieldDiff(`topics.${t.name}`, old as unknown as Record<string, unknown>, t as unknown as Record<string, unknown>),
+      });
   }
-  for (const name of prevTopics.keys()) if (!next.topics.some((t) => t.name === name)) changes.push({ kind: "topic", name, action: "remove", details: [`- topic ${name}`] });
+  for (const name of prevTopics.keys())
+    if (!next.topics.some((t) => t.name === name)) changes.push({ kind: "topic", name, action: "remove", details: [`- topic ${name}`] });
 
   const prevServices = new Map((prev?.services ?? []).map((s) => [s.name, s]));
   for (const s of next.services) {
@@ -136,7 +153,12 @@ export function planStack(current: Current, next: ResolvedStack, versions: Recor
   }
   for (const [name, s] of prevServices) {
     if (!next.services.some((x) => x.name === name)) {
-      changes.push({ kind: "service", name, action: "remove", details: [`- version ${current.active[name] ?? "?"}`, ...s.routes.map((r) => `- route ${r.raw}`)] });
+      changes.push({
+        kind: "service",
+        name,
+        action: "remove",
+        details: [`- version ${current.active[name] ?? "?"}`, ...s.routes.map((r) => `- route ${r.raw}`)],
+      });
     }
   }
   return { stack: next.name, changes, versions };

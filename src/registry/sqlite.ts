@@ -46,9 +46,13 @@ export class SqliteRegistry implements Registry {
       this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
       this.#db.exec(SCHEMA);
     } catch (err) {
-      throw new StratusError("STRATUS_E_REGISTRY", `cannot open the registry ${file}: ${(err as Error).message}; check the data directory and its permissions`, {
-        cause: err,
-      });
+      throw new StratusError(
+        "STRATUS_E_REGISTRY",
+        `cannot open the registry ${file}: ${(err as Error).message}; check the data directory and its permissions`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 
@@ -101,7 +105,12 @@ export class SqliteRegistry implements Registry {
   stack(): AppliedStack | null {
     const r = this.#db.prepare("SELECT * FROM stack WHERE id = 1").get();
     if (!r) return null;
-    return { name: r["name"] as string, yaml: r["yaml"] as string, active: JSON.parse(r["active"] as string) as Record<string, string>, applied: Number(r["applied"]) };
+    return {
+      name: r["name"] as string,
+      yaml: r["yaml"] as string,
+      active: JSON.parse(r["active"] as string) as Record<string, string>,
+      applied: Number(r["applied"]),
+    };
   }
 
   setStack(stack: AppliedStack | null, audit: Omit<AuditEntry, "id">): void {
@@ -145,7 +154,9 @@ export class SqliteRegistry implements Registry {
   }
 
   audit(entry: Omit<AuditEntry, "id">): void {
-    this.#db.prepare("INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)").run(entry.at, entry.actor, entry.action, JSON.stringify(entry.detail));
+    this.#db
+      .prepare("INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)")
+      .run(entry.at, entry.actor, entry.action, JSON.stringify(entry.detail));
   }
 
   auditLog(limit: number): AuditEntry[] {

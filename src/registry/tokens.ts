@@ -20,7 +20,8 @@ export function hashToken(token: string): string {
 /** Creates a token; returns the token (shown once) and what is stored. */
 export function createToken(registry: Registry, name: string, role: Role, now: number, ttlMs: number | null): { token: string; info: TokenInfo } {
   if (!ROLES.includes(role)) throw new StratusError("STRATUS_E_CLI_USAGE", `role "${role}" does not exist; use one of ${ROLES.join(", ")}`);
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new StratusError("STRATUS_E_CLI_USAGE", `token name "${name}" is not valid; use letters, digits, ".", "_" or "-" (at most 64)`);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name))
+    throw new StratusError("STRATUS_E_CLI_USAGE", `token name "${name}" is not valid; use letters, digits, ".", "_" or "-" (at most 64)`);
   const id = randomBytes(4).toString("hex");
   const token = `stx_${id}_${randomBytes(24).toString("base64url")}`;
   const info: TokenInfo = { id, name, role, created: now, expires: ttlMs === null ? null : now + ttlMs, revoked: null };
@@ -33,18 +34,29 @@ export function createToken(registry: Registry, name: string, role: Role, now: n
  * (missing, malformed, unknown, expired or revoked token) or STRATUS_E_FORBIDDEN (role too low).
  */
 export function authorize(registry: Registry, header: string | undefined, need: Role, now: number): TokenInfo {
-  if (!header) throw new StratusError("STRATUS_E_UNAUTHORIZED", "no token: send Authorization: Bearer <token> (the CLI reads --token, $STRATUS_TOKEN or ~/.stratus/config.json)");
+  if (!header)
+    throw new StratusError(
+      "STRATUS_E_UNAUTHORIZED",
+      "no token: send Authorization: Bearer <token> (the CLI reads --token, $STRATUS_TOKEN or ~/.stratus/config.json)",
+    );
   const m = /^Bearer (\S+)$/.exec(header);
   const token = m?.[1] ?? "";
-  if (!FORMAT.test(token)) throw new StratusError("STRATUS_E_UNAUTHORIZED", 'the token is malformed: a Stratus token looks like "stx_<8 hex>_<32 characters>"; check for a truncated copy');
+  if (!FORMAT.test(token))
+    throw new StratusError(
+      "STRATUS_E_UNAUTHORIZED",
+      'the token is malformed: a Stratus token looks like "stx_<8 hex>_<32 characters>"; check for a truncated copy',
+    );
   const info = registry.tokenByHash(hashToken(token));
   // Looked up by its SHA-256: how long the lookup takes says nothing about the secret.
   if (!info) {
-    throw new StratusError("STRATUS_E_UNAUTHORIZED", "the token is not known to this node; create one with \"stratus tokens create\" (as an admin)");
+    throw new StratusError("STRATUS_E_UNAUTHORIZED", 'the token is not known to this node; create one with "stratus tokens create" (as an admin)');
   }
   if (info.revoked !== null) throw new StratusError("STRATUS_E_UNAUTHORIZED", `token "${info.name}" (${info.id}) was revoked; ask an admin for a new one`);
   if (info.expires !== null && info.expires <= now) {
-    throw new StratusError("STRATUS_E_UNAUTHORIZED", `token "${info.name}" (${info.id}) expired at ${new Date(info.expires).toISOString()}; ask an admin for a new one`);
+    throw new StratusError(
+      "STRATUS_E_UNAUTHORIZED",
+      `token "${info.name}" (${info.id}) expired at ${new Date(info.expires).toISOString()}; ask an admin for a new one`,
+    );
   }
   if (RANK[info.role] < RANK[need]) {
     throw new StratusError("STRATUS_E_FORBIDDEN", `token "${info.name}" has role ${info.role}; this needs ${need} or higher`);
