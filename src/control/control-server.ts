@@ -22,7 +22,9 @@ export interface ControlSource {
   events?: EventBus;
 }
 
-type Reply = { status: number; type: string; body: string };
+/** A control API answer. */
+export type ControlReply = { status: number; type: string; body: string };
+type Reply = ControlReply;
 
 const MAX_BODY = 1024 * 1024;
 
@@ -84,26 +86,12 @@ export class ControlServer {
   async #serve(req: IncomingMessage): Promise<Reply> {
     const url = new URL(req.url ?? "/", "http://control");
     const method = req.method ?? "GET";
-    let body: unknown = undefined;
-    if (method === "POST") {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const c of req as AsyncIterable<Buffer>) {
-        size += c.length;
-        if (size > MAX_BODY) throw new StratusError("STRATUS_E_BODY_TOO_LARGE", `the request body is over ${MAX_BODY} bytes`);
-        chunks.push(c);
-      }
-      const text = Buffer.concat(chunks).toString("utf8");
-      try {
-        body = text === "" ? {} : JSON.parse(text);
-      } catch {
-        throw new StratusError("STRATUS_E_EVENT_INVALID", "the request body is not valid JSON");
-      }
-    }
-    return this.#handle(method, url, body);
+    const body = method === "POST" || method === "PUT" ? await readJson(req, MAX_BODY) : undefined;
+    return this.handle(method, url, body);
   }
 
-  async #handle(method: string, url: URL, body: unknown): Promise<Reply> {
+  /** Answers one request (the node's authenticated API calls this for the endpoints it shares). */
+  async handle(method: string, url: URL, body: unknown): Promise<Reply> {
     const path = url.pathname;
     if (method === "GET" && path === "/metrics") {
       const registry = await this.#source.metrics();
@@ -168,6 +156,23 @@ export class ControlServer {
     if (!s) return;
     s.closeAllConnections();
     await new Promise<void>((r) => s.close(() => r()));
+  }
+}
+
+/** Reads a JSON request body of at most `max` bytes ({} when empty). */
+export async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > max) throw new StratusError("STRATUS_E_BODY_TOO_LARGE", `the request body is over ${max} bytes`);
+    chunks.push(c);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  try {
+    return text === "" ? {} : JSON.parse(text);
+  } catch {
+    throw new StratusError("STRATUS_E_CLI_USAGE", "the request body is not valid JSON");
   }
 }
 

@@ -1,2 +1,2 @@
-/** The node's control API (read-only in this release: metrics and status). */
-export { ControlServer, type ControlSource } from "./control-server.ts";
+/** The node's control API: metrics, status and events operations (shared by `stratus dev` and `stratus start`). */
+export { ControlServer, readJson, parseFrom, type ControlSource, type ControlReply } from "./control-server.ts";

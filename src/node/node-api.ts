@@ -1,0 +1,344 @@
+/**
+ * The control API of `stratus start`: every endpoint needs a bearer token with a role (admin >
+ * deployer > reader). The route table below is the one source of truth: the server dispatches
+ * from it and the OpenAPI document (GET /v1/openapi.json, docs/control-api.openapi.json) is made
+ * from it, so the two cannot drift.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ControlServer, readJson, type ControlReply } from "../control/index.ts";
+import { StratusError } from "../errors/index.ts";
+import { authorize, formatPlan, ROLES, type Role, type TokenInfo } from "../registry/index.ts";
+import type { NodeServer, Upload } from "./node-server.ts";
+
+const MAX_BODY = 64 * 1024 * 1024;
+
+/** One endpoint: method, path pattern (`:name` segments), the least role, what it does. */
+interface Route {
+  method: "GET" | "POST" | "PUT" | "DELETE";
+  path: string;
+  role: Role;
+  summary: string;
+  run: (ctx: { params: Record<string, string>; body: unknown; url: URL; token: TokenInfo }) => Promise<ControlReply>;
+}
+
+function json(status: number, value: unknown): ControlReply {
+  return { status, type: "application/json", body: JSON.stringify(value) };
+}
+
+function str(body: unknown, key: string, what: string): string {
+  const v = (body as Record<string, unknown> | undefined)?.[key];
+  if (typeof v !== "string" || v === "") throw new StratusError("STRATUS_E_CLI_USAGE", `the request needs "${key}" (${what})`);
+  return v;
+}
+
+function uploads(body: unknown): Upload[] {
+  const list = (body as { bundles?: unknown }).bundles;
+  if (!Array.isArray(list)) throw new StratusError("STRATUS_E_CLI_USAGE", 'the request needs "bundles": [{ service, code, digest }]');
+  return list.map((b: unknown) => {
+    const o = b as Record<string, unknown>;
+    if (typeof o["service"] !== "string" || typeof o["digest"] !== "string")
+      throw new StratusError("STRATUS_E_CLI_USAGE", "each bundle needs service and digest");
+    return { service: o["service"], digest: o["digest"], code: typeof o["code"] === "string" ? o["code"] : "" };
+  });
+}
+
+const DURATION = /^(\d+)(s|m|h|d)$/;
+
+/** The routes of the node API. */
+function routes(node: NodeServer, control: ControlServer): Route[] {
+  const shared = (method: Route["method"], path: string, role: Role, summary: string): Route => ({
+    method,
+    path,
+    role,
+    summary,
+    run: ({ url, body }) => control.handle(method, url, body),
+  });
+  return [
+    shared("GET", "/metrics", "reader", "Prometheus metrics, summed over worker processes"),
+    shared("GET", "/v1/status", "reader", "Per-service instances, in-flight, queued, invocations, errors, cold starts"),
+    shared("GET", "/v1/events/subscriptions", "reader", "Subscriptions: cursor, lag, retries, dead letters"),
+    shared("POST", "/v1/events/topics/:topic", "deployer", "Publish an event"),
+    shared("GET", "/v1/events/topics/:topic", "reader", "Events of a topic after an offset"),
+    shared("GET", "/v1/events/subscriptions/:name/dead", "reader", "Dead letters of a subscription"),
+    shared("POST", "/v1/events/subscriptions/:name/redrive", "deployer", "Redrive dead letters"),
+    shared("POST", "/v1/events/subscriptions/:name/replay", "deployer", "Replay a subscription from an offset or time"),
+    shared("GET", "/v1/invocations/:id", "reader", "An async invocation's state and result"),
+    {
+      method: "GET",
+      path: "/v1/openapi.json",
+      role: "reader",
+      summary: "This API, as OpenAPI 3.1",
+      run: () => Promise.resolve(json(200, openapi())),
+    },
+    {
+      method: "POST",
+      path: "/v1/plan",
+      role: "deployer",
+      summary: "What applying a stack file with bundles of these digests would change",
+      run: ({ body }) => {
+        const plan = node.plan(str(body, "yaml", "the stack file"), uploads(body));
+        return Promise.resolve(json(200, { plan, text: formatPlan(plan) }));
+      },
+    },
+    {
+      method: "POST",
+      path: "/v1/apply",
+      role: "deployer",
+      summary: "Apply a stack file with every service's bundle: all or nothing",
+      run: async ({ body, token }) => {
+        const r = await node.apply(str(body, "yaml", "the stack file"), uploads(body), token.name);
+        return json(200, { plan: r.plan, text: formatPlan(r.plan), outcomes: r.outcomes });
+      },
+    },
+    {
+      method: "POST",
+      path: "/v1/services/:name/deploy",
+      role: "deployer",
+      summary: "Deploy one service's bundle and config; the other services stay as they run",
+      run: async ({ params, body, token }) => {
+        const [u] = uploads(body);
+        if (!u) throw new StratusError("STRATUS_E_CLI_USAGE", "send one bundle");
+        const r = await node.deploy(params["name"]!, str(body, "yaml", "the stack file"), u, token.name);
+        return json(200, { plan: r.plan, text: formatPlan(r.plan), version: r.plan.versions[params["name"]!] });
+      },
+    },
+    {
+      method: "GET",
+      path: "/v1/services/:name/versions",
+      role: "reader",
+      summary: "Versions of a service, newest first",
+      run: ({ params }) => Promise.resolve(json(200, { service: params["name"], versions: node.versions(params["name"]!) })),
+    },
+    {
+      method: "POST",
+      path: "/v1/services/:name/rollback",
+      role: "deployer",
+      summary: "Make the previous (or a given) version active again",
+      run: async ({ params, body, token }) => {
+        const to = (body as { to?: unknown }).to;
+        const r = await node.rollback(params["name"]!, typeof to === "string" ? to : undefined, token.name);
+        return json(200, { version: r.plan.versions[params["name"]!], text: formatPlan(r.plan) });
+      },
+    },
+    {
+      method: "GET",
+      path: "/v1/stack",
+      role: "reader",
+      summary: "The stack the node runs and the active version of each service",
+      run: () => Promise.resolve(json(200, node.running ? { stack: node.running.stack.name, active: node.running.active } : { stack: null, active: {} })),
+    },
+    {
+      method: "DELETE",
+      path: "/v1/stack",
+      role: "admin",
+      summary: "Remove every service of the stack (destroy)",
+      run: async ({ token }) => json(200, await node.destroy(token.name)),
+    },
+    {
+      method: "GET",
+      path: "/v1/tokens",
+      role: "admin",
+      summary: "Tokens (never their secret part)",
+      run: () => Promise.resolve(json(200, { tokens: node.registry.tokens() })),
+    },
+    {
+      method: "POST",
+      path: "/v1/tokens",
+      role: "admin",
+      summary: "Create a token: { name, role, ttl? } (the token is in this answer only)",
+      run: ({ body, token }) => {
+        const role = str(body, "role", ROLES.join(" | ")) as Role;
+        const ttl = (body as { ttl?: unknown }).ttl;
+        let ttlMs: number | null = null;
+        if (ttl !== undefined) {
+          const m = typeof ttl === "string" ? DURATION.exec(ttl) : null;
+          if (!m) throw new StratusError("STRATUS_E_CLI_USAGE", `ttl must be like "30d", "12h" or "90m", got ${JSON.stringify(ttl)}`);
+          ttlMs = Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
+        }
+        const t = node.createToken(str(body, "name", "a name for the token"), role, ttlMs, token.name);
+        return Promise.resolve(json(201, { token: t.token, ...t.info }));
+      },
+    },
+    {
+      method: "DELETE",
+      path: "/v1/tokens/:id",
+      role: "admin",
+      summary: "Revoke a token",
+      run: ({ params, token }) => {
+        node.revokeToken(params["id"]!, token.name);
+        return Promise.resolve(json(200, { revoked: params["id"] }));
+      },
+    },
+    {
+      method: "GET",
+      path: "/v1/secrets",
+      role: "reader",
+      summary: "Secret names and when they were set (never values)",
+      run: () => Promise.resolve(json(200, { secrets: node.registry.secrets().map((s) => ({ name: s.name, updated: s.updated, keyId: s.keyId })) })),
+    },
+    {
+      method: "PUT",
+      path: "/v1/secrets/:name",
+      role: "deployer",
+      summary: "Set a secret: { value }",
+      run: async ({ params, body, token }) => {
+        const value = (body as { value?: unknown }).value;
+        if (typeof value !== "string") throw new StratusError("STRATUS_E_SECRETS", 'send { "value": "..." }');
+        await node.setSecret(params["name"]!, value, token.name);
+        return json(200, { name: params["name"] });
+      },
+    },
+    {
+      method: "DELETE",
+      path: "/v1/secrets/:name",
+      role: "admin",
+      summary: "Delete a secret no running service uses",
+      run: ({ params, token }) => {
+        node.deleteSecret(params["name"]!, token.name);
+        return Promise.resolve(json(200, { deleted: params["name"] }));
+      },
+    },
+    {
+      method: "POST",
+      path: "/v1/secrets/rotate",
+      role: "admin",
+      summary: "Rotate the master key (key-file mode) and re-encrypt every secret",
+      run: ({ token }) => {
+        const k = node.keys.rotate(node.registry, Date.now());
+        node.registry.audit({ at: Date.now(), actor: token.name, action: "secrets.rotate", detail: { keyId: k.id } });
+        return Promise.resolve(json(200, { keyId: k.id }));
+      },
+    },
+    {
+      method: "GET",
+      path: "/v1/audit",
+      role: "admin",
+      summary: "The audit log, newest first",
+      run: ({ url }) => Promise.resolve(json(200, { entries: node.registry.auditLog(Math.min(1000, Number(url.searchParams.get("limit") ?? 100) || 100)) })),
+    },
+  ];
+}
+
+let ROUTES_FOR_DOC: Route[] | null = null;
+
+/** The OpenAPI 3.1 document of the node API. */
+export function openapi(): Record<string, unknown> {
+  const table = ROUTES_FOR_DOC ?? routes(null as unknown as NodeServer, null as unknown as ControlServer);
+  ROUTES_FOR_DOC = table;
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of table) {
+    const p = r.path.replace(/:([A-Za-z]+)/g, "{$1}");
+    const params = [...r.path.matchAll(/:([A-Za-z]+)/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
+    (paths[p] ??= {})[r.method.toLowerCase()] = {
+      summary: r.summary,
+      "x-stratus-role": r.role,
+      security: [{ bearer: [] }],
+      ...(params.length ? { parameters: params } : {}),
+      ...(r.method === "POST" || r.method === "PUT" ? { requestBody: { content: { "application/json": { schema: { type: "object" } } } } } : {}),
+      responses: {
+        "200": { description: "OK", content: { "application/json": { schema: { type: "object" } } } },
+        "401": { description: "No token, or a malformed, unknown, expired or revoked one (STRATUS_E_UNAUTHORIZED)" },
+        "403": { description: `The token's role is below ${r.role} (STRATUS_E_FORBIDDEN)` },
+      },
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info: { title: "Stratus node control API", version: "1" },
+    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "stx_<id>_<secret>; roles admin > deployer > reader" } } },
+    paths,
+  };
+}
+
+function match(pattern: string, path: string): Record<string, string> | null {
+  const a = pattern.split("/");
+  const b = path.split("/");
+  if (a.length !== b.length) return null;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < a.length; i++) {
+    if (a[i]!.startsWith(":")) {
+      if (b[i] === "") return null;
+      params[a[i]!.slice(1)] = decodeURIComponent(b[i]!);
+    } else if (a[i] !== b[i]) return null;
+  }
+  return params;
+}
+
+/** The node's control server. */
+export class NodeApi {
+  readonly #node: NodeServer;
+  readonly #routes: Route[];
+  #server: Server | null = null;
+
+  constructor(node: NodeServer) {
+    this.#node = node;
+    const control = new ControlServer({ stackName: () => node.running?.stack.name ?? "", metrics: () => node.metrics(), events: node.events });
+    this.#routes = routes(node, control);
+  }
+
+  /** Answers one request: route, token and role checked first. */
+  async handle(method: string, rawUrl: string, authorization: string | undefined, body: () => Promise<unknown>): Promise<ControlReply> {
+    const url = new URL(rawUrl, "http://node");
+    let found: { route: Route; params: Record<string, string> } | null = null;
+    let allowed: string[] = [];
+    for (const r of this.#routes) {
+      const params = match(r.path, url.pathname);
+      if (!params) continue;
+      if (r.method === method) {
+        found = { route: r, params };
+        break;
+      }
+      allowed.push(r.method);
+    }
+    allowed = [...new Set(allowed)];
+    try {
+      if (!found) {
+        if (allowed.length > 0)
+          throw Object.assign(new StratusError("STRATUS_E_METHOD_NOT_ALLOWED", `${method} is not allowed on ${url.pathname}; use ${allowed.join(", ")}`));
+        throw new StratusError("STRATUS_E_NOT_FOUND", `no endpoint ${method} ${url.pathname}; the API is described at GET /v1/openapi.json`);
+      }
+      const token = authorize(this.#node.registry, authorization, found.route.role, Date.now());
+      const out = await found.route.run({ params: found.params, body: await body(), url, token });
+      return out;
+    } catch (err) {
+      const e = err instanceof StratusError ? err : new StratusError("STRATUS_E_INTERNAL", err instanceof Error ? err.message : String(err));
+      return json(e.status, e.toJSON());
+    }
+  }
+
+  /** Starts listening; resolves with the bound port. */
+  listen(port: number, host: string): Promise<number> {
+    const server = createServer((req, res) => {
+      const method = req.method ?? "GET";
+      void this.handle(method, req.url ?? "/", req.headers.authorization, () =>
+        method === "POST" || method === "PUT" ? readJson(req, MAX_BODY) : Promise.resolve(undefined),
+      ).then(({ status, type, body }) => {
+        res.writeHead(status, { "content-type": type });
+        res.end(body);
+      });
+    });
+    this.#server = server;
+    return new Promise((resolve, reject) => {
+      server.once("error", (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === "EADDRINUSE"
+            ? new StratusError("STRATUS_E_PORT_IN_USE", `control port ${port} on ${host} is already in use; pass --control-port <another port>`)
+            : err,
+        ),
+      );
+      server.listen(port, host, () => {
+        server.removeAllListeners("error");
+        resolve((server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    const s = this.#server;
+    this.#server = null;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+}

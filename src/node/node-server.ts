@@ -1,0 +1,446 @@
+/**
+ * `stratus start`: a long-running node. Its data directory holds the registry (versions, tokens,
+ * secrets, audit), the services' state and the event store; the same workers as `stratus dev`
+ * serve the gateway, and a control API with bearer tokens takes plans, applies, deploys and
+ * rollbacks. Applies and deploys are serialised and all-or-nothing: when any service fails to
+ * load, the node goes back to what it ran before.
+ */
+import { mkdirSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { parseStack, type ResolvedService, type ResolvedStack } from "../config/index.ts";
+import { ClusterWorkers, InProcessWorkers, type Workers } from "../dev/index.ts";
+import { StratusError } from "../errors/index.ts";
+import { EventBus, SqliteEventStore } from "../events/index.ts";
+import {
+  MasterKeys,
+  SqliteRegistry,
+  createToken,
+  digestOf,
+  planStack,
+  serviceConfig,
+  versionOf,
+  type Plan,
+  type Registry,
+  type Role,
+  type TokenInfo,
+  type VersionRecord,
+} from "../registry/index.ts";
+import type { BundleRef, LoadOutcome } from "../stack/index.ts";
+import type { Logger } from "../telemetry/index.ts";
+
+/** Options of NodeServer. */
+export interface NodeServerOptions {
+  dataDir: string;
+  host: string;
+  port: number;
+  controlPort: number;
+  /** Worker processes (1 serves from this process). */
+  workers: number;
+  logger: Logger;
+  /** Lines for the operator (where the admin token is, the addresses). */
+  print: (line: string) => void;
+  json?: boolean;
+  logLevel?: string;
+  /** The clock of tokens, versions and the audit log (default Date.now). */
+  clock?: () => number;
+}
+
+/** A bundle as uploaded: its code and the sha256 the client computed. */
+export interface Upload {
+  service: string;
+  code: string;
+  digest: string;
+}
+
+/** The result of an apply, a deploy or a rollback. */
+export interface ApplyResult {
+  plan: Plan;
+  outcomes: LoadOutcome[];
+}
+
+/** The resolved stack and active versions the node runs. */
+interface Running {
+  stack: ResolvedStack;
+  active: Record<string, string>;
+}
+
+/** The node. */
+export class NodeServer {
+  readonly #o: NodeServerOptions;
+  readonly registry: Registry;
+  readonly keys: MasterKeys;
+  #workers!: Workers;
+  events!: EventBus;
+  #running: Running | null = null;
+  /** Who holds the apply lock, and since when. */
+  #busy: { actor: string; action: string; since: number } | null = null;
+  port = 0;
+  readonly #clock: () => number;
+
+  constructor(opts: NodeServerOptions) {
+    this.#o = opts;
+    this.#clock = opts.clock ?? Date.now;
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    this.registry = new SqliteRegistry(join(opts.dataDir, "registry.sqlite"));
+    this.keys = new MasterKeys(opts.dataDir);
+  }
+
+  /** The stack the node runs, or null. */
+  get running(): Running | null {
+    return this.#running;
+  }
+
+  /** On first start: an admin token in DATA/admin-token (0600). Returns the path, or null when tokens exist. */
+  #bootstrap(): string | null {
+    if (this.registry.tokens().some((t) => t.role === "admin" && t.revoked === null)) return null;
+    const { token } = createToken(this.registry, "admin", "admin", this.#clock(), null);
+    const file = join(this.#o.dataDir, "admin-token");
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+    this.registry.audit({ at: this.#clock(), actor: "node", action: "token.create", detail: { name: "admin", role: "admin", bootstrap: true } });
+    return file;
+  }
+
+  /** Starts the workers, restores the applied stack, and serves the gateway. */
+  async start(): Promise<number> {
+    const o = this.#o;
+    const stateDir = join(o.dataDir, "state");
+    const eventsFile = join(o.dataDir, "events.sqlite");
+    this.#workers =
+      o.workers > 1
+        ? new ClusterWorkers({
+            count: o.workers,
+            stateDir,
+            eventsFile,
+            json: o.json ?? true,
+            logger: o.logger,
+            ...(o.logLevel ? { logLevel: o.logLevel } : {}),
+          })
+        : new InProcessWorkers({ stateDir, eventsFile, logger: o.logger });
+    if (this.#workers instanceof InProcessWorkers) this.events = this.#workers.host.events;
+    else {
+      this.events = new EventBus({
+        store: new SqliteEventStore({ file: eventsFile }),
+        logger: o.logger,
+        passive: true,
+        target: {
+          deliver: () => Promise.reject(new Error("passive")),
+          scheduled: () => Promise.reject(new Error("passive")),
+          invoke: () => Promise.reject(new Error("passive")),
+        },
+      });
+    }
+    const tokenFile = this.#bootstrap();
+    const applied = this.registry.stack();
+    if (applied) {
+      const stack = JSON.parse(applied.yaml) as ResolvedStack;
+      const outcomes = await this.#load(stack, applied.active);
+      const failed = outcomes.filter((x) => x.status === "failed");
+      for (const f of failed) if (f.status === "failed") o.print(`service "${f.service}" failed to start (${f.error.code}): ${f.error.message}`);
+      this.#running = { stack, active: applied.active };
+    }
+    this.port = await this.#workers.listen(o.port, o.host);
+    if (tokenFile) o.print(`first start: an admin token is in ${tokenFile} (mode 0600); export STRATUS_TOKEN=$(cat ${tokenFile})`);
+    return this.port;
+  }
+
+  /** The secrets a stack's services are granted, opened. */
+  #secretsFor(stack: ResolvedStack): Map<string, string> {
+    const wanted = new Set(stack.services.flatMap((s) => Object.values(s.bindings).flatMap((b) => (b.kind === "secret" ? [b.secret] : []))));
+    const out = new Map<string, string>();
+    for (const s of this.registry.secrets()) if (wanted.has(s.name)) out.set(s.name, this.keys.open(s));
+    return out;
+  }
+
+  /** Loads `stack` with the stored code of `active` versions into every worker. */
+  async #load(stack: ResolvedStack, active: Record<string, string>): Promise<LoadOutcome[]> {
+    const bundles: BundleRef[] = [];
+    for (const s of stack.services) {
+      const v = this.registry.version(s.name, active[s.name] ?? "");
+      if (v) bundles.push({ service: s.name, code: v.code, hash: v.version });
+    }
+    const outcomes = await this.#workers.load(stack, bundles, this.#secretsFor(stack));
+    // The in-process bus was configured by the load; a passive one (beside worker processes) is here.
+    if (!(this.#workers instanceof InProcessWorkers)) await this.events.configure(stack);
+    return outcomes;
+  }
+
+  /** Parses a stack file sent by a client (its entries are not here: the bundles come with it). */
+  #parse(yaml: string): ResolvedStack {
+    return parseStack(yaml, join(this.#o.dataDir, "stratus.yaml"), { checkEntries: false });
+  }
+
+  /** Checks uploads against the stack: one per service, digests right, secrets present. */
+  #check(stack: ResolvedStack, uploads: readonly { service: string; digest: string; code?: string }[], only?: string): void {
+    const names = new Set(stack.services.map((s) => s.name));
+    for (const u of uploads) {
+      if (!names.has(u.service)) throw new StratusError("STRATUS_E_CONFIG_INVALID", `a bundle was sent for "${u.service}", which is not in the stack file`);
+      if (u.code !== undefined && digestOf(u.code) !== u.digest) {
+        throw new StratusError(
+          "STRATUS_E_DIGEST_MISMATCH",
+          `the bundle of "${u.service}" does not match its digest (sent ${u.digest.slice(0, 12)}, content ${digestOf(u.code).slice(0, 12)}); the upload was damaged or altered, send it again`,
+        );
+      }
+    }
+    for (const s of stack.services) {
+      if ((only === undefined || only === s.name) && !uploads.some((u) => u.service === s.name)) {
+        throw new StratusError("STRATUS_E_CONFIG_INVALID", `no bundle was sent for service "${s.name}"; build every service of the stack (stratus apply does)`);
+      }
+    }
+    const have = new Set(this.registry.secrets().map((s) => s.name));
+    for (const s of stack.services) {
+      if (only !== undefined && only !== s.name) continue;
+      for (const [binding, b] of Object.entries(s.bindings)) {
+        if (b.kind === "secret" && !have.has(b.secret)) {
+          throw new StratusError(
+            "STRATUS_E_SECRETS",
+            `services.${s.name}.bindings.${binding} needs secret "${b.secret}", which this node does not have; set it first: stratus secrets set ${b.secret}`,
+          );
+        }
+      }
+    }
+  }
+
+  #versionsOf(stack: ResolvedStack, uploads: readonly { service: string; digest: string }[], keep: Record<string, string> = {}): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const s of stack.services) {
+      const u = uploads.find((x) => x.service === s.name);
+      out[s.name] = u ? versionOf(u.digest, serviceConfig(s)) : keep[s.name]!;
+    }
+    return out;
+  }
+
+  /** What applying `yaml` with bundles of these digests would change. */
+  plan(yaml: string, uploads: readonly { service: string; digest: string }[]): Plan {
+    const stack = this.#parse(yaml);
+    this.#check(stack, uploads);
+    return planStack(this.#current(), stack, this.#versionsOf(stack, uploads));
+  }
+
+  #current(): { stack: ResolvedStack | null; active: Record<string, string> } {
+    return { stack: this.#running?.stack ?? null, active: this.#running?.active ?? {} };
+  }
+
+  /** Runs `fn` holding the node's apply lock; a second caller is told who holds it. */
+  async #locked<T>(actor: string, action: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#busy) {
+      const b = this.#busy;
+      throw new StratusError(
+        "STRATUS_E_APPLY_CONFLICT",
+        `another ${b.action} (by "${b.actor}", started ${new Date(b.since).toISOString()}) is running on this node; retry when it finishes`,
+      );
+    }
+    this.#busy = { actor, action, since: this.#clock() };
+    try {
+      return await fn();
+    } finally {
+      this.#busy = null;
+    }
+  }
+
+  /**
+   * Makes `stack` with `active` versions what the node runs, or nothing at all: when a service
+   * fails to load, the previous stack is loaded again and the failure is thrown.
+   */
+  async #switch(stack: ResolvedStack, active: Record<string, string>, actor: string, action: string, plan: Plan): Promise<ApplyResult> {
+    const outcomes = await this.#load(stack, active);
+    const failed = outcomes.filter((x) => x.status === "failed");
+    if (failed.length > 0) {
+      if (this.#running) await this.#load(this.#running.stack, this.#running.active);
+      else await this.#load({ ...stack, services: [], topics: [] }, {});
+      this.registry.audit({ at: this.#clock(), actor, action: `${action}.failed`, detail: { failed: failed.map((f) => f.service) } });
+      throw new StratusError(
+        "STRATUS_E_DEPLOY_FAILED",
+        `${action} refused, nothing changed: ${failed.map((f) => (f.status === "failed" ? `service "${f.service}" (${f.error.code}): ${f.error.message.split("\n")[0]}` : "")).join("; ")}`,
+      );
+    }
+    this.registry.setStack(
+      { name: stack.name, yaml: JSON.stringify(stack), active, applied: this.#clock() },
+      {
+        at: this.#clock(),
+        actor,
+        action,
+        detail: { stack: stack.name, versions: active, changes: plan.changes.map((c) => `${c.action} ${c.kind} ${c.name}`) },
+      },
+    );
+    this.#running = { stack, active };
+    return { plan, outcomes };
+  }
+
+  #store(stack: ResolvedStack, uploads: readonly Upload[], versions: Record<string, string>): void {
+    for (const u of uploads) {
+      const svc = stack.services.find((s) => s.name === u.service)!;
+      const v: VersionRecord = {
+        service: u.service,
+        version: versions[u.service]!,
+        created: this.#clock(),
+        digest: u.digest,
+        code: u.code,
+        config: serviceConfig(svc),
+      };
+      this.registry.putVersion(v);
+    }
+  }
+
+  /** Applies a whole stack: every service's bundle comes with it. */
+  async apply(yaml: string, uploads: readonly Upload[], actor: string): Promise<ApplyResult> {
+    const stack = this.#parse(yaml);
+    this.#check(stack, uploads);
+    const running = this.#running;
+    if (running && running.stack.name !== stack.name) {
+      throw new StratusError(
+        "STRATUS_E_CONFIG_INVALID",
+        `this node runs stack "${running.stack.name}", and the stack file names "${stack.name}"; a node runs one stack: destroy "${running.stack.name}" first (stratus destroy), or use another node`,
+      );
+    }
+    return this.#locked(actor, "apply", async () => {
+      const versions = this.#versionsOf(stack, uploads);
+      const plan = planStack(this.#current(), stack, versions);
+      this.#store(stack, uploads, versions);
+      return this.#switch(stack, versions, actor, "apply", plan);
+    });
+  }
+
+  /** Deploys one service's code and config (from the client's stack file); the others stay as they run. */
+  async deploy(service: string, yaml: string, upload: Upload, actor: string): Promise<ApplyResult> {
+    const local = this.#parse(yaml);
+    const svc = local.services.find((s) => s.name === service);
+    if (!svc)
+      throw new StratusError(
+        "STRATUS_E_CONFIG_INVALID",
+        `service "${service}" is not in the stack file; the services there: ${local.services.map((s) => s.name).join(", ")}`,
+      );
+    if (upload.service !== service) throw new StratusError("STRATUS_E_CONFIG_INVALID", `the bundle sent is for "${upload.service}", not "${service}"`);
+    this.#check(local, [upload], service);
+    return this.#locked(actor, "deploy", async () => {
+      const base = this.#running?.stack ?? { ...local, services: [], topics: [] };
+      const services = base.services.some((s) => s.name === service) ? base.services.map((s) => (s.name === service ? svc : s)) : [...base.services, svc];
+      const topics = [...base.topics, ...local.topics.filter((t) => !base.topics.some((b) => b.name === t.name))];
+      const stack: ResolvedStack = { ...base, services, topics };
+      const active = { ...(this.#running?.active ?? {}) };
+      const versions = { ...active, [service]: versionOf(upload.digest, serviceConfig(svc)) };
+      const plan = planStack(this.#current(), stack, versions);
+      this.#store(stack, [upload], versions);
+      return this.#switch(stack, versions, actor, "deploy", plan);
+    });
+  }
+
+  /** Versions of a service, newest first, with the active one marked. */
+  versions(service: string): { version: string; created: number; digest: string; active: boolean }[] {
+    const list = this.registry.versions(service);
+    if (list.length === 0) throw new StratusError("STRATUS_E_VERSION_UNKNOWN", `no versions of service "${service}" on this node`);
+    const active = this.#running?.active[service];
+    return list.map((v) => ({ version: v.version, created: v.created, digest: v.digest, active: v.version === active }));
+  }
+
+  /** Makes an earlier version active again (the one before the active one, or `to`). */
+  async rollback(service: string, to: string | undefined, actor: string): Promise<ApplyResult> {
+    const running = this.#running;
+    if (!running || !running.stack.services.some((s) => s.name === service)) {
+      throw new StratusError("STRATUS_E_VERSION_UNKNOWN", `service "${service}" is not running on this node`);
+    }
+    const current = running.active[service];
+    let target: VersionRecord | null;
+    if (to !== undefined) {
+      target = this.registry.version(service, to);
+      if (!target) {
+        const known = this.registry.versions(service).map((v) => v.version);
+        throw new StratusError(
+          "STRATUS_E_VERSION_UNKNOWN",
+          `service "${service}" has no version "${to}"; it has ${known.join(", ")} (stratus versions ${service})`,
+        );
+      }
+    } else {
+      target = this.#previous(service, current);
+      if (!target) throw new StratusError("STRATUS_E_VERSION_UNKNOWN", `service "${service}" has no version before ${current ?? "(none)"} to roll back to`);
+    }
+    const t = target;
+    return this.#locked(actor, "rollback", async () => {
+      const svc = { ...(JSON.parse(t.config) as Omit<ResolvedService, "entry">), entry: "" } as ResolvedService;
+      const stack: ResolvedStack = { ...running.stack, services: running.stack.services.map((s) => (s.name === service ? svc : s)) };
+      const active = { ...running.active, [service]: t.version };
+      const plan = planStack(this.#current(), stack, active);
+      return this.#switch(stack, active, actor, "rollback", plan);
+    });
+  }
+
+  /** The version that was active before `current`, from the audit log of applies, deploys and rollbacks. */
+  #previous(service: string, current: string | undefined): VersionRecord | null {
+    for (const e of this.registry.auditLog(1000)) {
+      if (!["apply", "deploy", "rollback"].includes(e.action)) continue;
+      const v = (e.detail["versions"] as Record<string, string> | undefined)?.[service];
+      if (v && v !== current) return this.registry.version(service, v);
+    }
+    return null;
+  }
+
+  /** Removes every service of the running stack. */
+  async destroy(actor: string): Promise<{ removed: string[] }> {
+    const running = this.#running;
+    if (!running) return { removed: [] };
+    return this.#locked(actor, "destroy", async () => {
+      await this.#load({ ...running.stack, services: [], topics: [] }, {});
+      this.registry.setStack(null, {
+        at: this.#clock(),
+        actor,
+        action: "destroy",
+        detail: { stack: running.stack.name, removed: running.stack.services.map((s) => s.name) },
+      });
+      this.#running = null;
+      return { removed: running.stack.services.map((s) => s.name) };
+    });
+  }
+
+  /** Sets a secret (sealed with the master key); services that use it get new instances. */
+  async setSecret(name: string, value: string, actor: string): Promise<void> {
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(name))
+      throw new StratusError("STRATUS_E_SECRETS", `secret name "${name}" is not valid; use letters, digits and _, e.g. STRIPE_KEY`);
+    if (value.length === 0)
+      throw new StratusError("STRATUS_E_SECRETS", `secret "${name}" is empty; pipe the value on stdin: printf %s "$VALUE" | stratus secrets set ${name}`);
+    await this.#locked(actor, "secret.set", async () => {
+      this.registry.putSecret(this.keys.seal(name, value, this.#clock()));
+      this.registry.audit({ at: this.#clock(), actor, action: "secret.set", detail: { name } });
+      if (this.#running) await this.#load(this.#running.stack, this.#running.active);
+    });
+  }
+
+  /** Deletes a secret; refused while a running service uses it. */
+  deleteSecret(name: string, actor: string): void {
+    const users = (this.#running?.stack.services ?? []).filter((s) => Object.values(s.bindings).some((b) => b.kind === "secret" && b.secret === name));
+    if (users.length > 0) {
+      throw new StratusError(
+        "STRATUS_E_SECRETS",
+        `secret "${name}" is used by ${users.map((u) => `"${u.name}"`).join(", ")}; remove the binding (stratus apply) first`,
+      );
+    }
+    if (!this.registry.deleteSecret(name)) throw new StratusError("STRATUS_E_SECRETS", `no secret "${name}" on this node`);
+    this.registry.audit({ at: this.#clock(), actor, action: "secret.delete", detail: { name } });
+  }
+
+  /** Creates a token (the secret part is returned once). */
+  createToken(name: string, role: Role, ttlMs: number | null, actor: string): { token: string; info: TokenInfo } {
+    const t = createToken(this.registry, name, role, this.#clock(), ttlMs);
+    this.registry.audit({ at: this.#clock(), actor, action: "token.create", detail: { id: t.info.id, name, role } });
+    return t;
+  }
+
+  revokeToken(id: string, actor: string): void {
+    if (!this.registry.revokeToken(id, this.#clock())) throw new StratusError("STRATUS_E_CLI_USAGE", `no token "${id}"; list them with "stratus tokens list"`);
+    this.registry.audit({ at: this.#clock(), actor, action: "token.revoke", detail: { id } });
+  }
+
+  /** Metrics of every worker, summed. */
+  metrics(): ReturnType<Workers["metrics"]> {
+    return this.#workers.metrics();
+  }
+
+  /** Stops serving (in-flight requests finish) and closes the registry. */
+  async stop(): Promise<void> {
+    await this.#workers?.close();
+    if (!(this.#workers instanceof InProcessWorkers)) {
+      await this.events?.close();
+      this.events?.store.close();
+    }
+    this.registry.close();
+  }
+}
