@@ -1,24 +1,57 @@
-/** A small client of the node's control API for the CLI commands that talk to a running node. */
+/**
+ * A small client of the control API for the CLI commands that talk to a running node. The node's
+ * URL and token come from --url / --token, then $STRATUS_URL / $STRATUS_TOKEN, then
+ * ~/.stratus/config.json ({ "url": ..., "token": ... }), in that order.
+ */
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { ERROR_CODES, StratusError, type ErrorCode } from "../errors/index.ts";
 
-/** The control API's base URL: --url, then $STRATUS_URL, then the dev default. */
+function configFile(): { url?: string; token?: string } {
+  const file = join(process.env["HOME"] ?? homedir(), ".stratus", "config.json");
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as { url?: string; token?: string };
+  } catch {
+    return {};
+  }
+}
+
+/** The control API's base URL: --url, then $STRATUS_URL, then the config file, then the local default. */
 export function controlBase(url: string | undefined): string {
-  return (url ?? process.env["STRATUS_URL"] ?? "http://127.0.0.1:8081").replace(/\/$/, "");
+  return (url ?? process.env["STRATUS_URL"] ?? configFile().url ?? "http://127.0.0.1:8081").replace(/\/$/, "");
+}
+
+/** The token: --token, then $STRATUS_TOKEN, then the config file (none for `stratus dev`). */
+export function controlToken(token: string | undefined): string | undefined {
+  return token ?? process.env["STRATUS_TOKEN"] ?? configFile().token;
+}
+
+let defaultToken: string | undefined;
+
+/** Sets the token every later call sends (from the command's --token option). */
+export function useToken(token: string | undefined): void {
+  defaultToken = controlToken(token);
 }
 
 /** Calls the control API; a refused or failed call becomes a StratusError that says what to do. */
-export async function callControl<T>(base: string, method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+export async function callControl<T>(base: string, method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: unknown): Promise<T> {
   let res: Response;
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const token = defaultToken ?? controlToken(undefined);
+  if (token) headers["authorization"] = `Bearer ${token}`;
   try {
     res = await fetch(`${base}${path}`, {
       method,
-      ...(body !== undefined ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}),
-      signal: AbortSignal.timeout(10_000),
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(120_000),
     });
   } catch (err) {
     throw new StratusError(
       "STRATUS_E_CLI_USAGE",
-      `cannot reach the control API at ${base} (${err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err)}); is "stratus dev" running? pass --url or set STRATUS_URL`,
+      `cannot reach the control API at ${base} (${err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err)}); is "stratus dev" or "stratus start" running? pass --url or set STRATUS_URL`,
     );
   }
   const text = await res.text();

@@ -12,6 +12,7 @@ import { StackHost } from "../stack/index.ts";
 import { createLogger, silentLogger, type ServiceFigures } from "../telemetry/index.ts";
 import { callControl, controlBase } from "./control-client.ts";
 import { registerEvents } from "./events.ts";
+import { registerNodeCommands } from "./node-commands.ts";
 import { initProject } from "./init.ts";
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -207,6 +208,7 @@ program
   });
 
 registerEvents(program, out);
+registerNodeCommands(program, out);
 
 program
   .command("check")

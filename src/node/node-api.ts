@@ -32,14 +32,24 @@ function str(body: unknown, key: string, what: string): string {
   return v;
 }
 
-function uploads(body: unknown): Upload[] {
+function digests(body: unknown): { service: string; digest: string }[] {
   const list = (body as { bundles?: unknown }).bundles;
-  if (!Array.isArray(list)) throw new StratusError("STRATUS_E_CLI_USAGE", 'the request needs "bundles": [{ service, code, digest }]');
+  if (!Array.isArray(list)) throw new StratusError("STRATUS_E_CLI_USAGE", 'the request needs "bundles": [{ service, digest, code }]');
   return list.map((b: unknown) => {
     const o = b as Record<string, unknown>;
-    if (typeof o["service"] !== "string" || typeof o["digest"] !== "string")
+    if (typeof o["service"] !== "string" || typeof o["digest"] !== "string") {
       throw new StratusError("STRATUS_E_CLI_USAGE", "each bundle needs service and digest");
-    return { service: o["service"], digest: o["digest"], code: typeof o["code"] === "string" ? o["code"] : "" };
+    }
+    return { service: o["service"], digest: o["digest"] };
+  });
+}
+
+function uploads(body: unknown): Upload[] {
+  const list = (body as { bundles: unknown[] }).bundles;
+  return digests(body).map((d, i) => {
+    const code = (list[i] as Record<string, unknown>)["code"];
+    if (typeof code !== "string") throw new StratusError("STRATUS_E_CLI_USAGE", `the bundle of "${d.service}" has no code`);
+    return { ...d, code };
   });
 }
 
@@ -77,7 +87,7 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
       role: "deployer",
       summary: "What applying a stack file with bundles of these digests would change",
       run: ({ body }) => {
-        const plan = node.plan(str(body, "yaml", "the stack file"), uploads(body));
+        const plan = node.plan(str(body, "yaml", "the stack file"), digests(body));
         return Promise.resolve(json(200, { plan, text: formatPlan(plan) }));
       },
     },

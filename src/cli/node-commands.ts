@@ -1,0 +1,319 @@
+/** Commands for a production node: start, plan, apply, deploy, versions, rollback, destroy, tokens, secrets, audit. */
+import { createInterface } from "node:readline/promises";
+import { readFileSync } from "node:fs";
+import { type Command, InvalidArgumentError } from "commander";
+import { buildStack } from "../build/index.ts";
+import { loadStack } from "../config/index.ts";
+import { StratusError } from "../errors/index.ts";
+import { NodeApi, NodeServer } from "../node/index.ts";
+import { digestOf, type Plan, type TokenInfo } from "../registry/index.ts";
+import { createLogger } from "../telemetry/index.ts";
+import { callControl, controlBase, useToken } from "./control-client.ts";
+
+type Out = (line: string) => void;
+
+function port(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${name} must be a port number (0-65535), got "${v}"`);
+    return n;
+  };
+}
+
+/** Builds every service of the project (or one) and reads its stack file. */
+async function build(dir: string, only?: string): Promise<{ yaml: string; bundles: { service: string; code: string; digest: string }[] }> {
+  const stack = loadStack(dir);
+  if (only !== undefined && !stack.services.some((s) => s.name === only)) {
+    throw new StratusError(
+      "STRATUS_E_CLI_USAGE",
+      `service "${only}" is not in ${stack.file}; the services there: ${stack.services.map((s) => s.name).join(", ")}`,
+    );
+  }
+  const results = await buildStack(only === undefined ? stack : { ...stack, services: stack.services.filter((s) => s.name === only) });
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length > 0) {
+    throw new StratusError("STRATUS_E_BUILD", failed.map((f) => (f.ok ? "" : `service "${f.service}": ${f.error.message}`)).join("\n"));
+  }
+  return {
+    yaml: readFileSync(stack.file, "utf8"),
+    bundles: results.flatMap((r) => (r.ok ? [{ service: r.service, code: r.bundle.code, digest: digestOf(r.bundle.code) }] : [])),
+  };
+}
+
+/** Adds the node commands. */
+export function registerNodeCommands(program: Command, out: Out): void {
+  const url = ["--url <url>", "control API of the node (default: $STRATUS_URL, ~/.stratus/config.json, http://127.0.0.1:8081)"] as const;
+  const token = ["--token <token>", "API token (default: $STRATUS_TOKEN, ~/.stratus/config.json)"] as const;
+
+  program
+    .command("start")
+    .description("Run a production node: gateway, control API with tokens, durable registry in --data")
+    .option("--data <dir>", "data directory (registry, state, events, master key, admin token)", "./stratus-data")
+    .option("--host <host>", "address to bind", "127.0.0.1")
+    .option("-p, --port <port>", "gateway port", port("--port"), 8080)
+    .option("--control-port <port>", "control API port", port("--control-port"), 8081)
+    .option("-w, --workers <n>", "worker processes (1 serves from this process)", (v) => Number(v), 1)
+    .option("--json", "log JSON lines (the default when not a terminal)")
+    .action(async (o: { data: string; host: string; port: number; controlPort: number; workers: number; json?: boolean }) => {
+      const json = o.json ?? !process.stdout.isTTY;
+      const logger = createLogger({ json });
+      const node = new NodeServer({ dataDir: o.data, host: o.host, port: o.port, controlPort: o.controlPort, workers: o.workers, logger, print: out, json });
+      const gw = await node.start();
+      const api = new NodeApi(node);
+      const cp = await api.listen(o.controlPort, o.host);
+      out(`stratus start: gateway on http://${o.host}:${gw}, control API on http://${o.host}:${cp}, data in ${o.data}`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => resolve();
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+      out("stopping: finishing in-flight requests");
+      await api.close();
+      await node.stop();
+      logger.flush?.();
+    });
+
+  const printPlan = (r: { plan: Plan; text: string }, json: boolean | undefined): void => out(json ? JSON.stringify(r.plan) : r.text);
+
+  program
+    .command("plan")
+    .description("Show what `stratus apply` would change on the node: services, routes, bindings, subscriptions, schedules, scaling, secret names")
+    .argument("[dir]", "project directory", ".")
+    .option(...url)
+    .option(...token)
+    .option("--json", "print the plan as JSON")
+    .action(async (dir: string, o: { url?: string; token?: string; json?: boolean }) => {
+      useToken(o.token);
+      const b = await build(dir);
+      const r = await callControl<{ plan: Plan; text: string }>(controlBase(o.url), "POST", "/v1/plan", {
+        yaml: b.yaml,
+        bundles: b.bundles.map(({ service, digest }) => ({ service, digest })),
+      });
+      printPlan(r, o.json);
+    });
+
+  program
+    .command("apply")
+    .description("Build every service and apply the stack to the node: all or nothing")
+    .argument("[dir]", "project directory", ".")
+    .option("--yes", "do not ask for confirmation")
+    .option(...url)
+    .option(...token)
+    .option("--json", "print the result as JSON")
+    .action(async (dir: string, o: { yes?: boolean; url?: string; token?: string; json?: boolean }) => {
+      useToken(o.token);
+      const base = controlBase(o.url);
+      const b = await build(dir);
+      if (!o.yes) {
+        const plan = await callControl<{ plan: Plan; text: string }>(base, "POST", "/v1/plan", {
+          yaml: b.yaml,
+          bundles: b.bundles.map(({ service, digest }) => ({ service, digest })),
+        });
+        out(plan.text);
+        if (plan.plan.changes.length === 0) return;
+        if (!(await confirm("apply these changes?"))) throw new StratusError("STRATUS_E_CLI_USAGE", "not applied (answer y to apply, or pass --yes)");
+      }
+      const r = await callControl<{ plan: Plan; text: string }>(base, "POST", "/v1/apply", b);
+      out(o.json ? JSON.stringify(r.plan) : `applied:\n${r.text}`);
+    });
+
+  program
+    .command("deploy")
+    .description("Build one service and deploy it (its code and its config from the stack file); the others stay as they run")
+    .argument("<service>", "service name")
+    .argument("[dir]", "project directory", ".")
+    .option(...url)
+    .option(...token)
+    .option("--json", "print the result as JSON")
+    .action(async (service: string, dir: string, o: { url?: string; token?: string; json?: boolean }) => {
+      useToken(o.token);
+      const b = await build(dir, service);
+      const r = await callControl<{ version: string; plan: Plan; text: string }>(
+        controlBase(o.url),
+        "POST",
+        `/v1/services/${encodeURIComponent(service)}/deploy`,
+        b,
+      );
+      out(o.json ? JSON.stringify({ service, version: r.version }) : `deployed ${service}@${r.version}`);
+    });
+
+  program
+    .command("versions")
+    .description("A service's versions on the node, newest first (* = active)")
+    .argument("<service>", "service name")
+    .option(...url)
+    .option(...token)
+    .option("--json", "print as JSON")
+    .action(async (service: string, o: { url?: string; token?: string; json?: boolean }) => {
+      useToken(o.token);
+      const r = await callControl<{ versions: { version: string; created: number; digest: string; active: boolean }[] }>(
+        controlBase(o.url),
+        "GET",
+        `/v1/services/${encodeURIComponent(service)}/versions`,
+      );
+      if (o.json) return out(JSON.stringify(r));
+      for (const v of r.versions) out(`${v.active ? "*" : " "} ${v.version}  ${new Date(v.created).toISOString()}  code ${v.digest.slice(0, 12)}`);
+    });
+
+  program
+    .command("rollback")
+    .description("Make the previous version of a service active again (or --to a given one)")
+    .argument("<service>", "service name")
+    .option("--to <version>", "the version to make active")
+    .option(...url)
+    .option(...token)
+    .action(async (service: string, o: { to?: string; url?: string; token?: string }) => {
+      useToken(o.token);
+      const r = await callControl<{ version: string }>(
+        controlBase(o.url),
+        "POST",
+        `/v1/services/${encodeURIComponent(service)}/rollback`,
+        o.to ? { to: o.to } : {},
+      );
+      out(`${service} is at ${r.version}`);
+    });
+
+  program
+    .command("destroy")
+    .description("Remove every service of the stack from the node")
+    .option("--yes", "do not ask for confirmation")
+    .option(...url)
+    .option(...token)
+    .action(async (o: { yes?: boolean; url?: string; token?: string }) => {
+      useToken(o.token);
+      const base = controlBase(o.url);
+      const now = await callControl<{ stack: string | null; active: Record<string, string> }>(base, "GET", "/v1/stack");
+      if (now.stack === null) return out("the node runs no stack");
+      if (!o.yes && !(await confirm(`remove stack "${now.stack}" (${Object.keys(now.active).join(", ")}) from ${base}?`))) {
+        throw new StratusError("STRATUS_E_CLI_USAGE", "not destroyed (answer y, or pass --yes)");
+      }
+      const r = await callControl<{ removed: string[] }>(base, "DELETE", "/v1/stack");
+      out(`removed ${r.removed.join(", ") || "nothing"}`);
+    });
+
+  const tokens = program.command("tokens").description("API tokens of the node (admin)");
+  tokens
+    .command("create")
+    .description("Create a token; it is printed once")
+    .requiredOption("--name <name>", "what the token is for, e.g. ci")
+    .requiredOption("--role <role>", "admin, deployer or reader")
+    .option("--ttl <duration>", 'expire after this long, e.g. "30d"')
+    .option(...url)
+    .option(...token)
+    .option("--json", "print as JSON")
+    .action(async (o: { name: string; role: string; ttl?: string; url?: string; token?: string; json?: boolean }) => {
+      useToken(o.token);
+      const r = await callControl<TokenInfo & { token: string }>(controlBase(o.url), "POST", "/v1/tokens", {
+        name: o.name,
+        role: o.role,
+        ...(o.ttl ? { ttl: o.ttl } : {}),
+      });
+      out(o.json ? JSON.stringify(r) : `${r.token}\n(token "${r.name}", role ${r.role}, id ${r.id}: store it now, it is not shown again)`);
+    });
+  tokens
+    .command("list")
+    .description("List tokens (never their secret part)")
+    .option(...url)
+    .option(...token)
+    .option("--json", "print as JSON")
+    .action(async (o: { url?: string; token?: string; json?: boolean }) => {
+      useToken(o.token);
+      const r = await callControl<{ tokens: TokenInfo[] }>(controlBase(o.url), "GET", "/v1/tokens");
+      if (o.json) return out(JSON.stringify(r));
+      for (const t of r.tokens) {
+        const state = t.revoked !== null ? "revoked" : t.expires !== null && t.expires < Date.now() ? "expired" : "active";
+        out(`${t.id}  ${t.name.padEnd(16)} ${t.role.padEnd(9)} ${state}`);
+      }
+    });
+  tokens
+    .command("revoke")
+    .description("Revoke a token by id")
+    .argument("<id>", "token id (from tokens list)")
+    .option(...url)
+    .option(...token)
+    .action(async (id: string, o: { url?: string; token?: string }) => {
+      useToken(o.token);
+      await callControl(controlBase(o.url), "DELETE", `/v1/tokens/${encodeURIComponent(id)}`);
+      out(`revoked ${id}`);
+    });
+
+  const secrets = program.command("secrets").description("Secrets of the node: stored encrypted, never printed");
+  secrets
+    .command("set")
+    .description('Set a secret; the value is read from stdin (printf %s "$VALUE" | stratus secrets set NAME)')
+    .argument("<name>", "secret name, e.g. STRIPE_KEY")
+    .option(...url)
+    .option(...token)
+    .action(async (name: string, o: { url?: string; token?: string }) => {
+      useToken(o.token);
+      if (process.stdin.isTTY) process.stderr.write(`value of ${name} (end with Ctrl-D): `);
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      const value = Buffer.concat(chunks)
+        .toString("utf8")
+        .replace(/\r?\n$/, "");
+      await callControl(controlBase(o.url), "PUT", `/v1/secrets/${encodeURIComponent(name)}`, { value });
+      out(`set ${name}`);
+    });
+  secrets
+    .command("list")
+    .description("Secret names and when they were set")
+    .option(...url)
+    .option(...token)
+    .option("--json", "print as JSON")
+    .action(async (o: { url?: string; token?: string; json?: boolean }) => {
+      useToken(o.token);
+      const r = await callControl<{ secrets: { name: string; updated: number }[] }>(controlBase(o.url), "GET", "/v1/secrets");
+      if (o.json) return out(JSON.stringify(r));
+      for (const s of r.secrets) out(`${s.name}  set ${new Date(s.updated).toISOString()}`);
+    });
+  secrets
+    .command("delete")
+    .description("Delete a secret no running service uses")
+    .argument("<name>", "secret name")
+    .option(...url)
+    .option(...token)
+    .action(async (name: string, o: { url?: string; token?: string }) => {
+      useToken(o.token);
+      await callControl(controlBase(o.url), "DELETE", `/v1/secrets/${encodeURIComponent(name)}`);
+      out(`deleted ${name}`);
+    });
+  secrets
+    .command("rotate-key")
+    .description("Rotate the node's master key and re-encrypt every secret (key-file mode)")
+    .option(...url)
+    .option(...token)
+    .action(async (o: { url?: string; token?: string }) => {
+      useToken(o.token);
+      const r = await callControl<{ keyId: string }>(controlBase(o.url), "POST", "/v1/secrets/rotate", {});
+      out(`master key rotated (now ${r.keyId})`);
+    });
+
+  program
+    .command("audit")
+    .description("The node's audit log, newest first (admin)")
+    .option("--limit <n>", "entries", "50")
+    .option(...url)
+    .option(...token)
+    .option("--json", "print as JSON")
+    .action(async (o: { limit: string; url?: string; token?: string; json?: boolean }) => {
+      useToken(o.token);
+      const r = await callControl<{ entries: { at: number; actor: string; action: string; detail: unknown }[] }>(
+        controlBase(o.url),
+        "GET",
+        `/v1/audit?limit=${Number(o.limit) || 50}`,
+      );
+      if (o.json) return out(JSON.stringify(r));
+      for (const e of r.entries) out(`${new Date(e.at).toISOString()}  ${e.actor.padEnd(12)} ${e.action.padEnd(16)} ${JSON.stringify(e.detail)}`);
+    });
+}
+
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) throw new StratusError("STRATUS_E_CLI_USAGE", `${question} needs an answer, and stdin is not a terminal; pass --yes`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
