@@ -276,7 +276,18 @@ async function eventsBench(): Promise<Record<string, EventRow>> {
   return JSON.parse(out) as Record<string, EventRow>;
 }
 
-// BENCH_ONLY=http|cold|reload|density|noisy|events runs one part (for quick iterations); the default is all of them.
+type DeployFigures = { stratus: { p50: number; p99: number }; miniflare: { p50: number; p99: number } | { error: string }; rounds: number };
+
+/** Deploy to first new response on a node vs Miniflare's setOptions, in a fresh process (bench/deploy.ts). */
+async function deployBench(): Promise<DeployFigures> {
+  const child = spawn(process.execPath, ["--no-node-snapshot", join(HERE, "deploy.ts")], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => child.once("exit", r));
+  return JSON.parse(out) as DeployFigures;
+}
+
+// BENCH_ONLY=http|cold|reload|density|noisy|events|deploy runs one part (for quick iterations); the default is all of them.
 const only = process.env["BENCH_ONLY"];
 const http = !only || only === "http" ? await httpBench() : {};
 const cold = !only || only === "cold" ? await coldStart() : {};
@@ -284,10 +295,11 @@ const reload = !only || only === "reload" ? await reloadBench() : { p50: NaN, p9
 const density = !only || only === "density" ? await densityBench() : null;
 const noisy = !only || only === "noisy" ? await noisyBench() : null;
 const events = !only || only === "events" ? await eventsBench() : null;
+const deploy = !only || only === "deploy" ? await deployBench() : null;
 const bare = http["bare Node http.createServer"] ?? { rps: NaN };
 
 if (json) {
-  process.stdout.write(`${JSON.stringify({ http, cold, reload, density, noisy, events }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ http, cold, reload, density, noisy, events, deploy }, null, 2)}\n`);
 } else {
   const lines = [
     `Stratus benchmarks (${new Date().toISOString()}, node ${process.version}, ${DURATION}s per HTTP run, median of ${process.env["BENCH_ROUNDS"] ?? 3} interleaved rounds, autocannon 50 connections)`,
@@ -321,6 +333,16 @@ if (json) {
         )
       : []),
     "",
+    "Deploy a changed service -> first response from it       p50 ms  p99 ms  n   (target p50 < 100)",
+    ...(deploy
+      ? [
+          `  stratus start, 2 workers, via the control API        ${f(deploy.stratus.p50).padStart(6)}  ${f(deploy.stratus.p99).padStart(6)}  ${deploy.rounds}`,
+          "error" in deploy.miniflare
+            ? `  Miniflare setOptions (reference)                     not measured: ${deploy.miniflare.error}`
+            : `  Miniflare setOptions (reference)                     ${f(deploy.miniflare.p50).padStart(6)}  ${f(deploy.miniflare.p99).padStart(6)}  ${deploy.rounds}`,
+          "",
+        ]
+      : []),
     "Durable events, publish -> handler done, one process   events/s  p50 ms  p99 ms at 5,000/s  (target >= 40,000/s; p99 < 10 ms)",
     ...(events
       ? Object.entries(events).flatMap(([k, v]) => {

@@ -1,4 +1,5 @@
 /** Commands for a production node: start, plan, apply, deploy, versions, rollback, destroy, tokens, secrets, audit. */
+import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline/promises";
 import { readFileSync } from "node:fs";
 import { type Command, InvalidArgumentError } from "commander";
@@ -52,7 +53,7 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .option("--host <host>", "address to bind", "127.0.0.1")
     .option("-p, --port <port>", "gateway port", port("--port"), 8080)
     .option("--control-port <port>", "control API port", port("--control-port"), 8081)
-    .option("-w, --workers <n>", "worker processes (1 serves from this process)", (v) => Number(v), 1)
+    .option("-w, --workers <n>", "worker processes (default: one per CPU core; 1 serves from this process)", port("--workers"), availableParallelism())
     .option("--json", "log JSON lines (the default when not a terminal)")
     .action(async (o: { data: string; host: string; port: number; controlPort: number; workers: number; json?: boolean }) => {
       const json = o.json ?? !process.stdout.isTTY;
