@@ -281,3 +281,8 @@ test("a restarted node serves what was applied; destroy removes it; the audit lo
     );
   }
 });
+
+test("docs/control-api.openapi.json is the document the node serves", () => {
+  const doc = JSON.parse(readFileSync(new URL("../docs/control-api.openapi.json", import.meta.url), "utf8")) as unknown;
+  assert.deepEqual(doc, openapi(), "regenerate it: node --no-node-snapshot -e 'import(\"./src/node/index.ts\").then(...)' (see docs/node.md)");
+});
