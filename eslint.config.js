@@ -2,7 +2,23 @@
 // other only through their index.ts.
 import tseslint from "typescript-eslint";
 
-const SUBSYSTEMS = ["build", "cli", "config", "control", "dev", "errors", "events", "gateway", "node", "registry", "runtime", "stack", "state", "telemetry", "testing"];
+const SUBSYSTEMS = [
+  "build",
+  "cli",
+  "config",
+  "control",
+  "dev",
+  "errors",
+  "events",
+  "gateway",
+  "node",
+  "registry",
+  "runtime",
+  "stack",
+  "state",
+  "telemetry",
+  "testing",
+];
 
 export default tseslint.config(
   {
