@@ -291,6 +291,12 @@ export class Pool {
     this.#startInstance().then(
       (inst) => {
         if (!inst) return; // at the node's scale.max: retry() runs when budget comes back
+        if (this.#draining) {
+          // Started ahead of demand while the pool was being drained: nobody will use it.
+          this.#retire(inst);
+          if (this.#leasedTotal() === 0) this.#finishDrain();
+          return;
+        }
         this.#instances.push(inst);
         this.#handOff(inst);
       },
@@ -391,6 +397,16 @@ export class Pool {
   /** Stops taking work; resolves when in-flight invocations finished and every instance is gone. */
   drain(): Promise<void> {
     this.#draining = true;
+    if (this.#starting > 0) {
+      // Instances still starting are retired as they arrive; wait for them so none outlives the pool.
+      return new Promise((r) => {
+        const wait = (): void => {
+          if (this.#starting > 0) setTimeout(wait, 5);
+          else void this.drain().then(r);
+        };
+        wait();
+      });
+    }
     for (const w of this.#queue.splice(0)) w.reject(new StratusError("STRATUS_E_SERVICE_UNAVAILABLE", `service "${this.service.name}" is shutting down`));
     if (this.#leasedTotal() === 0) {
       this.#finishDrain();

@@ -292,7 +292,8 @@ describe("runtime", () => {
     assert.equal(metrics.get("stratus_limit_breaches_total{service=limits,limit=timeout}"), 1);
     assert.equal(metrics.get("stratus_rejections_total{service=tiny}"), 1);
     assert.ok((metrics.get("stratus_cold_starts_total{service=limits}") ?? 0) >= 1);
-    assert.equal(metrics.get("stratus_instances{service=web}"), 1);
+    // The autoscaler may keep a second instance of web warm after its concurrent requests.
+    assert.ok((metrics.get("stratus_instances{service=web}") ?? 0) >= 1);
   });
 
   test("status counts invocations and cold starts per service", () => {
