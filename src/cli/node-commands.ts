@@ -158,7 +158,7 @@ export function registerNodeCommands(program: Command, out: Out): void {
 
   program
     .command("rollback")
-    .description("Make the previous version of a service active again (or --to a given one)")
+    .description("End a service's canary, or make its previous version active again (or --to a given one)")
     .argument("<service>", "service name")
     .option("--to <version>", "the version to make active")
     .option(...url)

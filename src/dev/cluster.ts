@@ -5,7 +5,8 @@
  */
 import cluster, { type Worker } from "node:cluster";
 import { fileURLToPath } from "node:url";
-import type { ResolvedStack } from "../config/index.ts";
+import type { ResolvedService, ResolvedStack } from "../config/index.ts";
+import type { CanarySticky } from "../runtime/index.ts";
 import { StratusError, type ErrorCode } from "../errors/index.ts";
 import type { BundleRef, LoadOutcome } from "../stack/index.ts";
 import { aggregateMetrics, type Logger, type MetricsJson } from "../telemetry/index.ts";
@@ -17,6 +18,7 @@ export type ToWorker =
   | { type: "start"; port: number; host: string; seq: number }
   | { type: "load"; stack: ResolvedStack; bundles: BundleRef[]; secrets: [string, string][]; seq: number }
   | { type: "metrics"; seq: number }
+  | { type: "canary"; service: string; canary: CanarySpec | null; seq: number }
   | { type: "stop"; seq: number }
   | { type: "grant"; id: number; ok: boolean; seq: 0 }
   | { type: "reclaim"; service: string; seq: 0 }
@@ -26,6 +28,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: "listening"; port: number; seq: number }
   | { type: "loaded"; outcomes: LoadOutcome[]; seq: number }
+  | { type: "canaried"; seq: number }
   | { type: "metrics"; metrics: MetricsJson; seq: number }
   | { type: "failed"; message: string; code?: string; seq: number }
   | { type: "recycle"; rssMb: number; seq: 0 }
@@ -33,6 +36,9 @@ export type FromWorker =
   | { type: "give"; service: string; seq: 0 };
 
 /** Sends to a worker that may be on its way out: a closed channel is not the supervisor's fault. */
+/** A canary as workers receive it. */
+export type CanarySpec = { config: ResolvedService; bundle: BundleRef; percent: number; sticky: CanarySticky | null };
+
 function tell(w: Worker, msg: ToWorker): void {
   // With a callback, a send that fails reports there instead of as an 'error' event on the
   // worker; the worker's exit handler does the cleaning up.
@@ -60,6 +66,7 @@ export class ClusterWorkers implements Workers {
   readonly #workers = new Set<Worker>();
   #listen: { port: number; host: string } | null = null;
   #lastLoad: { stack: ResolvedStack; bundles: BundleRef[]; secrets: [string, string][] } | null = null;
+  readonly #canaries = new Map<string, CanarySpec>();
   #seq = 0;
   #stopping = false;
   #deaths: number[] = [];
@@ -117,6 +124,7 @@ export class ClusterWorkers implements Workers {
     await new Promise<void>((r) => w.once("online", () => r()));
     const l = this.#listen!;
     if (this.#lastLoad) await this.#ask(w, { type: "load", ...this.#lastLoad, seq: ++this.#seq });
+    for (const [service, canary] of this.#canaries) await this.#ask(w, { type: "canary", service, canary, seq: ++this.#seq });
     await this.#ask(w, { type: "start", port: l.port, host: l.host, seq: ++this.#seq });
     return w;
   }
@@ -227,6 +235,7 @@ export class ClusterWorkers implements Workers {
     this.#track(first);
     await new Promise<void>((r) => first.once("online", () => r()));
     if (this.#lastLoad) await this.#ask(first, { type: "load", ...this.#lastLoad, seq: ++this.#seq });
+    for (const [service, canary] of this.#canaries) await this.#ask(first, { type: "canary", service, canary, seq: ++this.#seq });
     const got = await this.#ask<{ type: "listening"; port: number; seq: number }>(first, {
       type: "start",
       port,
@@ -256,6 +265,13 @@ export class ClusterWorkers implements Workers {
     );
     const first = replies.find((r) => r !== null);
     return first ? first.outcomes : [];
+  }
+
+  /** Starts or ends a canary in every worker; a worker's failure is thrown. */
+  async canary(service: string, canary: CanarySpec | null): Promise<void> {
+    if (canary === null) this.#canaries.delete(service);
+    else this.#canaries.set(service, canary);
+    await Promise.all([...this.#workers].map((w) => this.#ask(w, { type: "canary", service, canary, seq: ++this.#seq })));
   }
 
   /** Every worker's metrics, summed. */

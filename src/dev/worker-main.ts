@@ -44,6 +44,9 @@ async function handle(m: ToWorker): Promise<void> {
     } else if (m.type === "load") {
       const outcomes = await ensureHost().load(m.stack, m.bundles, new Map(m.secrets));
       send({ type: "loaded", outcomes, seq: m.seq });
+    } else if (m.type === "canary") {
+      await ensureHost().canary(m.service, m.canary);
+      send({ type: "canaried", seq: m.seq });
     } else if (m.type === "metrics") {
       send({ type: "metrics", metrics: await ensureHost().metrics.registry.getMetricsAsJSON(), seq: m.seq });
     } else if (m.type === "stop") {
@@ -63,7 +66,7 @@ async function handle(m: ToWorker): Promise<void> {
 
 // Messages are handled one at a time, in order.
 let chain: Promise<void> = Promise.resolve();
-const TYPES = new Set(["start", "load", "metrics", "stop"]);
+const TYPES = new Set(["start", "load", "metrics", "canary", "stop"]);
 process.on("message", (m: ToWorker) => {
   if (typeof m !== "object" || m === null) return;
   // Budget messages are answered at once, not behind a deploy in the chain.

@@ -6,6 +6,7 @@ import type { ResolvedStack } from "../config/index.ts";
 import { StackHost, type BundleRef, type LoadOutcome } from "../stack/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import type { Registry } from "prom-client";
+import type { CanarySpec } from "./cluster.ts";
 
 /** Serves a stack on a port. */
 export interface Workers {
@@ -13,6 +14,8 @@ export interface Workers {
   listen(port: number, host: string): Promise<number>;
   /** Applies a stack, its bundles and the secret values it may use everywhere; resolves with what happened (from one worker). */
   load(stack: ResolvedStack, bundles: readonly BundleRef[], secrets?: ReadonlyMap<string, string>): Promise<LoadOutcome[]>;
+  /** Starts (or with null ends) a canary of a service in every worker process. */
+  canary(service: string, canary: CanarySpec | null): Promise<void>;
   /** Per-service metrics, summed over the worker processes. */
   metrics(): Promise<Registry>;
   /** Graceful stop: in-flight requests finish. */
@@ -30,6 +33,9 @@ export class InProcessWorkers implements Workers {
   }
   load(stack: ResolvedStack, bundles: readonly BundleRef[], secrets?: ReadonlyMap<string, string>): Promise<LoadOutcome[]> {
     return this.host.load(stack, bundles, secrets);
+  }
+  canary(service: string, canary: CanarySpec | null): Promise<void> {
+    return this.host.canary(service, canary);
   }
   metrics(): Promise<Registry> {
     return Promise.resolve(this.host.metrics.registry);

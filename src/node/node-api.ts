@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { ControlServer, readJson, type ControlReply } from "../control/index.ts";
 import { StratusError } from "../errors/index.ts";
 import { authorize, formatPlan, ROLES, type Role, type TokenInfo } from "../registry/index.ts";
-import type { NodeServer, Upload } from "./node-server.ts";
+import type { CanaryOptions, NodeServer, Upload } from "./node-server.ts";
 
 const MAX_BODY = 64 * 1024 * 1024;
 
@@ -54,6 +54,30 @@ function uploads(body: unknown): Upload[] {
 }
 
 const DURATION = /^(\d+)(s|m|h|d)$/;
+
+function durationMs(v: unknown, what: string): number {
+  const m = typeof v === "string" ? DURATION.exec(v) : null;
+  if (typeof v === "number" && Number.isInteger(v) && v > 0) return v;
+  if (!m) throw new StratusError("STRATUS_E_CLI_USAGE", `${what} must be like "30s", "5m" or "1h", got ${JSON.stringify(v)}`);
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
+}
+
+/** The canary options of a deploy request, or undefined for a plain deploy. */
+function canaryOptions(body: unknown): CanaryOptions | undefined {
+  const c = (body as { canary?: unknown }).canary;
+  if (c === undefined || c === null) return undefined;
+  const o = (typeof c === "number" ? { percent: c } : c) as Record<string, unknown>;
+  const percent = Number(o["percent"]);
+  if (!(percent > 0 && percent < 100))
+    throw new StratusError("STRATUS_E_CLI_USAGE", `canary percent must be between 0 and 100 (exclusive), got ${JSON.stringify(o["percent"])}`);
+  const maxErrorRate = o["maxErrorRate"] === undefined ? 0.05 : Number(o["maxErrorRate"]);
+  if (!(maxErrorRate >= 0 && maxErrorRate < 1))
+    throw new StratusError("STRATUS_E_CLI_USAGE", `maxErrorRate must be a fraction from 0 to 1, e.g. 0.05, got ${JSON.stringify(o["maxErrorRate"])}`);
+  const minRequests = o["minRequests"] === undefined ? 20 : Number(o["minRequests"]);
+  if (!Number.isInteger(minRequests) || minRequests < 1) throw new StratusError("STRATUS_E_CLI_USAGE", "minRequests must be a whole number of at least 1");
+  const sticky = o["stickyHeader"] ? { header: String(o["stickyHeader"]) } : o["stickyCookie"] ? { cookie: String(o["stickyCookie"]) } : null;
+  return { percent, sticky, maxErrorRate, minRequests, windowMs: o["window"] === undefined ? 60_000 : durationMs(o["window"], "window") };
+}
 
 /** The routes of the node API. */
 function routes(node: NodeServer, control: ControlServer): Route[] {
@@ -109,8 +133,23 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
       run: async ({ params, body, token }) => {
         const [u] = uploads(body);
         if (!u) throw new StratusError("STRATUS_E_CLI_USAGE", "send one bundle");
-        const r = await node.deploy(params["name"]!, str(body, "yaml", "the stack file"), u, token.name);
-        return json(200, { plan: r.plan, text: formatPlan(r.plan), version: r.plan.versions[params["name"]!] });
+        const r = await node.deploy(params["name"]!, str(body, "yaml", "the stack file"), u, token.name, canaryOptions(body));
+        return json(200, {
+          plan: r.plan,
+          text: formatPlan(r.plan),
+          version: r.plan.versions[params["name"]!],
+          canary: node.canaries()[params["name"]!] ?? null,
+        });
+      },
+    },
+    {
+      method: "POST",
+      path: "/v1/services/:name/promote",
+      role: "deployer",
+      summary: "Make the canary's version the active one for all requests",
+      run: async ({ params, token }) => {
+        const r = await node.promote(params["name"]!, token.name);
+        return json(200, { version: r.plan.versions[params["name"]!] });
       },
     },
     {
@@ -136,7 +175,15 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
       path: "/v1/stack",
       role: "reader",
       summary: "The stack the node runs and the active version of each service",
-      run: () => Promise.resolve(json(200, node.running ? { stack: node.running.stack.name, active: node.running.active } : { stack: null, active: {} })),
+      run: () =>
+        Promise.resolve(
+          json(
+            200,
+            node.running
+              ? { stack: node.running.stack.name, active: node.running.active, canaries: node.canaries() }
+              : { stack: null, active: {}, canaries: {} },
+          ),
+        ),
     },
     {
       method: "DELETE",

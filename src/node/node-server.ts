@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { parseStack, type ResolvedService, type ResolvedStack } from "../config/index.ts";
-import { ClusterWorkers, InProcessWorkers, type Workers } from "../dev/index.ts";
+import { ClusterWorkers, InProcessWorkers, type CanarySpec, type Workers } from "../dev/index.ts";
 import { StratusError } from "../errors/index.ts";
 import { EventBus, SqliteEventStore } from "../events/index.ts";
 import {
@@ -58,6 +58,25 @@ export interface ApplyResult {
   outcomes: LoadOutcome[];
 }
 
+/** A canary's settings: its share, how it stays sticky, and when it is rolled back by itself. */
+export interface CanaryOptions {
+  /** Percent of the service's requests, 0 < percent < 100. */
+  percent: number;
+  sticky: { header: string } | { cookie: string } | null;
+  /** Roll back when the canary's error rate (status ≥ 500) over the window is above this (default 0.05). */
+  maxErrorRate: number;
+  /** The window the error rate is measured over, in ms (default 60 s). */
+  windowMs: number;
+  /** Requests the canary must have served in the window before the rate counts (default 20). */
+  minRequests: number;
+}
+
+/** A running canary as the registry keeps it. */
+interface CanaryRecord extends CanaryOptions {
+  version: string;
+  started: number;
+}
+
 /** The resolved stack and active versions the node runs. */
 interface Running {
   stack: ResolvedStack;
@@ -72,6 +91,10 @@ export class NodeServer {
   #workers!: Workers;
   events!: EventBus;
   #running: Running | null = null;
+  #canaries = new Map<string, CanaryRecord>();
+  /** Per canary: (time, ok, error) samples of its request counters, for the error-rate window. */
+  readonly #samples = new Map<string, { t: number; ok: number; error: number }[]>();
+  #monitor: NodeJS.Timeout | null = null;
   /** Who holds the apply lock, and since when. */
   #busy: { actor: string; action: string; since: number } | null = null;
   port = 0;
@@ -138,8 +161,20 @@ export class NodeServer {
       const failed = outcomes.filter((x) => x.status === "failed");
       for (const f of failed) if (f.status === "failed") o.print(`service "${f.service}" failed to start (${f.error.code}): ${f.error.message}`);
       this.#running = { stack, active: applied.active };
+      const saved = JSON.parse(this.registry.meta("canaries") ?? "{}") as Record<string, CanaryRecord>;
+      for (const [service, c] of Object.entries(saved)) {
+        try {
+          await this.#startCanary(service, c);
+          this.#canaries.set(service, c);
+        } catch (err) {
+          o.print(`the canary of "${service}" (${c.version}) could not be restarted: ${(err as Error).message}`);
+        }
+      }
+      this.#saveCanaries();
     }
     this.port = await this.#workers.listen(o.port, o.host);
+    this.#monitor = setInterval(() => void this.#checkCanaries(), 1000);
+    this.#monitor.unref();
     if (tokenFile) o.print(`first start: an admin token is in ${tokenFile} (mode 0600); export STRATUS_TOKEN=$(cat ${tokenFile})`);
     return this.port;
   }
@@ -294,6 +329,8 @@ export class NodeServer {
       );
     }
     return this.#locked(actor, "apply", async () => {
+      // An apply decides every service's version: running canaries end.
+      for (const svc of [...this.#canaries.keys()]) await this.#endCanary(svc, actor, "canary.end", { by: "apply" });
       const versions = this.#versionsOf(stack, uploads);
       const plan = planStack(this.#current(), stack, versions);
       this.#store(stack, uploads, versions);
@@ -301,8 +338,103 @@ export class NodeServer {
     });
   }
 
-  /** Deploys one service's code and config (from the client's stack file); the others stay as they run. */
-  async deploy(service: string, yaml: string, upload: Upload, actor: string): Promise<ApplyResult> {
+  #saveCanaries(): void {
+    this.registry.setMeta("canaries", JSON.stringify(Object.fromEntries(this.#canaries)));
+  }
+
+  /** Starts a recorded canary in every worker (the version's code and config from the registry). */
+  async #startCanary(service: string, c: CanaryRecord): Promise<void> {
+    const v = this.registry.version(service, c.version);
+    if (!v) throw new StratusError("STRATUS_E_VERSION_UNKNOWN", `no version ${c.version} of "${service}"`);
+    const config = { ...(JSON.parse(v.config) as Omit<ResolvedService, "entry">), entry: "" } as ResolvedService;
+    const spec: CanarySpec = { config, bundle: { service, code: v.code, hash: v.version }, percent: c.percent, sticky: c.sticky };
+    await this.#workers.canary(service, spec);
+  }
+
+  /** The canaries running, by service. */
+  canaries(): Record<string, CanaryRecord> {
+    return Object.fromEntries(this.#canaries);
+  }
+
+  /** Ends a canary (traffic back to the active version). */
+  async #endCanary(service: string, actor: string, action: string, detail: Record<string, unknown> = {}): Promise<void> {
+    const c = this.#canaries.get(service);
+    if (!c) return;
+    await this.#workers.canary(service, null);
+    this.#canaries.delete(service);
+    this.#samples.delete(service);
+    this.#saveCanaries();
+    this.registry.audit({ at: this.#clock(), actor, action, detail: { service, version: c.version, ...detail } });
+  }
+
+  /** A version's request counters (ok, error), summed over the workers. */
+  async #counters(): Promise<(service: string, version: string) => { ok: number; error: number }> {
+    const registry = await this.#workers.metrics();
+    const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === "stratus_version_requests_total") as
+      { values: { value: number; labels: Record<string, string | number> }[] } | undefined;
+    return (service, version) => {
+      let ok = 0;
+      let error = 0;
+      for (const v of metric?.values ?? []) {
+        if (v.labels["service"] !== service || v.labels["version"] !== version) continue;
+        if (v.labels["outcome"] === "error") error += v.value;
+        else ok += v.value;
+      }
+      return { ok, error };
+    };
+  }
+
+  /** Reads every canary's request counters and rolls back one whose error rate is over its threshold. */
+  async #checkCanaries(): Promise<void> {
+    if (this.#canaries.size === 0 || this.#busy) return;
+    const read = await this.#counters();
+    const now = this.#clock();
+    for (const [service, c] of this.#canaries) {
+      const { ok, error } = read(service, c.version);
+      const samples = this.#samples.get(service) ?? [];
+      samples.push({ t: now, ok, error });
+      while (samples.length > 1 && samples[1]!.t <= now - c.windowMs) samples.shift();
+      this.#samples.set(service, samples);
+      const first = samples[0]!;
+      const requests = ok + error - first.ok - first.error;
+      const errors = error - first.error;
+      if (requests >= c.minRequests && errors / requests > c.maxErrorRate) {
+        const rate = Math.round((errors / requests) * 1000) / 10;
+        this.#o.logger.warn(
+          { service, version: c.version, requests, errors, errorRatePercent: rate, maxErrorRatePercent: c.maxErrorRate * 100 },
+          "canary rolled back: its error rate is over the threshold",
+        );
+        await this.#locked("node", "canary rollback", () =>
+          this.#endCanary(service, "node", "canary.auto-rollback", { requests, errors, errorRate: errors / requests, maxErrorRate: c.maxErrorRate }),
+        ).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Makes the canary's version the active one for all requests. */
+  async promote(service: string, actor: string): Promise<ApplyResult> {
+    const c = this.#canaries.get(service);
+    const running = this.#running;
+    if (!c || !running)
+      throw new StratusError(
+        "STRATUS_E_VERSION_UNKNOWN",
+        `service "${service}" has no canary to promote; start one with stratus deploy ${service} --canary 10`,
+      );
+    return this.#locked(actor, "promote", async () => {
+      const v = this.registry.version(service, c.version)!;
+      const svc = { ...(JSON.parse(v.config) as Omit<ResolvedService, "entry">), entry: "" } as ResolvedService;
+      const stack: ResolvedStack = { ...running.stack, services: running.stack.services.map((s) => (s.name === service ? svc : s)) };
+      const active = { ...running.active, [service]: c.version };
+      const plan = planStack(this.#current(), stack, active);
+      const r = await this.#switch(stack, active, actor, "promote", plan);
+      await this.#endCanary(service, actor, "canary.end", { promoted: true });
+      return r;
+    });
+  }
+
+  /** Deploys one service's code and config (from the client's stack file); the others stay as they run. With `canary`, only a share of its requests go to it. */
+  async deploy(service: string, yaml: string, upload: Upload, actor: string, canary?: CanaryOptions): Promise<ApplyResult> {
+    if (canary) return this.#deployCanary(service, yaml, upload, actor, canary);
     const local = this.#parse(yaml);
     const svc = local.services.find((s) => s.name === service);
     if (!svc)
@@ -325,6 +457,48 @@ export class NodeServer {
     });
   }
 
+  async #deployCanary(service: string, yaml: string, upload: Upload, actor: string, canary: CanaryOptions): Promise<ApplyResult> {
+    const local = this.#parse(yaml);
+    const svc = local.services.find((s) => s.name === service);
+    if (!svc) throw new StratusError("STRATUS_E_CONFIG_INVALID", `service "${service}" is not in the stack file`);
+    const running = this.#running;
+    if (!running || !(service in running.active)) {
+      throw new StratusError(
+        "STRATUS_E_VERSION_UNKNOWN",
+        `service "${service}" is not running on this node: a canary runs beside an active version; deploy it without --canary first`,
+      );
+    }
+    if (!(canary.percent > 0 && canary.percent < 100))
+      throw new StratusError("STRATUS_E_CLI_USAGE", `--canary takes a percentage between 0 and 100 (exclusive), got ${canary.percent}`);
+    this.#check(local, [upload], service);
+    return this.#locked(actor, "canary", async () => {
+      const version = versionOf(upload.digest, serviceConfig(svc));
+      this.#store(local, [upload], { [service]: version });
+      const record: CanaryRecord = { ...canary, version, started: this.#clock() };
+      try {
+        await this.#startCanary(service, record);
+      } catch (err) {
+        await this.#workers.canary(service, null).catch(() => undefined);
+        const prev = this.#canaries.get(service);
+        if (prev) await this.#startCanary(service, prev).catch(() => undefined);
+        throw new StratusError("STRATUS_E_DEPLOY_FAILED", `canary refused, nothing changed: service "${service}": ${(err as Error).message.split("\n")[0]}`);
+      }
+      this.#canaries.set(service, record);
+      // The error-rate window starts from the version's counters as they are now.
+      const now = (await this.#counters())(service, version);
+      this.#samples.set(service, [{ t: this.#clock(), ...now }]);
+      this.#saveCanaries();
+      this.registry.audit({
+        at: this.#clock(),
+        actor,
+        action: "canary.start",
+        detail: { service, version, percent: canary.percent, sticky: canary.sticky, maxErrorRate: canary.maxErrorRate, windowMs: canary.windowMs },
+      });
+      const plan = planStack(this.#current(), running.stack, running.active);
+      return { plan: { ...plan, versions: { ...plan.versions, [service]: version } }, outcomes: [] };
+    });
+  }
+
   /** Versions of a service, newest first, with the active one marked. */
   versions(service: string): { version: string; created: number; digest: string; active: boolean }[] {
     const list = this.registry.versions(service);
@@ -336,6 +510,11 @@ export class NodeServer {
   /** Makes an earlier version active again (the one before the active one, or `to`). */
   async rollback(service: string, to: string | undefined, actor: string): Promise<ApplyResult> {
     const running = this.#running;
+    if (to === undefined && this.#canaries.has(service) && running) {
+      // Rolling back a canary ends it: every request goes to the active version again.
+      await this.#locked(actor, "rollback", () => this.#endCanary(service, actor, "canary.rollback"));
+      return { plan: planStack(this.#current(), running.stack, running.active), outcomes: [] };
+    }
     if (!running || !running.stack.services.some((s) => s.name === service)) {
       throw new StratusError("STRATUS_E_VERSION_UNKNOWN", `service "${service}" is not running on this node`);
     }
@@ -379,6 +558,7 @@ export class NodeServer {
     const running = this.#running;
     if (!running) return { removed: [] };
     return this.#locked(actor, "destroy", async () => {
+      for (const svc of [...this.#canaries.keys()]) await this.#endCanary(svc, actor, "canary.end", { by: "destroy" });
       await this.#load({ ...running.stack, services: [], topics: [] }, {});
       this.registry.setStack(null, {
         at: this.#clock(),
@@ -436,6 +616,7 @@ export class NodeServer {
 
   /** Stops serving (in-flight requests finish) and closes the registry. */
   async stop(): Promise<void> {
+    if (this.#monitor) clearInterval(this.#monitor);
     await this.#workers?.close();
     if (!(this.#workers instanceof InProcessWorkers)) {
       await this.events?.close();

@@ -10,6 +10,7 @@ export {
   type InvocationEvent,
   type LimitEvent,
   type Publisher,
+  type CanarySticky,
 } from "./runtime.ts";
 export { errorResult, readBody, createBlankIsolate, type InvokeRequest, type InvokeResult, type TaskOutcome } from "./instance.ts";
 export { hostAllowed } from "./host-io.ts";

@@ -33,6 +33,34 @@ export interface RuntimeOptions {
 
 const REDACTED = "[REDACTED]";
 
+/** How a canary split stays sticky: by a request header's value, or a cookie's. */
+export type CanarySticky = { header: string } | { cookie: string };
+
+/** The value a sticky split hashes, or null when the request does not carry it. */
+function stickyKey(sticky: CanarySticky, headers: readonly string[]): string | null {
+  const name = "header" in sticky ? sticky.header.toLowerCase() : "cookie";
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] !== name) continue;
+    const v = headers[i + 1]!;
+    if ("header" in sticky) return v;
+    for (const part of v.split(";")) {
+      const eq = part.indexOf("=");
+      if (eq > 0 && part.slice(0, eq).trim() === sticky.cookie) return part.slice(eq + 1).trim();
+    }
+  }
+  return null;
+}
+
+/** FNV-1a of a string (a stable, even split of sticky keys). */
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
 /** Replaces every secret value (3 characters or more) in `text`. */
 export function redact(text: string, secrets: ReadonlyMap<string, string> | undefined): string {
   if (!secrets || secrets.size === 0) return text;
@@ -82,6 +110,8 @@ export interface InvocationEvent {
   /** The runtime that served it (a process may hold several, e.g. in tests). */
   runtime: Runtime;
   service: string;
+  /** The version that served it (12 hex digits; "" when none could). */
+  version?: string;
   durationMs: number;
   cold: boolean;
   status: number;
@@ -103,6 +133,7 @@ const limitChannel = diagnostics.channel("stratus:limit");
 export class Runtime {
   readonly #opts: RuntimeOptions;
   readonly #pools = new Map<string, Pool>();
+  readonly #canaries = new Map<string, { pool: Pool; percent: number; sticky: CanarySticky | null }>();
   readonly #spares: BlankIsolate[] = [];
   readonly #spareTarget: number;
   #refilling = false;
@@ -124,6 +155,10 @@ export class Runtime {
     for (const p of this.#pools.values()) {
       p.tick(now);
       p.sweep(now);
+    }
+    for (const c of this.#canaries.values()) {
+      c.pool.tick(now);
+      c.pool.sweep(now);
     }
   }
 
@@ -161,6 +196,15 @@ export class Runtime {
    * Throws (and keeps the old version) when the new code fails to load.
    */
   async deploy(service: ResolvedService, code: { code: string; hash: string }): Promise<DeployedVersion> {
+    const pool = await this.#startPool(service, code);
+    const old = this.#pools.get(service.name);
+    this.#pools.set(service.name, pool);
+    if (old) void old.drain();
+    return { service: service.name, version: code.hash.slice(0, 12) };
+  }
+
+  /** Builds and starts a pool for `code` (proving it loads); throws when it cannot serve. */
+  async #startPool(service: ResolvedService, code: { code: string; hash: string }): Promise<Pool> {
     const io = new HostIo(
       service,
       this.#opts.state,
@@ -187,14 +231,49 @@ export class Runtime {
       await pool.drain();
       throw err;
     }
-    const old = this.#pools.get(service.name);
-    this.#pools.set(service.name, pool);
-    if (old) void old.drain();
-    return { service: service.name, version: code.hash.slice(0, 12) };
+    return pool;
+  }
+
+  /**
+   * Sends `percent` of `service`'s requests to another version (a canary) beside the live one.
+   * With `sticky`, the split is decided by a hash of that header's or cookie's value, so one
+   * client stays on one version. Replaces an earlier canary of the service.
+   */
+  async setCanary(service: ResolvedService, code: { code: string; hash: string }, percent: number, sticky: CanarySticky | null): Promise<void> {
+    const pool = await this.#startPool(service, code);
+    const old = this.#canaries.get(service.name);
+    this.#canaries.set(service.name, { pool, percent, sticky });
+    if (old) void old.pool.drain();
+  }
+
+  /** Ends a canary: all of the service's requests go to the live version again. */
+  clearCanary(service: string): void {
+    const c = this.#canaries.get(service);
+    this.#canaries.delete(service);
+    if (c) void c.pool.drain();
+  }
+
+  /** The canary of a service: its version, share and instances. */
+  canary(service: string): { version: string; percent: number; instances: number } | null {
+    const c = this.#canaries.get(service);
+    return c ? { version: c.pool.code.hash.slice(0, 12), percent: c.percent, instances: c.pool.size } : null;
+  }
+
+  /** The pool a request goes to: the canary's share of requests, the live version otherwise. */
+  #choose(service: string, req: InvokeRequest): Pool | undefined {
+    const stable = this.#pools.get(service);
+    const c = this.#canaries.get(service);
+    if (!c) return stable;
+    let roll: number;
+    const key = c.sticky ? stickyKey(c.sticky, req.headers) : null;
+    if (key !== null) roll = (hashString(key) % 10_000) / 100;
+    else roll = Math.random() * 100;
+    return roll < c.percent ? c.pool : stable;
   }
 
   /** Takes a service out; in-flight requests finish first. */
   async remove(service: string): Promise<void> {
+    this.clearCanary(service);
     const pool = this.#pools.get(service);
     this.#pools.delete(service);
     await pool?.drain();
@@ -213,6 +292,7 @@ export class Runtime {
     invocationChannel.publish({
       runtime: this,
       service,
+      version: inv.version,
       durationMs: performance.now() - start,
       cold: inv.cold,
       status: inv.result.status,
@@ -222,7 +302,7 @@ export class Runtime {
   }
 
   async #invoke(service: string, req: InvokeRequest): Promise<Invocation> {
-    const pool = this.#pools.get(service);
+    const pool = this.#canaries.size > 0 ? this.#choose(service, req) : this.#pools.get(service);
     if (!pool) {
       return {
         result: errorResult(
@@ -382,8 +462,9 @@ export class Runtime {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#ticker);
-    await Promise.all([...this.#pools.values()].map((p) => p.drain()));
+    await Promise.all([...this.#pools.values(), ...[...this.#canaries.values()].map((c) => c.pool)].map((p) => p.drain()));
     this.#pools.clear();
+    this.#canaries.clear();
     for (const s of this.#spares.splice(0)) s.isolate.dispose();
   }
 }

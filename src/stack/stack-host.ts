@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { ResolvedService, ResolvedStack } from "../config/index.ts";
 import { EventBus, SqliteEventStore, busEndpoints, type EventStore } from "../events/index.ts";
 import { Gateway } from "../gateway/index.ts";
-import { Runtime, type Capacity } from "../runtime/index.ts";
+import { Runtime, type Capacity, type CanarySticky } from "../runtime/index.ts";
 import { SqliteStateProvider, type StateProvider } from "../state/index.ts";
 import { Metrics, type Logger } from "../telemetry/index.ts";
 
@@ -139,6 +139,12 @@ export class StackHost {
     this.gateway.setStack(stack);
     await this.events.configure(stack);
     return outcomes;
+  }
+
+  /** Sends `percent` of a service's requests to another version (or ends the canary with null). */
+  async canary(service: string, canary: { config: ResolvedService; bundle: BundleRef; percent: number; sticky: CanarySticky | null } | null): Promise<void> {
+    if (canary === null) this.runtime.clearCanary(service);
+    else await this.runtime.setCanary(canary.config, { code: canary.bundle.code, hash: canary.bundle.hash }, canary.percent, canary.sticky);
   }
 
   /** Stops the gateway (finishing in-flight requests), the runtime and the state. */

@@ -10,6 +10,7 @@ import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, type MetricObj
 interface InvocationEventLike {
   runtime: unknown;
   service: string;
+  version?: string;
   durationMs: number;
   cold: boolean;
   status: number;
@@ -120,6 +121,13 @@ export class Metrics {
       },
     });
 
+    const byVersion = new Counter({
+      name: "stratus_version_requests_total",
+      help: "Invocations by service, version and outcome (error: status 500 or above); canary checks read it.",
+      labelNames: ["service", "version", "outcome"],
+      registers: r,
+    });
+    const versionChildren = new Map<string, { ok: { inc(): void }; error: { inc(): void } }>();
     // Labelled children are looked up once per service: this runs on every request.
     const perService = new Map<string, { invocations: { inc(): void }; duration: { observe(v: number): void } }>();
     this.#onInvocation = (msg) => {
@@ -132,6 +140,18 @@ export class Metrics {
       }
       m.invocations.inc();
       m.duration.observe(e.durationMs / 1000);
+      if (e.version) {
+        const key = `${e.service}\0${e.version}`;
+        let v = versionChildren.get(key);
+        if (!v) {
+          v = {
+            ok: byVersion.labels(e.service, e.version, "ok"),
+            error: byVersion.labels(e.service, e.version, "error"),
+          };
+          versionChildren.set(key, v);
+        }
+        (e.status >= 500 ? v.error : v.ok).inc();
+      }
       if (e.cold) cold.inc({ service: e.service });
       if (e.code === "STRATUS_E_OVERLOADED") rejections.inc({ service: e.service });
       if (e.code) errors.inc({ service: e.service, code: e.code });

@@ -1,0 +1,132 @@
+// Traffic splits on a node: a canary's share within a tolerance, sticky splits, promote, rollback,
+// automatic rollback on an error-rate threshold, and no failed request while any of it happens.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { NodeApi, NodeServer } from "../src/node/index.ts";
+import { digestOf } from "../src/registry/index.ts";
+import { silentLogger } from "../src/telemetry/index.ts";
+import { tempProject, type TempProject } from "./helpers/project.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+let data: TempProject;
+let node: NodeServer;
+let api: NodeApi;
+let control: string;
+let gateway: string;
+let admin: string;
+const YAML = `name: canary\nservices:\n  web:\n    entry: web.ts\n    routes: ["GET /web"]\n`;
+
+before(async () => {
+  data = tempProject({});
+  node = new NodeServer({ dataDir: data.dir, host: "127.0.0.1", port: 0, controlPort: 0, workers: 1, logger: silentLogger(), print: () => undefined });
+  gateway = `http://127.0.0.1:${await node.start()}`;
+  api = new NodeApi(node);
+  control = `http://127.0.0.1:${await api.listen(0, "127.0.0.1")}`;
+  admin = readFileSync(join(data.dir, "admin-token"), "utf8").trim();
+  assert.equal((await call("POST", "/v1/apply", { yaml: YAML, bundles: [upload("A")] })).status, 200);
+});
+
+after(async () => {
+  await api.close();
+  await node.stop();
+  data.remove();
+});
+
+function upload(text: string, status = 200): { service: string; code: string; digest: string } {
+  const code = `var __stratus_module = (() => ({ default: { fetch() { return new Response(${JSON.stringify(text)}, { status: ${status} }); } } }))();`;
+  return { service: "web", code, digest: digestOf(code) };
+}
+
+async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${control}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${admin}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function canary(text: string, canaryOpts: Record<string, unknown>, status = 200): Promise<void> {
+  const r = await call("POST", "/v1/services/web/deploy", { yaml: YAML, bundles: [upload(text, status)], canary: canaryOpts });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+}
+
+async function tally(n: number, headers: Record<string, string> = {}): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const text = await (await fetch(`${gateway}/web`, { headers })).text();
+    counts.set(text, (counts.get(text) ?? 0) + 1);
+  }
+  return counts;
+}
+
+test("a 20% canary gets about a fifth of the requests; promote makes it everyone's version", async () => {
+  await canary("B", { percent: 20 });
+  const counts = await tally(1000);
+  const b = counts.get("B") ?? 0;
+  // Binomial(1000, 0.2): mean 200, sd 12.6; four sd either way.
+  assert.ok(b >= 150 && b <= 250, `B served ${b} of 1000`);
+  assert.equal((counts.get("A") ?? 0) + b, 1000);
+  const stack = (await call("GET", "/v1/stack")).body as { canaries: Record<string, { percent: number }> };
+  assert.equal(stack.canaries["web"]!.percent, 20);
+  assert.equal((await call("POST", "/v1/services/web/promote", {})).status, 200);
+  assert.deepEqual([...(await tally(50)).keys()], ["B"]);
+  assert.deepEqual(((await call("GET", "/v1/stack")).body as { canaries: object }).canaries, {});
+});
+
+test("a sticky canary keeps each client on one version; rollback ends the canary", async () => {
+  await canary("C", { percent: 50, stickyHeader: "x-user" });
+  let onC = 0;
+  for (let u = 0; u < 40; u++) {
+    const seen = await tally(5, { "x-user": `user-${u}` });
+    assert.equal(seen.size, 1, `user-${u} saw ${[...seen.keys()].join(" and ")}`);
+    if (seen.has("C")) onC++;
+  }
+  assert.ok(onC > 5 && onC < 35, `${onC} of 40 users on the canary`);
+  assert.equal((await call("POST", "/v1/services/web/rollback", {})).status, 200);
+  assert.deepEqual([...(await tally(30)).keys()], ["B"]);
+});
+
+test("a canary whose error rate passes its threshold is rolled back by itself, and the audit log says so", async () => {
+  await canary("D", { percent: 50, maxErrorRate: 0.1, window: "5s", minRequests: 10 }, 500);
+  await tally(60);
+  await waitFor(
+    async () => Object.keys(((await call("GET", "/v1/stack")).body as { canaries: object }).canaries).length === 0,
+    10_000,
+    "the automatic rollback",
+  );
+  assert.deepEqual([...(await tally(30)).keys()], ["B"]);
+  const audit = (await call("GET", "/v1/audit")).body["entries"] as { actor: string; action: string; detail: { errorRate: number } }[];
+  const entry = audit.find((e) => e.action === "canary.auto-rollback");
+  assert.ok(entry, "audited");
+  assert.equal(entry.actor, "node");
+  assert.ok(entry.detail.errorRate > 0.1);
+});
+
+test("no failed request while canaries start, promote and roll back under steady load", async () => {
+  let stop = false;
+  const failures: string[] = [];
+  let served = 0;
+  const load = async (): Promise<void> => {
+    while (!stop) {
+      const res = await fetch(`${gateway}/web`);
+      const text = await res.text();
+      if (res.status !== 200) failures.push(`${res.status} ${text}`);
+      else served++;
+    }
+  };
+  const loops = Array.from({ length: 4 }, load);
+  await canary("E", { percent: 30 });
+  await new Promise((r) => setTimeout(r, 100)); // traffic on the split, not a wait for a result
+  assert.equal((await call("POST", "/v1/services/web/promote", {})).status, 200);
+  await canary("F", { percent: 50, stickyCookie: "session" });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal((await call("POST", "/v1/services/web/rollback", {})).status, 200);
+  stop = true;
+  await Promise.all(loops);
+  assert.deepEqual(failures, []);
+  assert.ok(served > 20, `${served} requests served`);
+  assert.deepEqual([...(await tally(20)).keys()], ["E"]);
+});
