@@ -286,3 +286,14 @@ test("docs/control-api.openapi.json is the document the node serves", () => {
   const doc = JSON.parse(readFileSync(new URL("../docs/control-api.openapi.json", import.meta.url), "utf8")) as unknown;
   assert.deepEqual(doc, openapi(), "regenerate it: node --no-node-snapshot -e 'import(\"./src/node/index.ts\").then(...)' (see docs/node.md)");
 });
+
+test("src/cli/control-api.gen.ts (the CLI's types) is generated from the OpenAPI document", async () => {
+  const { generate } = await import("../scripts/gen-control-types.ts");
+  const { format } = await import("prettier");
+  const expected = await format(await generate(openapi() as never), { parser: "typescript", printWidth: 160 });
+  assert.equal(
+    readFileSync(new URL("../src/cli/control-api.gen.ts", import.meta.url), "utf8"),
+    expected,
+    "regenerate: node --no-node-snapshot scripts/gen-control-types.ts && npx prettier --write src/cli/control-api.gen.ts",
+  );
+});

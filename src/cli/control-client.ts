@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { ERROR_CODES, StratusError, type ErrorCode } from "../errors/index.ts";
+import type { Endpoints } from "./control-api.gen.ts";
 
 function configFile(): { url?: string; token?: string } {
   const file = join(process.env["HOME"] ?? homedir(), ".stratus", "config.json");
@@ -66,4 +67,19 @@ export async function callControl<T>(base: string, method: "GET" | "POST" | "PUT
     throw new StratusError(code, e?.message ?? `${base}${path} answered ${res.status}: ${text}`);
   }
   return JSON.parse(text) as T;
+}
+
+/**
+ * Calls one endpoint of the node API, typed from its OpenAPI document (control-api.gen.ts):
+ * `callApi(base, "POST /v1/services/{name}/deploy", { name }, body)`.
+ */
+export function callApi<K extends keyof Endpoints>(
+  base: string,
+  key: K,
+  params: Record<string, string>,
+  ...body: [Endpoints[K]["request"]] extends [never] ? [] : [Endpoints[K]["request"]]
+): Promise<Endpoints[K]["response"]> {
+  const [method, pattern] = key.split(" ") as ["GET" | "POST" | "PUT" | "DELETE", string];
+  const path = pattern.replace(/\{(\w+)\}/g, (_m, n: string) => encodeURIComponent(params[n] ?? ""));
+  return callControl<Endpoints[K]["response"]>(base, method, path, body[0]);
 }

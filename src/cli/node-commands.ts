@@ -7,11 +7,23 @@ import { buildStack } from "../build/index.ts";
 import { loadStack } from "../config/index.ts";
 import { StratusError } from "../errors/index.ts";
 import { NodeApi, NodeServer } from "../node/index.ts";
-import { digestOf, type Plan, type TokenInfo } from "../registry/index.ts";
+import { digestOf, type Role } from "../registry/index.ts";
 import { createLogger } from "../telemetry/index.ts";
-import { callControl, controlBase, useToken } from "./control-client.ts";
+import { callApi, controlBase, useToken } from "./control-client.ts";
 
 type Out = (line: string) => void;
+
+interface DeployFlags {
+  canary?: string;
+  stickyHeader?: string;
+  stickyCookie?: string;
+  maxErrorRate?: string;
+  window?: string;
+  minRequests?: string;
+  url?: string;
+  token?: string;
+  json?: boolean;
+}
 
 function port(name: string) {
   return (v: string): number => {
@@ -74,7 +86,7 @@ export function registerNodeCommands(program: Command, out: Out): void {
       logger.flush?.();
     });
 
-  const printPlan = (r: { plan: Plan; text: string }, json: boolean | undefined): void => out(json ? JSON.stringify(r.plan) : r.text);
+  const printPlan = (r: { plan: unknown; text: string }, json: boolean | undefined): void => out(json ? JSON.stringify(r.plan) : r.text);
 
   program
     .command("plan")
@@ -86,10 +98,15 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .action(async (dir: string, o: { url?: string; token?: string; json?: boolean }) => {
       useToken(o.token);
       const b = await build(dir);
-      const r = await callControl<{ plan: Plan; text: string }>(controlBase(o.url), "POST", "/v1/plan", {
-        yaml: b.yaml,
-        bundles: b.bundles.map(({ service, digest }) => ({ service, digest })),
-      });
+      const r = await callApi(
+        controlBase(o.url),
+        "POST /v1/plan",
+        {},
+        {
+          yaml: b.yaml,
+          bundles: b.bundles.map(({ service, digest }) => ({ service, digest })),
+        },
+      );
       printPlan(r, o.json);
     });
 
@@ -106,15 +123,20 @@ export function registerNodeCommands(program: Command, out: Out): void {
       const base = controlBase(o.url);
       const b = await build(dir);
       if (!o.yes) {
-        const plan = await callControl<{ plan: Plan; text: string }>(base, "POST", "/v1/plan", {
-          yaml: b.yaml,
-          bundles: b.bundles.map(({ service, digest }) => ({ service, digest })),
-        });
+        const plan = await callApi(
+          base,
+          "POST /v1/plan",
+          {},
+          {
+            yaml: b.yaml,
+            bundles: b.bundles.map(({ service, digest }) => ({ service, digest })),
+          },
+        );
         out(plan.text);
         if (plan.plan.changes.length === 0) return;
         if (!(await confirm("apply these changes?"))) throw new StratusError("STRATUS_E_CLI_USAGE", "not applied (answer y to apply, or pass --yes)");
       }
-      const r = await callControl<{ plan: Plan; text: string }>(base, "POST", "/v1/apply", b);
+      const r = await callApi(base, "POST /v1/apply", {}, b);
       out(o.json ? JSON.stringify(r.plan) : `applied:\n${r.text}`);
     });
 
@@ -123,19 +145,48 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .description("Build one service and deploy it (its code and its config from the stack file); the others stay as they run")
     .argument("<service>", "service name")
     .argument("[dir]", "project directory", ".")
+    .option("--canary <percent>", "send only this percent of the service's requests to the new version (end with promote or rollback)")
+    .option("--sticky-header <name>", "canary: keep a client on one version by this request header's value")
+    .option("--sticky-cookie <name>", "canary: keep a client on one version by this cookie's value")
+    .option("--max-error-rate <fraction>", "canary: roll back by itself above this error rate (status >= 500), default 0.05")
+    .option("--window <duration>", 'canary: the window the error rate is measured over, default "60s"')
+    .option("--min-requests <n>", "canary: requests in the window before the rate counts, default 20")
     .option(...url)
     .option(...token)
     .option("--json", "print the result as JSON")
-    .action(async (service: string, dir: string, o: { url?: string; token?: string; json?: boolean }) => {
+    .action(async (service: string, dir: string, o: DeployFlags) => {
       useToken(o.token);
       const b = await build(dir, service);
-      const r = await callControl<{ version: string; plan: Plan; text: string }>(
-        controlBase(o.url),
-        "POST",
-        `/v1/services/${encodeURIComponent(service)}/deploy`,
-        b,
+      const canary =
+        o.canary === undefined
+          ? undefined
+          : {
+              percent: Number(o.canary),
+              ...(o.stickyHeader ? { stickyHeader: o.stickyHeader } : {}),
+              ...(o.stickyCookie ? { stickyCookie: o.stickyCookie } : {}),
+              ...(o.maxErrorRate ? { maxErrorRate: Number(o.maxErrorRate) } : {}),
+              ...(o.window ? { window: o.window } : {}),
+              ...(o.minRequests ? { minRequests: Number(o.minRequests) } : {}),
+            };
+      const r = await callApi(controlBase(o.url), "POST /v1/services/{name}/deploy", { name: service }, { ...b, ...(canary ? { canary } : {}) });
+      if (o.json) return out(JSON.stringify({ service, version: r.version, canary: canary?.percent ?? null }));
+      out(
+        canary
+          ? `canary ${service}@${r.version} takes ${canary.percent}% of its requests (stratus promote ${service} | stratus rollback ${service})`
+          : `deployed ${service}@${r.version}`,
       );
-      out(o.json ? JSON.stringify({ service, version: r.version }) : `deployed ${service}@${r.version}`);
+    });
+
+  program
+    .command("promote")
+    .description("Make a service's canary version the active one for all requests")
+    .argument("<service>", "service name")
+    .option(...url)
+    .option(...token)
+    .action(async (service: string, o: { url?: string; token?: string }) => {
+      useToken(o.token);
+      const r = await callApi(controlBase(o.url), "POST /v1/services/{name}/promote", { name: service }, {});
+      out(`${service} is at ${r.version} for all requests`);
     });
 
   program
@@ -147,11 +198,7 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .option("--json", "print as JSON")
     .action(async (service: string, o: { url?: string; token?: string; json?: boolean }) => {
       useToken(o.token);
-      const r = await callControl<{ versions: { version: string; created: number; digest: string; active: boolean }[] }>(
-        controlBase(o.url),
-        "GET",
-        `/v1/services/${encodeURIComponent(service)}/versions`,
-      );
+      const r = await callApi(controlBase(o.url), "GET /v1/services/{name}/versions", { name: service });
       if (o.json) return out(JSON.stringify(r));
       for (const v of r.versions) out(`${v.active ? "*" : " "} ${v.version}  ${new Date(v.created).toISOString()}  code ${v.digest.slice(0, 12)}`);
     });
@@ -165,12 +212,7 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .option(...token)
     .action(async (service: string, o: { to?: string; url?: string; token?: string }) => {
       useToken(o.token);
-      const r = await callControl<{ version: string }>(
-        controlBase(o.url),
-        "POST",
-        `/v1/services/${encodeURIComponent(service)}/rollback`,
-        o.to ? { to: o.to } : {},
-      );
+      const r = await callApi(controlBase(o.url), "POST /v1/services/{name}/rollback", { name: service }, o.to ? { to: o.to } : {});
       out(`${service} is at ${r.version}`);
     });
 
@@ -183,12 +225,12 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .action(async (o: { yes?: boolean; url?: string; token?: string }) => {
       useToken(o.token);
       const base = controlBase(o.url);
-      const now = await callControl<{ stack: string | null; active: Record<string, string> }>(base, "GET", "/v1/stack");
+      const now = await callApi(base, "GET /v1/stack", {});
       if (now.stack === null) return out("the node runs no stack");
       if (!o.yes && !(await confirm(`remove stack "${now.stack}" (${Object.keys(now.active).join(", ")}) from ${base}?`))) {
         throw new StratusError("STRATUS_E_CLI_USAGE", "not destroyed (answer y, or pass --yes)");
       }
-      const r = await callControl<{ removed: string[] }>(base, "DELETE", "/v1/stack");
+      const r = await callApi(base, "DELETE /v1/stack", {});
       out(`removed ${r.removed.join(", ") || "nothing"}`);
     });
 
@@ -204,11 +246,7 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .option("--json", "print as JSON")
     .action(async (o: { name: string; role: string; ttl?: string; url?: string; token?: string; json?: boolean }) => {
       useToken(o.token);
-      const r = await callControl<TokenInfo & { token: string }>(controlBase(o.url), "POST", "/v1/tokens", {
-        name: o.name,
-        role: o.role,
-        ...(o.ttl ? { ttl: o.ttl } : {}),
-      });
+      const r = await callApi(controlBase(o.url), "POST /v1/tokens", {}, { name: o.name, role: o.role as Role, ...(o.ttl ? { ttl: o.ttl } : {}) });
       out(o.json ? JSON.stringify(r) : `${r.token}\n(token "${r.name}", role ${r.role}, id ${r.id}: store it now, it is not shown again)`);
     });
   tokens
@@ -219,7 +257,7 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .option("--json", "print as JSON")
     .action(async (o: { url?: string; token?: string; json?: boolean }) => {
       useToken(o.token);
-      const r = await callControl<{ tokens: TokenInfo[] }>(controlBase(o.url), "GET", "/v1/tokens");
+      const r = await callApi(controlBase(o.url), "GET /v1/tokens", {});
       if (o.json) return out(JSON.stringify(r));
       for (const t of r.tokens) {
         const state = t.revoked !== null ? "revoked" : t.expires !== null && t.expires < Date.now() ? "expired" : "active";
@@ -234,7 +272,7 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .option(...token)
     .action(async (id: string, o: { url?: string; token?: string }) => {
       useToken(o.token);
-      await callControl(controlBase(o.url), "DELETE", `/v1/tokens/${encodeURIComponent(id)}`);
+      await callApi(controlBase(o.url), "DELETE /v1/tokens/{id}", { id });
       out(`revoked ${id}`);
     });
 
@@ -253,7 +291,7 @@ export function registerNodeCommands(program: Command, out: Out): void {
       const value = Buffer.concat(chunks)
         .toString("utf8")
         .replace(/\r?\n$/, "");
-      await callControl(controlBase(o.url), "PUT", `/v1/secrets/${encodeURIComponent(name)}`, { value });
+      await callApi(controlBase(o.url), "PUT /v1/secrets/{name}", { name }, { value });
       out(`set ${name}`);
     });
   secrets
@@ -264,7 +302,7 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .option("--json", "print as JSON")
     .action(async (o: { url?: string; token?: string; json?: boolean }) => {
       useToken(o.token);
-      const r = await callControl<{ secrets: { name: string; updated: number }[] }>(controlBase(o.url), "GET", "/v1/secrets");
+      const r = await callApi(controlBase(o.url), "GET /v1/secrets", {});
       if (o.json) return out(JSON.stringify(r));
       for (const s of r.secrets) out(`${s.name}  set ${new Date(s.updated).toISOString()}`);
     });
@@ -276,7 +314,7 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .option(...token)
     .action(async (name: string, o: { url?: string; token?: string }) => {
       useToken(o.token);
-      await callControl(controlBase(o.url), "DELETE", `/v1/secrets/${encodeURIComponent(name)}`);
+      await callApi(controlBase(o.url), "DELETE /v1/secrets/{name}", { name });
       out(`deleted ${name}`);
     });
   secrets
@@ -286,7 +324,7 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .option(...token)
     .action(async (o: { url?: string; token?: string }) => {
       useToken(o.token);
-      const r = await callControl<{ keyId: string }>(controlBase(o.url), "POST", "/v1/secrets/rotate", {});
+      const r = await callApi(controlBase(o.url), "POST /v1/secrets/rotate", {}, {});
       out(`master key rotated (now ${r.keyId})`);
     });
 
@@ -299,13 +337,10 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .option("--json", "print as JSON")
     .action(async (o: { limit: string; url?: string; token?: string; json?: boolean }) => {
       useToken(o.token);
-      const r = await callControl<{ entries: { at: number; actor: string; action: string; detail: unknown }[] }>(
-        controlBase(o.url),
-        "GET",
-        `/v1/audit?limit=${Number(o.limit) || 50}`,
-      );
-      if (o.json) return out(JSON.stringify(r));
-      for (const e of r.entries) out(`${new Date(e.at).toISOString()}  ${e.actor.padEnd(12)} ${e.action.padEnd(16)} ${JSON.stringify(e.detail)}`);
+      const r = await callApi(controlBase(o.url), "GET /v1/audit", {});
+      const entries = r.entries.slice(0, Number(o.limit) || 50);
+      if (o.json) return out(JSON.stringify({ entries }));
+      for (const e of entries) out(`${new Date(e.at).toISOString()}  ${e.actor.padEnd(12)} ${e.action.padEnd(16)} ${JSON.stringify(e.detail)}`);
     });
 }
 

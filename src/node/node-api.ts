@@ -9,6 +9,8 @@ import type { AddressInfo } from "node:net";
 import { ControlServer, readJson, type ControlReply } from "../control/index.ts";
 import { StratusError } from "../errors/index.ts";
 import { authorize, formatPlan, ROLES, type Role, type TokenInfo } from "../registry/index.ts";
+import { z } from "zod";
+import { API_BODIES } from "./api-schema.ts";
 import type { CanaryOptions, NodeServer, Upload } from "./node-server.ts";
 
 const MAX_BODY = 64 * 1024 * 1024;
@@ -286,15 +288,21 @@ export function openapi(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of table) {
     const p = r.path.replace(/:([A-Za-z]+)/g, "{$1}");
+    const bodies = (API_BODIES as Record<string, { request?: z.ZodType; response: z.ZodType }>)[`${r.method} ${p}`];
+    const schema = (t: z.ZodType | undefined): Record<string, unknown> => {
+      if (!t) return { type: "object" };
+      const { $schema: _s, ...rest } = z.toJSONSchema(t, { io: "input" }) as Record<string, unknown>;
+      return rest;
+    };
     const params = [...r.path.matchAll(/:([A-Za-z]+)/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
     (paths[p] ??= {})[r.method.toLowerCase()] = {
       summary: r.summary,
       "x-stratus-role": r.role,
       security: [{ bearer: [] }],
       ...(params.length ? { parameters: params } : {}),
-      ...(r.method === "POST" || r.method === "PUT" ? { requestBody: { content: { "application/json": { schema: { type: "object" } } } } } : {}),
+      ...(r.method === "POST" || r.method === "PUT" ? { requestBody: { content: { "application/json": { schema: schema(bodies?.request) } } } } : {}),
       responses: {
-        "200": { description: "OK", content: { "application/json": { schema: { type: "object" } } } },
+        "200": { description: "OK", content: { "application/json": { schema: schema(bodies?.response) } } },
         "401": { description: "No token, or a malformed, unknown, expired or revoked one (STRATUS_E_UNAUTHORIZED)" },
         "403": { description: `The token's role is below ${r.role} (STRATUS_E_FORBIDDEN)` },
       },
