@@ -272,7 +272,7 @@ export class EventBus {
   ): Promise<Published> {
     this.#checkTopic(topic);
     const ev = makeEvent(topic, source, data, opts, this.#clock());
-    return this.#append(ev);
+    return this.#append(ev, opts.id !== undefined);
   }
 
   /** Publishes for a function: `data` is JSON text already (or null). */
@@ -293,13 +293,13 @@ export class EventBus {
     let body = serialise(ev);
     if (data !== null) body = `${body.slice(0, -1)},"data":${data}}`;
     if (body.length > 65536) serialise(JSON.parse(body) as CloudEvent);
-    const [r] = await this.#store.append([{ topic, id: ev.id, key: keyOf(ev), time: this.#clock(), body }]);
+    const [r] = await this.#store.append([{ topic, id: ev.id, key: keyOf(ev), time: this.#clock(), body, dedupe: opts.id !== null }]);
     this.#kick();
     return { id: ev.id, topic, seq: r!.seq, duplicate: r!.duplicate };
   }
 
-  async #append(ev: CloudEvent): Promise<Published> {
-    const [r] = await this.#store.append([{ topic: ev.type, id: ev.id, key: keyOf(ev), time: this.#clock(), body: serialise(ev) }]);
+  async #append(ev: CloudEvent, dedupe: boolean): Promise<Published> {
+    const [r] = await this.#store.append([{ topic: ev.type, id: ev.id, key: keyOf(ev), time: this.#clock(), body: serialise(ev), dedupe }]);
     this.#kick();
     return { id: ev.id, topic: ev.type, seq: r!.seq, duplicate: r!.duplicate };
   }
@@ -340,7 +340,7 @@ export class EventBus {
     };
     await this.#store.createInvocation(record);
     const ev = makeEvent(`${INVOKE_TOPIC}${service}`, `/gateway`, { id }, { id }, now);
-    await this.#store.append([{ topic: ev.type, id, key: null, time: now, body: serialise(ev) }]);
+    await this.#store.append([{ topic: ev.type, id, key: null, time: now, body: serialise(ev), dedupe: false }]);
     this.#kick();
     return record;
   }

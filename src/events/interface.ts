@@ -13,7 +13,7 @@
  * - **A total order per store.** `seq` grows strictly with every appended event, across topics;
  *   `read(topic, after)` returns a topic's events in `seq` order with no gaps that later fill in.
  * - **Idempotent append.** Appending an event whose (topic, id) is already retained stores nothing
- *   and reports the original `seq` with `duplicate: true`.
+ *   and reports the original `seq` with `duplicate: true` (for appends with `dedupe` not false).
  * - **Leases are exclusive while valid.** At most one owner holds a subscription's (or the cron
  *   table's) lease until `leaseUntil`; an owner that stops renewing loses it when it expires.
  */
@@ -37,8 +37,13 @@ export interface CloudEvent {
 /** One event to append. */
 export interface AppendInput {
   readonly topic: string;
-  /** The CloudEvent's id (deduplicated per topic while retained). */
+  /** The CloudEvent's id (deduplicated per topic while retained, unless `dedupe` is false). */
   readonly id: string;
+  /**
+   * False when the id was made by Stratus (a new UUID) and so cannot repeat: the store skips the
+   * duplicate check and its index for it. Default true.
+   */
+  readonly dedupe?: boolean;
   /** The ordering key, if any. */
   readonly key: string | null;
   /** Epoch milliseconds the event was accepted (replay by time uses it). */

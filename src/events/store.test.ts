@@ -153,3 +153,25 @@ test("SqliteEventStore: an acknowledged append is in the file for the next proce
   other.close();
   s.close();
 });
+
+test("SqliteEventStore: a file from before the partial dedup index is migrated, and its ids stay deduplicated", async () => {
+  const { DatabaseSync } = await import("node:sqlite");
+  const dir = mkdtempSync(join(tmpdir(), "stratus-events-"));
+  dirs.push(dir);
+  const file = join(dir, "events.sqlite");
+  const old = new DatabaseSync(file);
+  old.exec(
+    "CREATE TABLE events (seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, id TEXT NOT NULL, key TEXT, time INTEGER NOT NULL, body TEXT NOT NULL); CREATE UNIQUE INDEX events_topic_id ON events (topic, id); INSERT INTO events (topic, id, key, time, body) VALUES ('t', 'kept', NULL, 1, '{}');",
+  );
+  old.close();
+  const s = new SqliteEventStore({ file });
+  const [again] = await s.append([ev("t", "kept")]);
+  assert.equal(again!.duplicate, true);
+  const [fresh, twin] = await s.append([
+    { ...ev("t", "generated"), dedupe: false },
+    { ...ev("t", "generated"), dedupe: false },
+  ]);
+  assert.equal(fresh!.duplicate, false);
+  assert.equal(twin!.duplicate, false, "ids Stratus made are not checked");
+  s.close();
+});

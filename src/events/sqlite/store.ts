@@ -21,8 +21,7 @@ export interface SqliteEventStoreOptions {
 }
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, id TEXT NOT NULL, key TEXT, time INTEGER NOT NULL, body TEXT NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS events_topic_id ON events (topic, id);
+CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, id TEXT NOT NULL, key TEXT, time INTEGER NOT NULL, body TEXT NOT NULL, dedup_id TEXT);
 CREATE INDEX IF NOT EXISTS events_topic_seq ON events (topic, seq);
 CREATE TABLE IF NOT EXISTS subscriptions (name TEXT PRIMARY KEY, topic TEXT NOT NULL, cursor INTEGER NOT NULL, generation INTEGER NOT NULL DEFAULT 0, owner TEXT, lease_until INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS retries (sub TEXT NOT NULL, seq INTEGER NOT NULL, attempts INTEGER NOT NULL, visible_at INTEGER NOT NULL, last_error TEXT NOT NULL, PRIMARY KEY (sub, seq)) WITHOUT ROWID;
@@ -62,6 +61,7 @@ export class SqliteEventStore implements EventStore {
       this.#db = new DatabaseSync(opts.file, { timeout: 10_000 });
       this.#db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=${opts.durability === "normal" ? "NORMAL" : "FULL"};`);
       this.#db.exec(SCHEMA);
+      this.#migrate();
     } catch (err) {
       throw new StratusError(
         "STRATUS_E_EVENT_STORE",
@@ -73,8 +73,8 @@ export class SqliteEventStore implements EventStore {
     }
     const p = (sql: string): StatementSync => this.#db.prepare(sql);
     this.#s = {
-      insert: p("INSERT INTO events (topic, id, key, time, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (topic, id) DO NOTHING RETURNING seq"),
-      seqOf: p("SELECT seq FROM events WHERE topic = ? AND id = ?"),
+      insert: p("INSERT INTO events (topic, id, key, time, body, dedup_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+      seqOf: p("SELECT seq FROM events WHERE topic = ? AND dedup_id = ?"),
       read: p("SELECT seq, topic, key, time, body FROM events WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?"),
       head: p("SELECT coalesce(max(seq), 0) AS seq FROM events"),
       atTime: p("SELECT coalesce(min(seq), -1) AS seq FROM events WHERE topic = ? AND time >= ?"),
@@ -92,7 +92,6 @@ export class SqliteEventStore implements EventStore {
       due: p(
         "SELECT r.attempts, r.visible_at, r.last_error, e.seq, e.topic, e.key, e.time, e.body FROM retries r JOIN events e ON e.seq = r.seq WHERE r.sub = ? AND r.visible_at <= ? ORDER BY r.visible_at, r.seq LIMIT ?",
       ),
-      orphanRetries: p("DELETE FROM retries WHERE sub = ? AND seq NOT IN (SELECT seq FROM events)"),
       nextRetry: p("SELECT min(visible_at) AS at FROM retries WHERE sub = ?"),
       dropRetry: p("DELETE FROM retries WHERE sub = ? AND seq = ?"),
       dead: p(
@@ -115,6 +114,26 @@ export class SqliteEventStore implements EventStore {
         "INSERT INTO cron (id, last_due) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET last_due = excluded.last_due WHERE cron.last_due IS NULL OR cron.last_due < excluded.last_due RETURNING last_due",
       ),
     };
+  }
+
+  /**
+   * Version 1: only ids given by the publisher are deduplicated (a partial unique index on
+   * dedup_id); a file from before keeps every id deduplicated.
+   */
+  #migrate(): void {
+    const version = Number(this.#db.prepare("PRAGMA user_version").get()?.["user_version"] ?? 0);
+    if (version >= 1) return;
+    const cols = this.#db
+      .prepare("PRAGMA table_info(events)")
+      .all()
+      .map((c) => c["name"]);
+    this.#db.exec("BEGIN IMMEDIATE");
+    if (!cols.includes("dedup_id")) {
+      this.#db.exec("ALTER TABLE events ADD COLUMN dedup_id TEXT; UPDATE events SET dedup_id = id;");
+    }
+    this.#db.exec(
+      "DROP INDEX IF EXISTS events_topic_id; CREATE UNIQUE INDEX IF NOT EXISTS events_dedup ON events (topic, dedup_id) WHERE dedup_id IS NOT NULL; PRAGMA user_version = 1; COMMIT;",
+    );
   }
 
   /** Queues a write for the next group commit. */
@@ -165,8 +184,9 @@ export class SqliteEventStore implements EventStore {
   append(events: readonly AppendInput[]): Promise<AppendResult[]> {
     return this.#write(() =>
       events.map((e) => {
-        const row = this.#s["insert"]!.get(e.topic, e.id, e.key, e.time, e.body);
-        if (row) return { seq: Number(row["seq"]), duplicate: false };
+        const dedupe = e.dedupe !== false;
+        const r = this.#s["insert"]!.run(e.topic, e.id, e.key, e.time, e.body, dedupe ? e.id : null);
+        if (Number(r.changes) > 0) return { seq: Number(r.lastInsertRowid), duplicate: false };
         const old = this.#s["seqOf"]!.get(e.topic, e.id);
         return { seq: Number(old?.["seq"] ?? 0), duplicate: true };
       }),
