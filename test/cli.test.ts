@@ -26,9 +26,29 @@ async function stratus(args: string[], cwd?: string): Promise<{ code: number; st
 test("--help everywhere", async () => {
   const top = await stratus(["--help"]);
   assert.equal(top.code, 0);
-  for (const cmd of ["init", "dev", "invoke", "check", "schema"]) assert.match(top.stdout, new RegExp(`\\b${cmd}\\b`));
-  for (const cmd of ["init", "dev", "invoke", "check"]) {
-    const r = await stratus([cmd, "--help"]);
+  const commands = [
+    "init",
+    "dev",
+    "invoke",
+    "status",
+    "events",
+    "check",
+    "schema",
+    "start",
+    "plan",
+    "apply",
+    "deploy",
+    "promote",
+    "versions",
+    "rollback",
+    "destroy",
+    "tokens",
+    "secrets",
+    "audit",
+  ];
+  for (const cmd of commands) assert.match(top.stdout, new RegExp(`\\b${cmd}\\b`));
+  for (const cmd of [...commands, "events publish", "events dlq", "events replay", "tokens create", "secrets set"]) {
+    const r = await stratus([...cmd.split(" "), "--help"]);
     assert.equal(r.code, 0, cmd);
     assert.match(r.stdout, /Usage: stratus/);
   }

@@ -88,6 +88,11 @@ test("apply refuses a missing secret; secrets set reads stdin; apply, deploy, ve
   const badCanary = await stratus(["deploy", "hello", app.dir, "--canary", "150"]);
   assert.equal(badCanary.code, 1);
   assert.match(badCanary.stderr, /between 0 and 100/);
+  const status = await stratus(["status"]);
+  assert.match(status.stdout, /stack "cli-node"/);
+  assert.match(status.stdout, /^hello +\w{12}/m);
+  const events = await stratus(["events", "list", "--json"]);
+  assert.equal(events.code, 0, events.stderr);
   const secrets = await stratus(["secrets", "list"]);
   assert.match(secrets.stdout, /^GREETING {2}set /);
   assert.ok(!secrets.stdout.includes("hello from a secret"));
