@@ -29,7 +29,7 @@ before(async () => {
     "stratus.yaml": `name: cli-node\nservices:\n  hello:\n    entry: hello.ts\n    routes: ["GET /hello"]\n    bindings:\n      GREETING: { secret: GREETING }\n`,
     "hello.ts": `export default { fetch(_r: Request, env: { GREETING: string }) { return new Response(env.GREETING + " v1"); } };`,
   });
-  child = spawn(process.execPath, ["--no-node-snapshot", MAIN, "start", "--data", data.dir, "--port", "0", "--control-port", "0", "--workers", "1", "--json"], {
+  child = spawn(process.execPath, ["--no-node-snapshot", MAIN, "start", "--data", data.dir, "--port", "0", "--control-port", "0", "--workers", "2", "--json"], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, NODE_OPTIONS: "" },
   });
@@ -91,6 +91,18 @@ test("apply refuses a missing secret; secrets set reads stdin; apply, deploy, ve
   const status = await stratus(["status"]);
   assert.match(status.stdout, /stack "cli-node"/);
   assert.match(status.stdout, /^hello +\w{12}/m);
+  const logs = await stratus(["logs", "--service", "hello", "--json"]);
+  assert.equal(logs.code, 0, logs.stderr);
+  const records = logs.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { service: string; msg: string; status?: number });
+  assert.ok(records.length > 0 && records.every((r) => r.service === "hello"));
+  assert.ok(
+    records.some((r) => r.msg === "GET /hello 200"),
+    logs.stdout.slice(0, 300),
+  );
+  assert.ok(!logs.stdout.includes("hello from a secret"), "a log line never carries the secret's value");
   const events = await stratus(["events", "list", "--json"]);
   assert.equal(events.code, 0, events.stderr);
   const secrets = await stratus(["secrets", "list"]);

@@ -31,6 +31,7 @@ export interface Endpoints {
   "PUT /v1/secrets/{name}": { request: PutV1SecretsNameRequest; response: PutV1SecretsNameResponse };
   "DELETE /v1/secrets/{name}": { request: never; response: DeleteV1SecretsNameResponse };
   "POST /v1/secrets/rotate": { request: PostV1SecretsRotateRequest; response: PostV1SecretsRotateResponse };
+  "GET /v1/logs": { request: never; response: GetV1LogsResponse };
   "GET /v1/audit": { request: never; response: GetV1AuditResponse };
 }
 
@@ -253,6 +254,11 @@ export interface PostV1SecretsRotateResponse {
   keyId: string;
 }
 export interface PostV1SecretsRotateRequest {}
+export interface GetV1LogsResponse {
+  lines: {
+    [k: string]: unknown;
+  }[];
+}
 export interface GetV1AuditResponse {
   entries: {
     id: number;

@@ -71,7 +71,8 @@ export async function callControl<T>(base: string, method: "GET" | "POST" | "PUT
 
 /**
  * Calls one endpoint of the node API, typed from its OpenAPI document (control-api.gen.ts):
- * `callApi(base, "POST /v1/services/{name}/deploy", { name }, body)`.
+ * `callApi(base, "POST /v1/services/{name}/deploy", { name }, body)`; parameters the path does not
+ * name become the query string.
  */
 export function callApi<K extends keyof Endpoints>(
   base: string,
@@ -80,6 +81,12 @@ export function callApi<K extends keyof Endpoints>(
   ...body: [Endpoints[K]["request"]] extends [never] ? [] : [Endpoints[K]["request"]]
 ): Promise<Endpoints[K]["response"]> {
   const [method, pattern] = key.split(" ") as ["GET" | "POST" | "PUT" | "DELETE", string];
-  const path = pattern.replace(/\{(\w+)\}/g, (_m, n: string) => encodeURIComponent(params[n] ?? ""));
-  return callControl<Endpoints[K]["response"]>(base, method, path, body[0]);
+  const used = new Set<string>();
+  const path = pattern.replace(/\{(\w+)\}/g, (_m, n: string) => {
+    used.add(n);
+    return encodeURIComponent(params[n] ?? "");
+  });
+  // Parameters the path does not name go in the query string.
+  const query = new URLSearchParams(Object.entries(params).filter(([k]) => !used.has(k))).toString();
+  return callControl<Endpoints[K]["response"]>(base, method, query ? `${path}?${query}` : path, body[0]);
 }

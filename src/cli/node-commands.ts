@@ -8,7 +8,7 @@ import { loadStack } from "../config/index.ts";
 import { StratusError } from "../errors/index.ts";
 import { NodeApi, NodeServer } from "../node/index.ts";
 import { digestOf, type Role } from "../registry/index.ts";
-import { createLogger } from "../telemetry/index.ts";
+import { createLogger, LogBuffer } from "../telemetry/index.ts";
 import { callApi, controlBase, useToken } from "./control-client.ts";
 
 type Out = (line: string) => void;
@@ -69,8 +69,19 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .option("--json", "log JSON lines (the default when not a terminal)")
     .action(async (o: { data: string; host: string; port: number; controlPort: number; workers: number; json?: boolean }) => {
       const json = o.json ?? !process.stdout.isTTY;
-      const logger = createLogger({ json });
-      const node = new NodeServer({ dataDir: o.data, host: o.host, port: o.port, controlPort: o.controlPort, workers: o.workers, logger, print: out, json });
+      const logs = new LogBuffer();
+      const logger = createLogger({ json, buffer: logs });
+      const node = new NodeServer({
+        dataDir: o.data,
+        host: o.host,
+        port: o.port,
+        controlPort: o.controlPort,
+        workers: o.workers,
+        logger,
+        print: out,
+        json,
+        logs,
+      });
       const gw = await node.start();
       const api = new NodeApi(node);
       const cp = await api.listen(o.controlPort, o.host);
@@ -326,6 +337,47 @@ export function registerNodeCommands(program: Command, out: Out): void {
       useToken(o.token);
       const r = await callApi(controlBase(o.url), "POST /v1/secrets/rotate", {}, {});
       out(`master key rotated (now ${r.keyId})`);
+    });
+
+  program
+    .command("logs")
+    .description("Recent log lines of a node (requests, console output, notices), oldest first")
+    .option("--service <name>", "only this service's lines")
+    .option("--since <when>", 'from this time: "10m", "2h" ago, or an ISO time (default: the last lines)')
+    .option("--limit <n>", "at most this many lines", "200")
+    .option("-f, --follow", "keep printing new lines (Ctrl-C stops)")
+    .option(...url)
+    .option(...token)
+    .option("--json", "one JSON record per line")
+    .action(async (o: { service?: string; since?: string; limit: string; follow?: boolean; url?: string; token?: string; json?: boolean }) => {
+      useToken(o.token);
+      let since: number | undefined;
+      if (o.since !== undefined) {
+        const ago = /^(\d+)(s|m|h|d)$/.exec(o.since);
+        since = ago ? Date.now() - Number(ago[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[ago[2] as "s" | "m" | "h" | "d"] : Date.parse(o.since);
+        if (Number.isNaN(since)) throw new InvalidArgumentError(`--since takes "10m", "2h" or an ISO time, got "${o.since}"`);
+      }
+      const base = controlBase(o.url);
+      let stop = false;
+      process.once("SIGINT", () => (stop = true));
+      for (;;) {
+        const params: Record<string, string> = { limit: String(Number(o.limit) || 200) };
+        if (o.service) params["service"] = o.service;
+        if (since !== undefined) params["since"] = String(since);
+        const r = await callApi(base, "GET /v1/logs", params);
+        for (const rec of r.lines) {
+          if (o.json) out(JSON.stringify(rec));
+          else {
+            const t = new Date(Number(rec["time"] ?? 0)).toISOString();
+            const svc = typeof rec["service"] === "string" ? `${rec["service"]} ` : "";
+            const id = typeof rec["requestId"] === "string" ? ` [${rec["requestId"].slice(0, 8)}]` : "";
+            out(`${t} ${svc}${String(rec["msg"] ?? "")}${id}`);
+          }
+          since = Number(rec["time"] ?? 0) + 1;
+        }
+        if (!o.follow || stop) break;
+        await new Promise((res) => setTimeout(res, 1000));
+      }
     });
 
   program

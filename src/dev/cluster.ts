@@ -19,6 +19,7 @@ export type ToWorker =
   | { type: "load"; stack: ResolvedStack; bundles: BundleRef[]; secrets: [string, string][]; seq: number }
   | { type: "metrics"; seq: number }
   | { type: "canary"; service: string; canary: CanarySpec | null; seq: number }
+  | { type: "logs"; since?: number; service?: string; limit?: number; seq: number }
   | { type: "stop"; seq: number }
   | { type: "grant"; id: number; ok: boolean; seq: 0 }
   | { type: "reclaim"; service: string; seq: 0 }
@@ -29,6 +30,7 @@ export type FromWorker =
   | { type: "listening"; port: number; seq: number }
   | { type: "loaded"; outcomes: LoadOutcome[]; seq: number }
   | { type: "canaried"; seq: number }
+  | { type: "logs"; lines: Record<string, unknown>[]; seq: number }
   | { type: "metrics"; metrics: MetricsJson; seq: number }
   | { type: "failed"; message: string; code?: string; seq: number }
   | { type: "recycle"; rssMb: number; seq: 0 }
@@ -53,6 +55,8 @@ export interface ClusterOptions {
   stateDir: string;
   /** The event store file the workers share. */
   eventsFile: string;
+  /** Keep each worker's recent log lines for logs() (stratus start). */
+  logBuffer?: boolean;
   json: boolean;
   /** Log level of the workers (default "info"). */
   logLevel?: string;
@@ -111,6 +115,7 @@ export class ClusterWorkers implements Workers {
       STRATUS_WORKER: "1",
       STRATUS_STATE_DIR: this.#opts.stateDir,
       STRATUS_EVENTS_FILE: this.#opts.eventsFile,
+      STRATUS_LOG_BUFFER: this.#opts.logBuffer ? "1" : "0",
       STRATUS_LOG_JSON: this.#opts.json ? "1" : "0",
       STRATUS_LOG_LEVEL: this.#opts.logLevel ?? "info",
       STRATUS_MAX_RSS_MB: String(this.#opts.maxWorkerRssMb ?? 1536),
@@ -272,6 +277,17 @@ export class ClusterWorkers implements Workers {
     if (canary === null) this.#canaries.delete(service);
     else this.#canaries.set(service, canary);
     await Promise.all([...this.#workers].map((w) => this.#ask(w, { type: "canary", service, canary, seq: ++this.#seq })));
+  }
+
+  /** Recent log records of every worker, oldest first (the last `limit`). */
+  async logs(opts: { since?: number; service?: string; limit?: number }): Promise<Record<string, unknown>[]> {
+    const replies = await Promise.all(
+      [...this.#workers].map((w) =>
+        this.#ask<{ type: "logs"; lines: Record<string, unknown>[]; seq: number }>(w, { type: "logs", ...opts, seq: ++this.#seq }).catch(() => null),
+      ),
+    );
+    const all = replies.flatMap((r) => r?.lines ?? []).sort((a, b) => Number(a["time"] ?? 0) - Number(b["time"] ?? 0));
+    return opts.limit !== undefined ? all.slice(-opts.limit) : all;
   }
 
   /** Every worker's metrics, summed. */

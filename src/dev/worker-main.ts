@@ -2,13 +2,14 @@
 import type { AddressInfo } from "node:net";
 import type { Capacity } from "../runtime/index.ts";
 import { StackHost } from "../stack/index.ts";
-import { createLogger } from "../telemetry/index.ts";
+import { createLogger, LogBuffer } from "../telemetry/index.ts";
 import type { FromWorker, ToWorker } from "./cluster.ts";
 
 let host: StackHost | null = null;
 const json = process.env["STRATUS_LOG_JSON"] === "1";
 const stateDir = process.env["STRATUS_STATE_DIR"] ?? null;
 const eventsFile = process.env["STRATUS_EVENTS_FILE"] ?? null;
+const logs = process.env["STRATUS_LOG_BUFFER"] === "1" ? new LogBuffer() : null;
 
 function send(m: FromWorker): void {
   process.send?.(m);
@@ -31,7 +32,12 @@ const capacity: Capacity = {
 };
 
 function ensureHost(): StackHost {
-  host ??= new StackHost({ stateDir, eventsFile, capacity, logger: createLogger({ json, level: process.env["STRATUS_LOG_LEVEL"] ?? "info" }) });
+  host ??= new StackHost({
+    stateDir,
+    eventsFile,
+    capacity,
+    logger: createLogger({ json, level: process.env["STRATUS_LOG_LEVEL"] ?? "info", ...(logs ? { buffer: logs } : {}) }),
+  });
   return host;
 }
 
@@ -47,6 +53,17 @@ async function handle(m: ToWorker): Promise<void> {
     } else if (m.type === "canary") {
       await ensureHost().canary(m.service, m.canary);
       send({ type: "canaried", seq: m.seq });
+    } else if (m.type === "logs") {
+      send({
+        type: "logs",
+        lines:
+          logs?.read({
+            ...(m.since !== undefined ? { since: m.since } : {}),
+            ...(m.service !== undefined ? { service: m.service } : {}),
+            ...(m.limit !== undefined ? { limit: m.limit } : {}),
+          }) ?? [],
+        seq: m.seq,
+      });
     } else if (m.type === "metrics") {
       send({ type: "metrics", metrics: await ensureHost().metrics.registry.getMetricsAsJSON(), seq: m.seq });
     } else if (m.type === "stop") {
@@ -66,7 +83,7 @@ async function handle(m: ToWorker): Promise<void> {
 
 // Messages are handled one at a time, in order.
 let chain: Promise<void> = Promise.resolve();
-const TYPES = new Set(["start", "load", "metrics", "canary", "stop"]);
+const TYPES = new Set(["start", "load", "metrics", "canary", "logs", "stop"]);
 process.on("message", (m: ToWorker) => {
   if (typeof m !== "object" || m === null) return;
   // Budget messages are answered at once, not behind a deploy in the chain.

@@ -18,6 +18,8 @@ export interface Workers {
   canary(service: string, canary: CanarySpec | null): Promise<void>;
   /** Per-service metrics, summed over the worker processes. */
   metrics(): Promise<Registry>;
+  /** Recent log records kept by worker processes (none when the process's own logger keeps them). */
+  logs(opts: { since?: number; service?: string; limit?: number }): Promise<Record<string, unknown>[]>;
   /** Graceful stop: in-flight requests finish. */
   close(): Promise<void>;
 }
@@ -39,6 +41,9 @@ export class InProcessWorkers implements Workers {
   }
   metrics(): Promise<Registry> {
     return Promise.resolve(this.host.metrics.registry);
+  }
+  logs(): Promise<Record<string, unknown>[]> {
+    return Promise.resolve([]);
   }
   close(): Promise<void> {
     return this.host.close();

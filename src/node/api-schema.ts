@@ -84,5 +84,6 @@ export const API_BODIES = {
   "GET /v1/audit": {
     response: z.object({ entries: z.array(z.object({ id: z.number(), at: z.number(), actor: z.string(), action: z.string(), detail: Loose })) }),
   },
+  "GET /v1/logs": { response: z.object({ lines: z.array(Loose) }) },
   "GET /v1/status": { response: z.object({ stack: z.string(), services: z.array(Loose) }) },
 } as const satisfies Record<string, { request?: z.ZodType; response: z.ZodType }>;

@@ -271,6 +271,23 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
     },
     {
       method: "GET",
+      path: "/v1/logs",
+      role: "reader",
+      summary: "Recent log lines of the node and its workers: ?service=&since=<epoch ms>&limit=",
+      run: async ({ url }) => {
+        const q = url.searchParams;
+        const since = q.get("since");
+        const service = q.get("service");
+        const lines = await node.logs({
+          ...(since !== null ? { since: Number(since) || 0 } : {}),
+          ...(service !== null ? { service } : {}),
+          limit: Math.min(5000, Number(q.get("limit") ?? 200) || 200),
+        });
+        return json(200, { lines });
+      },
+    },
+    {
+      method: "GET",
       path: "/v1/audit",
       role: "admin",
       summary: "The audit log, newest first",

@@ -26,7 +26,7 @@ import {
   type VersionRecord,
 } from "../registry/index.ts";
 import type { BundleRef, LoadOutcome } from "../stack/index.ts";
-import type { Logger } from "../telemetry/index.ts";
+import type { LogBuffer, Logger } from "../telemetry/index.ts";
 
 /** Options of NodeServer. */
 export interface NodeServerOptions {
@@ -43,6 +43,8 @@ export interface NodeServerOptions {
   logLevel?: string;
   /** The clock of tokens, versions and the audit log (default Date.now). */
   clock?: () => number;
+  /** Where `logger` also keeps its lines, for GET /v1/logs (worker processes keep their own). */
+  logs?: LogBuffer;
 }
 
 /** A bundle as uploaded: its code and the sha256 the client computed. */
@@ -137,6 +139,7 @@ export class NodeServer {
             eventsFile,
             json: o.json ?? true,
             logger: o.logger,
+            logBuffer: true,
             ...(o.logLevel ? { logLevel: o.logLevel } : {}),
           })
         : new InProcessWorkers({ stateDir, eventsFile, logger: o.logger });
@@ -607,6 +610,14 @@ export class NodeServer {
   revokeToken(id: string, actor: string): void {
     if (!this.registry.revokeToken(id, this.#clock())) throw new StratusError("STRATUS_E_CLI_USAGE", `no token "${id}"; list them with "stratus tokens list"`);
     this.registry.audit({ at: this.#clock(), actor, action: "token.revoke", detail: { id } });
+  }
+
+  /** Recent log records of the node and its workers, oldest first. */
+  async logs(opts: { since?: number; service?: string; limit?: number }): Promise<Record<string, unknown>[]> {
+    const limit = opts.limit ?? 200;
+    const mine = this.#o.logs?.read({ ...opts, limit }) ?? [];
+    const theirs = await this.#workers.logs({ ...opts, limit });
+    return [...mine, ...theirs].sort((a, b) => Number(a["time"] ?? 0) - Number(b["time"] ?? 0)).slice(-limit);
   }
 
   /** Metrics of every worker, summed. */

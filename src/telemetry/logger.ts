@@ -4,6 +4,7 @@
  */
 import pino, { type Logger } from "pino";
 import pretty from "pino-pretty";
+import type { LogBuffer } from "./log-buffer.ts";
 
 export type { Logger };
 
@@ -15,6 +16,8 @@ export interface LoggerOptions {
   level?: string;
   /** Where lines go (default stdout). */
   destination?: NodeJS.WritableStream;
+  /** Also keep the JSON lines here (for `stratus logs`). */
+  buffer?: LogBuffer;
 }
 
 /** Creates the process logger. */
@@ -22,17 +25,24 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const json = opts.json ?? !process.stdout.isTTY;
   // Epoch milliseconds: the cheapest timestamp on the per-request path; pretty output shows clock time.
   const base = { level: opts.level ?? "info", base: undefined };
-  if (json) return pino(base, opts.destination ?? pino.destination({ dest: 1, sync: false }));
+  const out: pino.DestinationStream = json
+    ? ((opts.destination as pino.DestinationStream | undefined) ?? pino.destination({ dest: 1, sync: false }))
+    : pretty({
+        colorize: true,
+        sync: true,
+        translateTime: "HH:MM:ss.l",
+        hideObject: true,
+        destination: opts.destination ?? 1,
+        messageFormat: prettyLine,
+      });
+  if (!opts.buffer) return pino(base, out);
+  const level = (opts.level ?? "info") as pino.Level;
   return pino(
     base,
-    pretty({
-      colorize: true,
-      sync: true,
-      translateTime: "HH:MM:ss.l",
-      hideObject: true,
-      destination: opts.destination ?? 1,
-      messageFormat: prettyLine,
-    }),
+    pino.multistream([
+      { level, stream: out },
+      { level, stream: opts.buffer },
+    ]),
   );
 }
 
