@@ -98,3 +98,17 @@ test("a publish over 256 KiB is refused inside the function with its code; nothi
   assert.match(body.message, /limit is 262144 \(256 KiB\)/);
   assert.equal(await stack.host.events.store.head(), before);
 });
+
+test("events for a service with no running version wait (no attempt counted) and are delivered once it is back", async () => {
+  const bundles = (await import("../src/build/index.ts")).builtBundles(await (await import("../src/build/index.ts")).buildStack(stack.stack));
+  await stack.host.runtime.remove("worker");
+  await send("wait-1", "ok");
+  // Offered every 250 ms and deferred each time: nothing is dead-lettered meanwhile.
+  await new Promise((r) => setTimeout(r, 700));
+  assert.ok(!(await stack.host.events.deadLetters("worker:job")).some((d) => d.event.body.includes('"wait-1"')));
+  await stack.host.runtime.deploy(
+    stack.stack.services.find((s) => s.name === "worker")!,
+    bundles.find((b) => b.service === "worker")!,
+  );
+  await waitFor(async () => (await (await stack.fetch("/done")).text()).includes("wait-1,"), 10_000, "delivery once the service is back");
+});
