@@ -69,8 +69,14 @@ test("a 20% canary gets about a fifth of the requests; promote makes it everyone
   // Binomial(1000, 0.2): mean 200, sd 12.6; four sd either way.
   assert.ok(b >= 150 && b <= 250, `B served ${b} of 1000`);
   assert.equal((counts.get("A") ?? 0) + b, 1000);
-  const stack = (await call("GET", "/v1/stack")).body as { canaries: Record<string, { percent: number }> };
+  const stack = (await call("GET", "/v1/stack")).body as { canaries: Record<string, { percent: number; version: string }> };
   assert.equal(stack.canaries["web"]!.percent, 20);
+  const status = (await call("GET", "/v1/status")).body as {
+    services: { service: string; canary: { version: string; percent: number; instances: number } | null }[];
+  };
+  const web = status.services.find((s) => s.service === "web")!;
+  assert.deepEqual([web.canary?.version, web.canary?.percent], [stack.canaries["web"]!.version, 20]);
+  assert.ok(web.canary!.instances >= 1);
   assert.equal((await call("POST", "/v1/services/web/promote", {})).status, 200);
   assert.deepEqual([...(await tally(50)).keys()], ["B"]);
   assert.deepEqual(((await call("GET", "/v1/stack")).body as { canaries: object }).canaries, {});

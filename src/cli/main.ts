@@ -185,7 +185,7 @@ program
     ];
     const rows = body.services.map((s) => [
       s.service,
-      s.versions.join(",") || "-",
+      (s.versions.join(",") || "-") + (s.canary ? ` + canary ${s.canary.version} ${s.canary.percent}% (${s.canary.instances})` : ""),
       `${s.instances} (${s.busy}/${s.instances - s.busy})`,
       `${s.desired}${s.panic > 0 ? " (panic)" : ""}`,
       String(s.inFlight),

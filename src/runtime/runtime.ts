@@ -99,6 +99,8 @@ export interface ServiceStatus {
   desired: number;
   /** True while a burst holds the pool in panic mode. */
   panic: boolean;
+  /** The canary beside the live version, if any. */
+  canary: { version: string; percent: number; instances: number } | null;
 }
 
 const DEFAULT_MEMORY = 128;
@@ -455,6 +457,7 @@ export class Runtime {
       coldStarts: p.coldStarts,
       desired: p.desired,
       panic: p.panic,
+      canary: this.canary(p.service.name),
     }));
   }
 

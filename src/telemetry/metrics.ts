@@ -37,7 +37,17 @@ interface DeliveryEventLike {
 
 /** The gauges' source: per-service figures at this moment. */
 export interface GaugeSource {
-  status(): { service: string; version: string; instances: number; busy: number; inFlight: number; queued: number; desired: number; panic: boolean }[];
+  status(): {
+    service: string;
+    version: string;
+    instances: number;
+    busy: number;
+    inFlight: number;
+    queued: number;
+    desired: number;
+    panic: boolean;
+    canary?: { version: string; percent: number; instances: number } | null;
+  }[];
 }
 
 const LIMIT_NAMES: Record<string, string> = {
@@ -118,6 +128,18 @@ export class Metrics {
       collect() {
         this.reset();
         for (const s of src.status()) this.set({ service: s.service, version: s.version }, 1);
+      },
+    });
+
+    new Gauge({
+      name: "stratus_canary_instances",
+      help: "Instances of a service's canary version, with its share of requests in percent as a label.",
+      labelNames: ["service", "version", "percent"],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const s of src.status())
+          if (s.canary) this.set({ service: s.service, version: s.canary.version, percent: String(s.canary.percent) }, s.canary.instances);
       },
     });
 
@@ -214,6 +236,8 @@ export interface ServiceFigures {
   desired: number;
   /** Worker processes in panic mode for this service. */
   panic: number;
+  /** The canary beside the live version: its version, share and instances (summed over workers). */
+  canary: { version: string; percent: number; instances: number } | null;
 }
 
 /** Reads per-service figures out of a (possibly aggregated) registry: what `stratus status` shows. */
@@ -236,6 +260,7 @@ export async function serviceFigures(registry: Registry): Promise<ServiceFigures
         limitBreaches: 0,
         desired: 0,
         panic: 0,
+        canary: null,
       };
       byService.set(service, f);
     }
@@ -259,6 +284,12 @@ export async function serviceFigures(registry: Registry): Promise<ServiceFigures
     for (const v of values) {
       const service = String(v.labels["service"] ?? "");
       if (!service) continue;
+      if (metric.name === "stratus_canary_instances") {
+        const f = get(service);
+        const c = (f.canary ??= { version: String(v.labels["version"]), percent: Number(v.labels["percent"]), instances: 0 });
+        c.instances += v.value;
+        continue;
+      }
       if (metric.name === "stratus_service_info") {
         const f = get(service);
         const version = String(v.labels["version"]);
