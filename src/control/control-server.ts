@@ -65,22 +65,7 @@ export class ControlServer {
       );
     });
     this.#server = server;
-    return new Promise((resolve, reject) => {
-      server.once("error", (err: NodeJS.ErrnoException) =>
-        reject(
-          err.code === "EADDRINUSE"
-            ? new StratusError(
-                "STRATUS_E_PORT_IN_USE",
-                `control port ${port} on ${host} is already in use; pass --control-port <another port> (0 picks a free one)`,
-              )
-            : err,
-        ),
-      );
-      server.listen(port, host, () => {
-        server.removeAllListeners("error");
-        resolve((server.address() as AddressInfo).port);
-      });
-    });
+    return listenControl(server, port, host);
   }
 
   async #serve(req: IncomingMessage): Promise<Reply> {
@@ -153,10 +138,34 @@ export class ControlServer {
   async close(): Promise<void> {
     const s = this.#server;
     this.#server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((r) => s.close(() => r()));
+    if (s) await closeControl(s);
   }
+}
+
+/** Listens on the control port; resolves with the bound port (a taken port says how to pick another). */
+export function listenControl(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === "EADDRINUSE"
+          ? new StratusError(
+              "STRATUS_E_PORT_IN_USE",
+              `control port ${port} on ${host} is already in use; pass --control-port <another port> (0 picks a free one)`,
+            )
+          : err,
+      ),
+    );
+    server.listen(port, host, () => {
+      server.removeAllListeners("error");
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Stops a control server at once (control calls are short; nothing waits on them). */
+export async function closeControl(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((r) => server.close(() => r()));
 }
 
 /** Reads a JSON request body of at most `max` bytes ({} when empty). */

@@ -5,8 +5,7 @@
  * from it, so the two cannot drift.
  */
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { ControlServer, readJson, type ControlReply } from "../control/index.ts";
+import { ControlServer, closeControl, listenControl, readJson, type ControlReply } from "../control/index.ts";
 import { StratusError } from "../errors/index.ts";
 import { authorize, formatPlan, ROLES, type Role, type TokenInfo } from "../registry/index.ts";
 import { z } from "zod";
@@ -401,26 +400,13 @@ export class NodeApi {
       });
     });
     this.#server = server;
-    return new Promise((resolve, reject) => {
-      server.once("error", (err: NodeJS.ErrnoException) =>
-        reject(
-          err.code === "EADDRINUSE"
-            ? new StratusError("STRATUS_E_PORT_IN_USE", `control port ${port} on ${host} is already in use; pass --control-port <another port>`)
-            : err,
-        ),
-      );
-      server.listen(port, host, () => {
-        server.removeAllListeners("error");
-        resolve((server.address() as AddressInfo).port);
-      });
-    });
+    return listenControl(server, port, host);
   }
 
+  /** Stops listening. */
   async close(): Promise<void> {
     const s = this.#server;
     this.#server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((r) => s.close(() => r()));
+    if (s) await closeControl(s);
   }
 }
