@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from "node:util";
 import { buildStack } from "../build/index.ts";
 import { loadStack, type ResolvedStack } from "../config/index.ts";
 import { ControlServer } from "../control/index.ts";
-import { EventBus, SqliteEventStore } from "../events/index.ts";
+import { passiveEventBus, type EventBus } from "../events/index.ts";
 import { secretsFromEnv, type BundleRef, type LoadOutcome } from "../stack/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import { ClusterWorkers } from "./cluster.ts";
@@ -93,16 +93,7 @@ export class DevServer {
     // The operator's view of the events: the in-process bus, or a passive one on the workers' store.
     if (this.#workers instanceof InProcessWorkers) this.#events = this.#workers.host.events;
     else {
-      this.#events = new EventBus({
-        store: new SqliteEventStore({ file: eventsFile }),
-        logger: this.#o.logger,
-        passive: true,
-        target: {
-          deliver: () => Promise.reject(new Error("passive")),
-          scheduled: () => Promise.reject(new Error("passive")),
-          invoke: () => Promise.reject(new Error("passive")),
-        },
-      });
+      this.#events = passiveEventBus(eventsFile, this.#o.logger);
       this.#ownEvents = true;
     }
     await this.#events.configure(this.#stack);

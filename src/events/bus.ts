@@ -15,6 +15,7 @@ import { fromHttp, keyOf, makeEvent, serialise } from "./cloudevents.ts";
 import { SubscriptionRunner, type DeliveryFigures, type DeliveryOutcome } from "./delivery.ts";
 import type { CloudEvent, DeadLetter, EventStore, InvocationRecord, StoredEvent } from "./interface.ts";
 import { CronScheduler } from "./scheduler.ts";
+import { SqliteEventStore } from "./sqlite/store.ts";
 
 /** An HTTP request as the bus hands it to a function (async invocation). */
 export interface BusRequest {
@@ -452,4 +453,13 @@ export class EventBus {
     await Promise.all([...this.#runners.values()].map((r) => r.release().catch(() => undefined)));
     await this.#cron.settle();
   }
+}
+
+/**
+ * A bus that only publishes and answers the operator, on the store file the worker processes
+ * deliver from (the supervisor of `stratus dev` and of a node holds one beside its workers).
+ */
+export function passiveEventBus(file: string, logger: Logger): EventBus {
+  const none = (): Promise<never> => Promise.reject(new Error("a passive event bus runs no handlers"));
+  return new EventBus({ store: new SqliteEventStore({ file }), logger, passive: true, target: { deliver: none, scheduled: none, invoke: none } });
 }

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { parseStack, type ResolvedService, type ResolvedStack } from "../config/index.ts";
 import { ClusterWorkers, InProcessWorkers, type CanarySpec, type Workers } from "../dev/index.ts";
 import { StratusError } from "../errors/index.ts";
-import { EventBus, SqliteEventStore } from "../events/index.ts";
+import { passiveEventBus, type EventBus } from "../events/index.ts";
 import {
   MasterKeys,
   SqliteRegistry,
@@ -79,6 +79,11 @@ interface CanaryRecord extends CanaryOptions {
   started: number;
 }
 
+/** The service config a version was stored with (its entry file is not on the node). */
+function serviceOf(v: VersionRecord): ResolvedService {
+  return { ...(JSON.parse(v.config) as Omit<ResolvedService, "entry">), entry: "" };
+}
+
 /** The resolved stack and active versions the node runs. */
 interface Running {
   stack: ResolvedStack;
@@ -145,16 +150,7 @@ export class NodeServer {
         : new InProcessWorkers({ stateDir, eventsFile, logger: o.logger });
     if (this.#workers instanceof InProcessWorkers) this.events = this.#workers.host.events;
     else {
-      this.events = new EventBus({
-        store: new SqliteEventStore({ file: eventsFile }),
-        logger: o.logger,
-        passive: true,
-        target: {
-          deliver: () => Promise.reject(new Error("passive")),
-          scheduled: () => Promise.reject(new Error("passive")),
-          invoke: () => Promise.reject(new Error("passive")),
-        },
-      });
+      this.events = passiveEventBus(eventsFile, o.logger);
     }
     const tokenFile = this.#bootstrap();
     const applied = this.registry.stack();
@@ -349,7 +345,7 @@ export class NodeServer {
   async #startCanary(service: string, c: CanaryRecord): Promise<void> {
     const v = this.registry.version(service, c.version);
     if (!v) throw new StratusError("STRATUS_E_VERSION_UNKNOWN", `no version ${c.version} of "${service}"`);
-    const config = { ...(JSON.parse(v.config) as Omit<ResolvedService, "entry">), entry: "" } as ResolvedService;
+    const config = serviceOf(v);
     const spec: CanarySpec = { config, bundle: { service, code: v.code, hash: v.version }, percent: c.percent, sticky: c.sticky };
     await this.#workers.canary(service, spec);
   }
@@ -425,7 +421,7 @@ export class NodeServer {
       );
     return this.#locked(actor, "promote", async () => {
       const v = this.registry.version(service, c.version)!;
-      const svc = { ...(JSON.parse(v.config) as Omit<ResolvedService, "entry">), entry: "" } as ResolvedService;
+      const svc = serviceOf(v);
       const stack: ResolvedStack = { ...running.stack, services: running.stack.services.map((s) => (s.name === service ? svc : s)) };
       const active = { ...running.active, [service]: c.version };
       const plan = planStack(this.#current(), stack, active);
@@ -538,7 +534,7 @@ export class NodeServer {
     }
     const t = target;
     return this.#locked(actor, "rollback", async () => {
-      const svc = { ...(JSON.parse(t.config) as Omit<ResolvedService, "entry">), entry: "" } as ResolvedService;
+      const svc = serviceOf(t);
       const stack: ResolvedStack = { ...running.stack, services: running.stack.services.map((s) => (s.name === service ? svc : s)) };
       const active = { ...running.active, [service]: t.version };
       const plan = planStack(this.#current(), stack, active);
