@@ -7,6 +7,7 @@ import { after, before, test } from "node:test";
 import { NodeApi, NodeServer } from "../src/node/index.ts";
 import { digestOf } from "../src/registry/index.ts";
 import { silentLogger } from "../src/telemetry/index.ts";
+import { steadyLoad } from "./helpers/load.ts";
 import { tempProject, type TempProject } from "./helpers/project.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -112,26 +113,14 @@ test("a canary whose error rate passes its threshold is rolled back by itself, a
 });
 
 test("no failed request while canaries start, promote and roll back under steady load", async () => {
-  let stop = false;
-  const failures: string[] = [];
-  let served = 0;
-  const load = async (): Promise<void> => {
-    while (!stop) {
-      const res = await fetch(`${gateway}/web`);
-      const text = await res.text();
-      if (res.status !== 200) failures.push(`${res.status} ${text}`);
-      else served++;
-    }
-  };
-  const loops = Array.from({ length: 4 }, load);
+  const load = steadyLoad(`${gateway}/web`);
   await canary("E", { percent: 30 });
   await new Promise((r) => setTimeout(r, 100)); // traffic on the split, not a wait for a result
   assert.equal((await call("POST", "/v1/services/web/promote", {})).status, 200);
   await canary("F", { percent: 50, stickyCookie: "session" });
   await new Promise((r) => setTimeout(r, 100));
   assert.equal((await call("POST", "/v1/services/web/rollback", {})).status, 200);
-  stop = true;
-  await Promise.all(loops);
+  const { failures, served } = await load.stop();
   assert.deepEqual(failures, []);
   assert.ok(served > 20, `${served} requests served`);
   assert.deepEqual([...(await tally(20)).keys()], ["E"]);

@@ -8,6 +8,7 @@ import { after, before, test } from "node:test";
 import { digestOf } from "../src/registry/index.ts";
 import { NodeApi, NodeServer, openapi } from "../src/node/index.ts";
 import { createLogger } from "../src/telemetry/index.ts";
+import { steadyLoad } from "./helpers/load.ts";
 import { tempProject, type TempProject } from "./helpers/project.ts";
 
 let data: TempProject;
@@ -195,18 +196,7 @@ test("concurrent applies are serialised: the second is told why", async () => {
 });
 
 test("deploys under steady load fail no request; versions lists them; rollback is instant and exact", async () => {
-  let stop = false;
-  const failures: string[] = [];
-  let served = 0;
-  const load = async (): Promise<void> => {
-    while (!stop) {
-      const res = await fetch(`${gateway}/web`);
-      const text = await res.text();
-      if (res.status !== 200) failures.push(`${res.status} ${text}`);
-      else served++;
-    }
-  };
-  const workers = Array.from({ length: 4 }, load);
+  const load = steadyLoad(`${gateway}/web`);
   const versions: string[] = [];
   for (let i = 1; i <= 5; i++) {
     const body = stack({ web: { code: hello(`deploy ${i}`) } });
@@ -215,8 +205,7 @@ test("deploys under steady load fail no request; versions lists them; rollback i
     versions.push(r.body["version"] as string);
     assert.equal(await (await fetch(`${gateway}/web`)).text(), `deploy ${i}`, "the new code serves right after the deploy");
   }
-  stop = true;
-  await Promise.all(workers);
+  const { failures, served } = await load.stop();
   assert.deepEqual(failures, []);
   assert.ok(served > 20, `${served} requests served during the deploys`);
   const list = (await call("GET", "/v1/services/web/versions", admin)).body["versions"] as { version: string; active: boolean }[];
