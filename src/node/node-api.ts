@@ -210,9 +210,9 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
         const ttl = (body as { ttl?: unknown }).ttl;
         let ttlMs: number | null = null;
         if (ttl !== undefined) {
-          const m = typeof ttl === "string" ? DURATION.exec(ttl) : null;
-          if (!m) throw new StratusError("STRATUS_E_CLI_USAGE", `ttl must be like "30d", "12h" or "90m", got ${JSON.stringify(ttl)}`);
-          ttlMs = Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
+          // A string only: a bare number of milliseconds is too easy to mistake for days.
+          if (typeof ttl !== "string") throw new StratusError("STRATUS_E_CLI_USAGE", `ttl must be like "30d", "12h" or "90m", got ${JSON.stringify(ttl)}`);
+          ttlMs = durationMs(ttl, "ttl");
         }
         const t = node.createToken(str(body, "name", "a name for the token"), role, ttlMs, token.name);
         return Promise.resolve(json(201, { token: t.token, ...t.info }));
