@@ -30,12 +30,14 @@ test(
 test("the stack file shape from PRODUCT.md validates (public contract)", () => {
   const yaml = readFileSync(new URL("../../test/fixtures/product-stack.yaml", import.meta.url), "utf8");
   const text = yaml.replaceAll("services/orders/index.ts", ENTRY).replaceAll("services/payments/index.ts", ENTRY);
-  // The example subscribes to payment.settled, which nothing in it publishes: the one thing to add.
-  const e = errorOf(text);
+  // The example declares payment.settled as an ingest topic, so it validates as written.
+  const stack = parseStack(text, FILE);
+  assert.equal(stack.topics.find((t) => t.name === "payment.settled")?.ingest, true);
+  // Without that topics: line, the subscription names the one thing to add.
+  const e = errorOf(text.replace(/^topics:\n.*\n/m, ""));
   assert.equal(e.code, "STRATUS_E_CONFIG_INVALID");
   assert.equal(e.message.split("\n").length, 1, e.message);
   assert.match(e.message, /services\.orders\.subscribe\.payment\.settled: no topic "payment\.settled" in this stack; declare it under topics:/);
-  const stack = parseStack(`${text}\ntopics:\n  payment.settled: { ingest: true }\n`, FILE);
   const orders = stack.services.find((s) => s.name === "orders")!;
   assert.deepEqual(
     orders.routes.map((r) => r.raw),
