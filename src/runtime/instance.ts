@@ -2,12 +2,18 @@
  * One instance of a function: a V8 isolate with the prelude, the service's bindings and its
  * bundle loaded. A request crosses into the isolate once (method, url, headers, body) and its
  * response crosses out once; only real I/O calls back to the host.
+ *
+ * The host never calls into an isolate synchronously once user code is in it: a synchronous call
+ * runs on this thread (with the isolate's microtasks), where the watchdog lives. Every call goes
+ * through `apply` on the isolate's own thread, and the watchdog keeps an eye on the isolate until
+ * every such call has come back. What comes out is decoded by protocol.ts as hostile input.
  */
-import { randomFillSync } from "node:crypto";
+import { randomFillSync, randomUUID } from "node:crypto";
 import ivm from "isolated-vm";
 import type { ResolvedService } from "../config/index.ts";
-import { StratusError, type ErrorCode } from "../errors/index.ts";
+import { ERROR_CODES, StratusError, type ErrorCode } from "../errors/index.ts";
 import { preludeScript, preludeSnapshot } from "./prelude-build.ts";
+import { decodeChunk, decodeFrames, decodeReply, decodeTask, encodeRequest, isViolation, type Violation } from "./protocol.ts";
 
 /** A request as the runtime receives it. */
 export interface InvokeRequest {
@@ -48,7 +54,12 @@ export interface TaskOutcome {
 
 /** What an instance needs from the node: I/O for its bindings and a place for its logs. */
 export interface InstanceHost {
+  /**
+   * Runs an I/O call. `requestIds` holds exactly the id of the request that made it when the
+   * isolate could tell (see prelude.ts `current`), else every request in flight on the instance.
+   */
   io(op: string, args: unknown[], requestIds: ReadonlySet<string>): Promise<unknown>;
+  /** A console line; `requestIds` as for io(): one id when known, else all in flight (never a guess). */
   log(level: string, text: string, requestIds: ReadonlySet<string>): void;
   /** The value of a secret the service is granted, if the node has it. */
   secret?(name: string): string | undefined;
@@ -107,10 +118,17 @@ export class Instance {
   /** Set once the instance was killed or disposed. */
   dead: ErrorCode | "disposed" | null = null;
   readonly requestIds = new Set<string>();
+  /** Request ids by the numeric id the isolate knows them by. */
+  readonly #rids = new Map<number, string>();
+  /** Calls into the isolate that have not come back (their microtasks may still be running). */
+  #calls = 0;
+  /** What was wrong with a reply that made the instance unreadable (dead = STRATUS_E_BAD_RESPONSE). */
+  #deathDetail = "";
   readonly #api: {
+    init: ivm.Reference;
+    load: ivm.Reference;
     batch: ivm.Reference;
     one: ivm.Reference;
-    take: ivm.Reference;
     pull: ivm.Reference;
     cancel: ivm.Reference;
     settle: ivm.Reference;
@@ -119,7 +137,7 @@ export class Instance {
   };
   readonly #timers = new Map<number, NodeJS.Timeout>();
   /** Invocations sent into the isolate and not yet answered, by id. */
-  readonly #waiting = new Map<number, { resolve: (reply: string) => void; reject: (err: unknown) => void; deadline: number }>();
+  readonly #waiting = new Map<number, { resolve: (reply: string, bodies: unknown) => void; reject: (err: unknown) => void; deadline: number; task: boolean }>();
   #nextId = 1;
   #outbox: string[] = [];
   #flushQueued = false;
@@ -138,10 +156,12 @@ export class Instance {
     this.#onDeath = onDeath;
     const api = this.context.global.getSync("__stratus", { reference: true });
     const get = (name: string): ivm.Reference => api.getSync(name, { reference: true });
+    // Taken before any user code runs: afterwards the global is the function's to rewrite.
     this.#api = {
+      init: get("init"),
+      load: get("load"),
       batch: get("dispatchBatch"),
       one: get("dispatchOne"),
-      take: get("take"),
       pull: get("pull"),
       cancel: get("cancel"),
       settle: get("settle"),
@@ -164,22 +184,23 @@ export class Instance {
     if (blank && blank.memoryMb !== service.limits.memoryMb) blank.isolate.dispose();
     const b = blank && blank.memoryMb === service.limits.memoryMb ? blank : createBlankIsolate(service.limits.memoryMb);
     const inst = new Instance(service, b, onDeath);
+    // Wall time for the calls that load the code (the watchdog is not watching yet).
+    const timeout = Math.max(1, service.limits.cpuMs);
     try {
-      inst.#wire(host);
+      await inst.#wire(host, timeout);
       const script: ivm.Script & { cachedData?: ivm.ExternalCopy<ArrayBuffer> } = code.cachedData
         ? b.isolate.compileScriptSync(code.code, { filename: `stratus:${service.name}.js`, cachedData: code.cachedData })
         : b.isolate.compileScriptSync(code.code, { filename: `stratus:${service.name}.js`, produceCachedData: true });
       if (!code.cachedData && script.cachedData) code.cachedData = script.cachedData;
-      await script.run(b.context, { timeout: Math.max(1, service.limits.cpuMs) });
+      await script.run(b.context, { timeout });
       const needs = [
         ...(service.routes.length > 0 ? ["fetch"] : []),
         ...(service.subscriptions.length > 0 ? ["event"] : []),
         ...(service.schedules.length > 0 ? ["scheduled"] : []),
       ];
-      const problem = b.context.global
-        .getSync("__stratus", { reference: true })
-        .getSync("load", { reference: true })
-        .applySync(undefined, [needs], { arguments: { copy: true } }) as string | null;
+      // load() reads the module's exports, which user code may have made getters.
+      const problem = (await inst.#api.load.apply(undefined, [needs], { arguments: { copy: true }, result: { copy: true }, timeout })) as unknown;
+      if (problem !== null && typeof problem !== "string") throw new Error("load() returned something other than a string or null");
       if (problem) throw new StratusError("STRATUS_E_NO_HANDLER", `service "${service.name}" (${service.entryAsWritten}): ${problem}`);
     } catch (err) {
       inst.dispose();
@@ -191,14 +212,24 @@ export class Instance {
     return inst;
   }
 
-  #wire(host: InstanceHost): void {
+  /**
+   * The requests an I/O call or a console line belongs to: the one whose id the isolate passed, if
+   * it is in flight here; otherwise every request in flight (a hostile or stale id claims nothing).
+   */
+  #idsFor(rid: unknown): ReadonlySet<string> {
+    const id = typeof rid === "number" && rid > 0 ? this.#rids.get(rid) : undefined;
+    return id === undefined ? this.requestIds : new Set([id]);
+  }
+
+  async #wire(host: InstanceHost, timeout: number): Promise<void> {
     const g = this.context.global;
-    g.setSync("__h_log", new ivm.Callback((level: string, text: string) => host.log(level, text, this.requestIds), { ignored: true }));
+    g.setSync("__h_log", new ivm.Callback((level: string, text: string, rid: unknown) => host.log(level, text, this.#idsFor(rid)), { ignored: true }));
     g.setSync(
       "__h_io",
-      new ivm.Reference(async (op: string, args: unknown[]) => {
+      new ivm.Reference(async (op: unknown, args: unknown, rid: unknown) => {
         try {
-          return new ivm.ExternalCopy([null, await host.io(op, args, this.requestIds)]).copyInto({ release: true });
+          if (typeof op !== "string" || !Array.isArray(args)) throw new StratusError("STRATUS_E_BAD_RESPONSE", "an I/O call from the isolate is malformed");
+          return new ivm.ExternalCopy([null, await host.io(op, args, this.#idsFor(rid))]).copyInto({ release: true });
         } catch (err) {
           const e = err as { code?: string; message?: string };
           const code = typeof e.code === "string" && e.code.startsWith("STRATUS_E_") ? e.code : "STRATUS_E_INTERNAL";
@@ -234,7 +265,7 @@ export class Instance {
         { ignored: true },
       ),
     );
-    g.setSync("__h_done", new ivm.Callback((batch: string) => this.#delivered(batch), { ignored: true }));
+    g.setSync("__h_done", new ivm.Callback((frames: unknown, bodies: unknown) => this.#delivered(frames, bodies), { ignored: true }));
     const descriptors: Record<string, { kind: string; value?: unknown }> = {};
     for (const [name, v] of Object.entries(this.service.vars)) descriptors[name] = { kind: "var", value: v };
     for (const [name, b] of Object.entries(this.service.bindings)) {
@@ -243,9 +274,39 @@ export class Instance {
         if (value !== undefined) descriptors[name] = { kind: "var", value };
       } else descriptors[name] = { kind: b.kind };
     }
-    g.getSync("__stratus", { reference: true })
-      .getSync("init", { reference: true })
-      .applySync(undefined, [descriptors], { arguments: { copy: true } });
+    await this.#api.init.apply(undefined, [descriptors], { arguments: { copy: true }, timeout });
+  }
+
+  /** Starts watching this instance (CPU time, deadlines) if nothing was being watched on it. */
+  #watch(): void {
+    if (busy.has(this) || this.dead) return;
+    try {
+      this.#cpuStart = this.isolate.cpuTime;
+    } catch {
+      return;
+    }
+    busy.add(this);
+    watchdog ??= setInterval(watch, WATCH_MS).unref();
+  }
+
+  /** Stops watching once no request is in flight and every call into the isolate came back. */
+  #unwatch(): void {
+    if (this.active === 0 && this.#calls === 0) busy.delete(this);
+  }
+
+  /**
+   * Tracks a call into the isolate: until it comes back (its microtasks drained), the isolate's
+   * thread may be running user code, so the watchdog keeps measuring its CPU even when no request
+   * is in flight (a promise chain left spinning after the response is caught this way).
+   */
+  #call(p: Promise<unknown>): void {
+    this.#calls++;
+    this.#watch();
+    const back = (): void => {
+      this.#calls--;
+      this.#unwatch();
+    };
+    p.then(back, back);
   }
 
   /**
@@ -254,7 +315,7 @@ export class Instance {
    * disposal.
    */
   enforceLimits(): void {
-    if (this.dead || this.active === 0) return;
+    if (this.dead || (this.active === 0 && this.#calls === 0)) return;
     if (this.isolate.isDisposed) {
       // V8 disposed it: the only cause we do not initiate is the heap limit.
       this.kill("STRATUS_E_MEMORY_LIMIT");
@@ -268,6 +329,7 @@ export class Instance {
     }
     // The CPU window restarts whenever a request finishes: requests sharing an instance cannot be
     // told apart, so the limit is CPU spent without finishing any request (exact at concurrency 1).
+    // After the last request finished, it is CPU spent by calls that have not come back.
     if (this.#progressed) {
       this.#progressed = false;
       this.#cpuStart = now;
@@ -327,6 +389,7 @@ export class Instance {
       STRATUS_E_MEMORY_LIMIT: `went over its memory limit (limits.memory: ${this.service.limits.memoryMb} MB); the instance was replaced`,
       STRATUS_E_CPU_LIMIT: `used more than ${this.service.limits.cpuMs} ms of CPU (limits.cpu); the instance was replaced`,
       STRATUS_E_TIMEOUT: `did not answer within ${this.service.limits.timeoutMs} ms (limits.timeout); the instance was replaced`,
+      STRATUS_E_BAD_RESPONSE: `sent replies the platform could not read (${this.#deathDetail}); the instance was replaced`,
     };
     return { code, message: `service "${this.service.name}" ${why[code] ?? `failed: ${msg}`}` };
   }
@@ -336,57 +399,46 @@ export class Instance {
    * (after a streamed body ends and ctx.waitUntil work settles).
    */
   async invoke(req: InvokeRequest): Promise<{ result: InvokeResult; done: Promise<void> }> {
-    if (this.active++ === 0) {
-      this.#cpuStart = this.isolate.cpuTime;
-      busy.add(this);
-      watchdog ??= setInterval(watch, WATCH_MS).unref();
-    }
+    this.active++;
+    this.#watch();
     this.requestIds.add(req.requestId);
+    const id = this.#nextId++;
+    this.#rids.set(id, req.requestId);
     let finished = false;
     const finish = (): void => {
       if (finished) return;
       finished = true;
       this.#progressed = true;
       this.requestIds.delete(req.requestId);
-      if (--this.active === 0) busy.delete(this);
+      this.#rids.delete(id);
+      this.active--;
+      this.#unwatch();
     };
-    let reply: string;
+    let payload: string;
+    let bodies: unknown;
     try {
       // The watchdog enforces limits.timeout against the deadline #send records.
-      reply = await this.#send(req);
+      [payload, bodies] = await this.#send(id, req);
     } catch (err) {
       finish();
       const code = (err as { stratusCode?: ErrorCode }).stratusCode;
       const e = code === "STRATUS_E_TIMEOUT" ? this.#timeoutError() : this.#deathError(err);
       return { result: errorResult(e.code, e.message), done: DONE };
     }
-    if (reply.charCodeAt(0) === 69 /* E */) {
+    const reply = decodeReply(payload, bodies);
+    if (isViolation(reply)) {
       finish();
-      const nl = reply.indexOf("\n", 2);
-      const code = reply.slice(2, nl) as ErrorCode;
-      const message = reply.slice(nl + 1);
-      const what = code === "STRATUS_E_HANDLER_THREW" ? `service "${this.service.name}" threw: ${message}` : message;
+      return { result: this.#badReply(reply), done: DONE };
+    }
+    if (reply.kind === "E") {
+      finish();
+      const known = reply.code in ERROR_CODES;
+      const code = known ? (reply.code as ErrorCode) : "STRATUS_E_HANDLER_THREW";
+      const what =
+        code === "STRATUS_E_HANDLER_THREW" ? `service "${this.service.name}" threw: ${known ? "" : `${reply.code}: `}${reply.message}` : reply.message;
       return { result: errorResult(code, what), done: DONE };
     }
-    // R \n status \n waits \n stream \n bytes \n statusText \n count \n (name \n value \n)* body
-    let at = 2;
-    const next = (): string => {
-      const nl = reply.indexOf("\n", at);
-      const v = reply.slice(at, nl);
-      at = nl + 1;
-      return v;
-    };
-    const status = Number(next());
-    const waits = Number(next());
-    const streamId = Number(next());
-    const bytesId = Number(next());
-    const statusText = next();
-    const count = Number(next());
-    const headers: string[] = new Array(count * 2);
-    for (let i = 0; i < count * 2; i++) headers[i] = next();
-    let body: string | Uint8Array | null = reply.slice(at);
-    if (bytesId !== 0) body = this.#api.take.applySync(undefined, [bytesId], { result: { copy: true } }) as Uint8Array | null;
-    else if (streamId !== 0) body = null;
+    const { status, statusText, headers, body, streamId, waits } = reply;
     const result: InvokeResult = { status, statusText, headers, body, stream: null, error: null };
     if (streamId === 0 && waits === 0) {
       finish();
@@ -401,14 +453,18 @@ export class Instance {
     const done = (async () => {
       await streamDone;
       if (waits > 0 && !this.dead) {
-        await Promise.race([
-          this.#api.settle.apply(undefined, [], { result: { promise: true } }).catch(() => undefined),
-          new Promise((r) => setTimeout(r, this.service.limits.timeoutMs).unref()),
-        ]);
+        const settled = this.#api.settle.apply(undefined, [], { result: { promise: true } });
+        this.#call(settled);
+        await Promise.race([settled.catch(() => undefined), new Promise((r) => setTimeout(r, this.service.limits.timeoutMs).unref())]);
       }
       finish();
     })();
     return { result, done };
+  }
+
+  /** The error result for a reply that broke the protocol: it fails this request only. */
+  #badReply(v: Violation): InvokeResult {
+    return errorResult(v.code, `service "${this.service.name}" returned a response the platform cannot send: ${v.message}`);
   }
 
   /**
@@ -417,20 +473,27 @@ export class Instance {
    * instance dies or misses the deadline, every unit fails with `batch` set.
    */
   async task(kind: "event" | "scheduled", payload: string, units: number, label: string): Promise<TaskOutcome[]> {
-    if (this.active++ === 0) {
-      this.#cpuStart = this.isolate.cpuTime;
-      busy.add(this);
-      watchdog ??= setInterval(watch, WATCH_MS).unref();
-    }
+    this.active++;
+    this.#watch();
     this.requestIds.add(label);
     const id = this.#nextId++;
+    this.#rids.set(id, label);
     try {
       const reply = await new Promise<string>((resolve, reject) => {
         // The isolate bounds each unit by limits.timeout; this deadline catches a handler that never yields.
-        this.#waiting.set(id, { resolve, reject, deadline: performance.now() + this.service.limits.timeoutMs + 1000 });
-        this.#api.task.applyIgnored(undefined, [id, kind, payload]);
+        this.#waiting.set(id, { resolve, reject, deadline: performance.now() + this.service.limits.timeoutMs + 1000, task: true });
+        this.#call(this.#api.task.apply(undefined, [id, kind, payload], { arguments: { copy: true } }));
       });
-      const outs = JSON.parse(reply.slice(2)) as ([0] | [1, string, string, boolean])[];
+      let outs = decodeTask(reply, units);
+      if (isViolation(outs) && reply.startsWith("E\n")) {
+        // The dispatcher itself failed: every unit fails with its error.
+        const e = decodeReply(reply, null);
+        if (!isViolation(e) && e.kind === "E") outs = new Array(units).fill([1, e.code in ERROR_CODES ? e.code : "STRATUS_E_HANDLER_THREW", e.message, false]) as [1, string, string, boolean][];
+      }
+      if (isViolation(outs)) {
+        const message = `service "${this.service.name}" reported its work in a form the platform cannot read: ${outs.message}`;
+        return new Array<TaskOutcome>(units).fill({ ok: false, code: outs.code, message, batch: true });
+      }
       return outs.map((o) =>
         o[0] === 0
           ? { ok: true }
@@ -443,7 +506,9 @@ export class Instance {
     } finally {
       this.#progressed = true;
       this.requestIds.delete(label);
-      if (--this.active === 0) busy.delete(this);
+      this.#rids.delete(id);
+      this.active--;
+      this.#unwatch();
     }
   }
 
@@ -451,19 +516,17 @@ export class Instance {
    * Sends a request in. Body-less requests are collected until the end of this turn of the event
    * loop and cross together (one crossing for many requests under load); a body crosses as bytes.
    */
-  #send(req: InvokeRequest): Promise<string> {
-    const id = this.#nextId++;
+  #send(id: number, req: InvokeRequest): Promise<[string, unknown]> {
     const head = req.headers.join("\n");
     const params = req.params ? JSON.stringify(req.params) : null;
-    return new Promise<string>((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject, deadline: performance.now() + this.service.limits.timeoutMs });
+    return new Promise<[string, unknown]>((resolve, reject) => {
+      this.#waiting.set(id, { resolve: (payload, bodies) => resolve([payload, bodies]), reject, deadline: performance.now() + this.service.limits.timeoutMs, task: false });
       if (req.body) {
-        this.#api.one.applyIgnored(undefined, [id, req.method, req.url, head, new ivm.ExternalCopy(req.body).copyInto({ release: true }), params]);
+        const body = new ivm.ExternalCopy(req.body).copyInto({ release: true });
+        this.#call(this.#api.one.apply(undefined, [id, req.method, req.url, head, body, params], { arguments: { copy: true } }));
         return;
       }
-      this.#outbox.push(
-        `${id},${req.method.length},${req.url.length},${head.length},${params === null ? -1 : params.length};${req.method}${req.url}${head}${params ?? ""}`,
-      );
+      this.#outbox.push(encodeRequest(id, req.method, req.url, head, params));
       if (!this.#flushQueued) {
         this.#flushQueued = true;
         setImmediate(this.#flush);
@@ -475,24 +538,26 @@ export class Instance {
     this.#flushQueued = false;
     const batch = this.#outbox.join("");
     this.#outbox = [];
-    if (!this.dead) this.#api.batch.applyIgnored(undefined, [batch]);
+    if (!this.dead) this.#call(this.#api.batch.apply(undefined, [batch], { arguments: { copy: true } }));
   };
 
-  /** Replies from the isolate: ("id\x01length\x01reply")*. */
-  #delivered(batch: string): void {
-    let at = 0;
-    while (at < batch.length) {
-      const a = batch.indexOf("\x01", at);
-      const b = batch.indexOf("\x01", a + 1);
-      const id = Number(batch.slice(at, a));
-      const len = Number(batch.slice(a + 1, b));
-      const reply = batch.slice(b + 1, b + 1 + len);
-      at = b + 1 + len;
+  /**
+   * Replies from the isolate (protocol.ts). A frame for an id not waiting (never sent, already
+   * answered or timed out) is dropped; a frame of the wrong kind fails its request; a batch whose
+   * framing is broken stops the instance, since nothing after the break can be attributed.
+   */
+  #delivered(frames: unknown, bodies: unknown): void {
+    if (this.dead) return;
+    const problem = decodeFrames(frames, (id, payload) => {
       const w = this.#waiting.get(id);
-      if (w) {
-        this.#waiting.delete(id);
-        w.resolve(reply);
-      }
+      if (!w) return;
+      this.#waiting.delete(id);
+      // A task's payload where a response belongs (or the reverse) fails to decode there.
+      w.resolve(payload, bodies);
+    });
+    if (problem !== null) {
+      this.#deathDetail = problem;
+      this.kill("STRATUS_E_BAD_RESPONSE");
     }
   }
 
@@ -515,7 +580,8 @@ export class Instance {
     let complete = false;
     try {
       for (;;) {
-        const chunk = (await this.#api.pull.apply(undefined, [id], COPY)) as Uint8Array | null;
+        const chunk = decodeChunk(await this.#api.pull.apply(undefined, [id], COPY));
+        if (isViolation(chunk)) throw new Error(chunk.message);
         if (chunk === null) {
           complete = true;
           return;

@@ -39,6 +39,8 @@ function key(): string {
   if (cacheKey !== null) return cacheKey;
   const h = createHash("sha256");
   for (const f of readdirSync(SANDBOX).sort()) h.update(f).update(readFileSync(join(SANDBOX, f)));
+  // The wire format is shared with the host and bundled into the prelude.
+  h.update("protocol.ts").update(readFileSync(join(SANDBOX, "..", "protocol.ts")));
   const require = createRequire(join(ROOT, "package.json"));
   for (const p of PACKAGES) {
     try {

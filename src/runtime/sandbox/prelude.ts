@@ -21,21 +21,25 @@ import { AbortController, AbortSignal } from "abort-controller/dist/abort-contro
 import { Event, EventTarget } from "event-target-shim";
 import { Headers, Request, Response, bodyBytes, encoder, decoder, toBytes } from "./web.ts";
 import { Blob, File, FormData } from "./form.ts";
+import { decodeRequests, encodeError, encodeFrame, encodeResponse, encodeTask, type TaskOutcomeWire } from "../protocol.ts";
 
 /** What the host hands in: callbacks that cross the boundary. */
 interface HostBridge {
   /** Fire-and-forget log line. */
   log(level: string, text: string): void;
-  /** Asynchronous I/O; resolves to [error, value] so codes survive the crossing. */
-  io(op: string, args: unknown[]): Promise<[{ code: string; message: string } | null, unknown]>;
+  /**
+   * Asynchronous I/O on behalf of request `rid` (0: unknown); resolves to [error, value] so codes
+   * survive the crossing.
+   */
+  io(op: string, args: unknown[], rid: number): Promise<[{ code: string; message: string } | null, unknown]>;
   /** Synchronous random bytes from the host's CSPRNG. */
   random(n: number): Uint8Array;
   /** Arms a timer; the host calls __stratus.fire(id) when it is due. */
   timer(id: number, ms: number): void;
   /** Disarms a timer. */
   clearTimer(id: number): void;
-  /** Delivers finished replies: ("id\x01length\x01reply")*, fire-and-forget. */
-  done(batch: string): void;
+  /** Delivers finished replies (src/runtime/protocol.ts), fire-and-forget. */
+  done(frames: string, bodies: Uint8Array[]): void;
 }
 
 /** How a binding looks from inside: the host resolves the grant by name. */
@@ -63,8 +67,18 @@ class CodedError extends Error {
   }
 }
 
-async function io(op: string, args: unknown[]): Promise<unknown> {
-  const [err, value] = await bridge().io(op, args);
+/**
+ * The host's id of the request whose code is running, 0 when it cannot be known. Without
+ * AsyncContext it is exact in the synchronous part of a handler and in the continuation of the
+ * request's own I/O (each I/O result reaches the isolate in a task of its own, and that task runs
+ * the continuation to its next await); anything else (timers, promises resolved by plain isolate
+ * code after the handler returned) runs with 0, and the host then names every request in flight.
+ */
+let current = 0;
+
+async function io(op: string, args: unknown[], rid = current): Promise<unknown> {
+  const [err, value] = await bridge().io(op, args, rid);
+  current = rid;
   if (err) throw new CodedError(err.code, err.message);
   return value;
 }
@@ -196,10 +210,10 @@ const crypto = {
 // ---- fetch and service calls ---------------------------------------------------------------
 type Wire = [status: number, statusText: string, headers: string[], body: Uint8Array | null];
 
-async function send(op: string, name: string | null, input: unknown, init: unknown): Promise<Response> {
+async function send(op: string, name: string | null, input: unknown, init: unknown, rid = current): Promise<Response> {
   const req = input instanceof Request && init === undefined ? input : new Request(input as string, init as undefined);
   const body = await bodyBytes(req);
-  const [status, statusText, headers, out] = (await io(op, [name, req.method, req.url, req.headers._toFlat(), body])) as Wire;
+  const [status, statusText, headers, out] = (await io(op, [name, req.method, req.url, req.headers._toFlat(), body], rid)) as Wire;
   const res = new Response(status === 204 || status === 304 ? null : out, { status, statusText, headers: Headers._fromFlat(headers) });
   return res;
 }
@@ -328,7 +342,7 @@ function sqlBinding(name: string) {
   };
 }
 
-function publisher(name: string) {
+function publisher(name: string, rid?: number) {
   return {
     /** Publishes `data` (JSON-serialisable) to `topic`; resolves once the event is durable. */
     async publish(
@@ -344,23 +358,45 @@ function publisher(name: string) {
         throw new CodedError("STRATUS_E_EVENT_INVALID", `publish("${topic}"): data cannot be serialised as JSON: ${String((e as Error).message)}`);
       }
       const o = options ?? {};
-      const r = (await io("publish", [name, topic, json ?? null, o.key ?? null, o.id ?? null, o.subject ?? null])) as [string, number, boolean];
+      const r = (await io("publish", [name, topic, json ?? null, o.key ?? null, o.id ?? null, o.subject ?? null], rid ?? current)) as [string, number, boolean];
       return { id: r[0], seq: r[1], duplicate: r[2] };
     },
   };
 }
 
+function serviceBinding(name: string, rid: number) {
+  return Object.freeze({ fetch: (input: unknown, init?: unknown) => send("service", name, input, init, rid) });
+}
+
 function buildEnv(descriptors: Record<string, BindingDescriptor>): Record<string, unknown> {
   const env: Record<string, unknown> = {};
+  perRequest = [];
   for (const [name, d] of Object.entries(descriptors)) {
     if (d.kind === "var") env[name] = d.value;
     else if (d.kind === "kv") env[name] = Object.freeze(kvBinding(name));
     else if (d.kind === "sql") env[name] = Object.freeze(sqlBinding(name));
-    else if (d.kind === "service") env[name] = Object.freeze({ fetch: (input: unknown, init?: unknown) => send("service", name, input, init) });
     else if (d.kind === "egress") env[name] = Object.freeze({ fetch: (input: unknown, init?: unknown) => send("fetch", name, input, init) });
-    else if (d.kind === "publish") env[name] = Object.freeze(publisher(name));
+    else if (d.kind === "service" || d.kind === "publish") {
+      perRequest.push([name, d.kind]);
+      env[name] = d.kind === "service" ? serviceBinding(name, 0) : Object.freeze(publisher(name));
+    }
   }
   return Object.freeze(env);
+}
+
+/** Service and publish bindings that carry their request's id (calls the host attributes to it). */
+let perRequest: [string, "service" | "publish"][] = [];
+
+/**
+ * The env a request's handler gets: service and publish bindings bound to the request's id, so
+ * the calls made through them are attributed to it wherever they happen (the host checks the id is
+ * in flight). A service without such bindings shares one env between all requests.
+ */
+function envFor(rid: number): Record<string, unknown> {
+  if (perRequest.length === 0) return env;
+  const e: Record<string, unknown> = { ...env };
+  for (const [name, kind] of perRequest) e[name] = kind === "service" ? serviceBinding(name, rid) : Object.freeze(publisher(name, rid));
+  return Object.freeze(e);
 }
 
 // ---- the module and the dispatcher ---------------------------------------------------------
@@ -372,8 +408,18 @@ interface Handlers {
 let handlers: Handlers | null = null;
 let env: Record<string, unknown> = {};
 const streams = new Map<number, ReadableStreamDefaultReader<unknown>>();
-const bodies = new Map<number, Uint8Array>();
 let nextStream = 1;
+
+/** A response as dispatch leaves it, before it is framed. */
+interface Reply {
+  status: number;
+  waits: number;
+  stream: number;
+  bytes: Uint8Array | null;
+  statusText: string;
+  flat: string[];
+  text: string;
+}
 
 function errorInfo(e: unknown): { code: string; message: string } {
   if (e && typeof e === "object") {
@@ -393,16 +439,16 @@ const api = {
       delete g[name];
       return v;
     };
-    const log = take<(level: string, text: string) => void>("__h_log");
+    const log = take<(level: string, text: string, rid: number) => void>("__h_log");
     const ioRef = take<{ apply(t: undefined, a: unknown[], o: unknown): Promise<[{ code: string; message: string } | null, unknown]> }>("__h_io");
     const random = take<(n: number) => Uint8Array>("__h_random");
     const timer = take<(id: number, ms: number) => void>("__h_timer");
     const clear = take<(id: number) => void>("__h_clear");
-    const done = take<(batch: string) => void>("__h_done");
+    const done = take<(frames: string, bodies: Uint8Array[]) => void>("__h_done");
     const ioOptions = { arguments: { copy: true }, result: { promise: true } };
     host = {
-      log,
-      io: (op, args) => ioRef.apply(undefined, [op, args], ioOptions),
+      log: (level, text) => log(level, text, current),
+      io: (op, args, rid) => ioRef.apply(undefined, [op, args, rid], ioOptions),
       random,
       timer,
       clearTimer: clear,
@@ -430,11 +476,10 @@ const api = {
   },
   /**
    * One request in, one reply out. Everything crosses as strings (copying structured values costs
-   * more than the request itself): headers are "name\nvalue\n..."; params are JSON. The reply is
-   * "R\nstatus\nwaits\nstreamId\nbytesId\nstatusText\ncount\nname\nvalue...\nbody" or
-   * "E\ncode\nmessage". A bytes body is fetched with take(bytesId), a stream with pull(streamId).
+   * more than the request itself): headers are "name\nvalue\n..."; params are JSON. Resolves with
+   * the Reply to frame, or an "E" payload. `rid` is the host's id of the request.
    */
-  async dispatch(method: string, url: string, head: string, body: Uint8Array | null, params: string | null): Promise<string> {
+  async dispatch(rid: number, method: string, url: string, head: string, body: Uint8Array | null, params: string | null): Promise<Reply | string> {
     const waits: Promise<unknown>[] = [];
     const ctx = {
       params: params === null ? {} : (JSON.parse(params) as Record<string, string>),
@@ -445,11 +490,18 @@ const api = {
     };
     let res: unknown;
     try {
-      if (!handlers!.fetch) return "E\nSTRATUS_E_NO_HANDLER\nthis service has no fetch() handler; add `async fetch(request, env, ctx)` to its default export";
-      res = await handlers!.fetch(Request._fromHost(method, url, head === "" ? [] : head.split("\n"), body), env, ctx);
+      if (!handlers!.fetch) return encodeError("STRATUS_E_NO_HANDLER", "this service has no fetch() handler; add `async fetch(request, env, ctx)` to its default export");
+      let out: unknown;
+      current = rid;
+      try {
+        out = handlers!.fetch(Request._fromHost(method, url, head === "" ? [] : head.split("\n"), body), envFor(rid), ctx);
+      } finally {
+        current = 0;
+      }
+      res = await out;
     } catch (e) {
       const info = errorInfo(e);
-      return `E\n${info.code}\n${info.message}`;
+      return encodeError(info.code, info.message);
     }
     if (!(res instanceof Response)) {
       const what =
@@ -460,80 +512,70 @@ const api = {
             : typeof res === "object"
               ? `an object that is not a Response (${formatArg(res).slice(0, 60)})`
               : `a ${typeof res}`;
-      return `E\nSTRATUS_E_BAD_RESPONSE\nfetch() returned ${what}; return a Response, e.g. new Response("ok") or Response.json(data)`;
+      return encodeError("STRATUS_E_BAD_RESPONSE", `fetch() returned ${what}; return a Response, e.g. new Response("ok") or Response.json(data)`);
     }
     const raw = res._raw;
-    let text = "";
-    let stream = 0;
-    let bytes = 0;
+    const reply: Reply = { status: res.status, waits: waits.length, stream: 0, bytes: null, statusText: res.statusText, flat: res.headers._toFlat(), text: "" };
     if (raw instanceof ReadableStream) {
-      stream = nextStream++;
-      streams.set(stream, raw.getReader());
-    } else if (typeof raw === "string") text = raw;
-    else if (raw !== null) {
-      bytes = nextStream++;
-      bodies.set(bytes, raw);
-    }
+      reply.stream = nextStream++;
+      streams.set(reply.stream, raw.getReader());
+    } else if (typeof raw === "string") reply.text = raw;
+    // A view of a larger buffer would carry the whole buffer across.
+    else if (raw !== null) reply.bytes = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : raw.slice();
     if (waits.length > 0) {
       const w = Promise.all(waits).then(() => undefined);
       pending.add(w);
       void w.then(() => pending.delete(w));
     }
-    const flat = res.headers._toFlat();
-    return `R\n${res.status}\n${waits.length}\n${stream}\n${bytes}\n${res.statusText}\n${flat.length / 2}\n${flat.length > 0 ? `${flat.join("\n")}\n` : ""}${text}`;
+    return reply;
   },
   /**
-   * Starts a batch of body-less requests the host collected in one turn of its event loop:
-   * ("id,mLen,uLen,hLen,pLen;" method url head params)*; pLen -1 means no params. Replies go back
-   * through host.done, batched per microtask turn, so many requests share one crossing each way.
+   * Starts a batch of body-less requests the host collected in one turn of its event loop
+   * (protocol.ts encodeRequest). Replies go back through host.done, batched per microtask turn, so
+   * many requests share one crossing each way.
    */
   dispatchBatch(batch: string): void {
-    let at = 0;
-    while (at < batch.length) {
-      const semi = batch.indexOf(";", at);
-      const [id, ml, ul, hl, pl] = batch.slice(at, semi).split(",").map(Number) as [number, number, number, number, number];
-      let p = semi + 1;
-      const method = batch.slice(p, (p += ml));
-      const url = batch.slice(p, (p += ul));
-      const head = batch.slice(p, (p += hl));
-      const params = pl < 0 ? null : batch.slice(p, (p += pl));
-      at = p;
-      api.dispatchOne(id, method, url, head, null, params);
-    }
+    decodeRequests(batch, (id, method, url, head, params) => api.dispatchOne(id, method, url, head, null, params));
   },
   /** Starts one request; its reply goes back through host.done. */
   dispatchOne(id: number, method: string, url: string, head: string, body: Uint8Array | null, params: string | null): void {
-    void api.dispatch(method, url, head, body, params).then((reply) => {
-      outbox.push(`${id}\x01${reply.length}\x01${reply}`);
-      if (!flushing) {
-        flushing = true;
-        void Promise.resolve().then(flushOutbox);
-      }
-    });
+    api.dispatch(id, method, url, head, body, params).then(
+      (r) => {
+        if (typeof r === "string") return reply(id, r, null);
+        reply(id, encodeResponse(r.status, r.waits, r.stream, r.bytes ? replyBodies.length + 1 : 0, r.statusText, r.flat, r.text), r.bytes);
+      },
+      (e: unknown) => {
+        // Reading the Response threw (a getter, a replaced built-in): the request fails, not the batch.
+        const info = errorInfo(e);
+        reply(id, encodeError(info.code, info.message), null);
+      },
+    );
   },
   /**
    * Runs non-HTTP work and replies through host.done like a request: kind "event" gets
    * {timeout, events: [CloudEvent...]} and runs every event's handler at once (the host never puts
-   * two events of one ordering key in a batch), replying "T\n" + JSON [[0] | [1, code, message, permanent]];
+   * two events of one ordering key in a batch), replying with a "T" payload of one outcome per event;
    * kind "scheduled" gets {timeout, cron, scheduledTime}.
    */
   dispatchTask(id: number, kind: string, payload: string): void {
-    void runTask(kind, payload).then((reply) => {
-      outbox.push(`${id}\x01${reply.length}\x01${reply}`);
-      if (!flushing) {
-        flushing = true;
-        void Promise.resolve().then(flushOutbox);
-      }
-    });
-  },
-  /** A bytes body left by dispatch. */
-  take(id: number): Uint8Array | null {
-    const b = bodies.get(id) ?? null;
-    bodies.delete(id);
-    return b;
+    let work: Promise<string>;
+    current = id;
+    try {
+      work = runTask(id, kind, payload);
+    } finally {
+      current = 0;
+    }
+    work.then(
+      (r) => reply(id, r, null),
+      (e: unknown) => {
+        const info = errorInfo(e);
+        reply(id, encodeError(info.code, info.message), null);
+      },
+    );
   },
   /** The next chunk of a streamed response body, or null at its end. */
   async pull(id: number): Promise<Uint8Array | null> {
+    current = 0;
     const reader = streams.get(id);
     if (!reader) return null;
     try {
@@ -550,15 +592,18 @@ const api = {
   },
   /** Stops reading a streamed body (the client went away). */
   cancel(id: number): void {
+    current = 0;
     const reader = streams.get(id);
     streams.delete(id);
     if (reader) void reader.cancel().catch(() => undefined);
   },
   /** Resolves when every ctx.waitUntil promise so far has settled. */
   async settle(): Promise<void> {
+    current = 0;
     while (pending.size > 0) await Promise.all([...pending]);
   },
   fire(id: number): void {
+    current = 0;
     const t = timers.get(id);
     if (!t) return;
     if (t.every < 0) timers.delete(id);
@@ -572,7 +617,7 @@ const api = {
 };
 const pending = new Set<Promise<void>>();
 
-type Outcome = [0] | [1, string, string, boolean];
+type Outcome = TaskOutcomeWire;
 
 function failure(e: unknown): Outcome {
   const info = errorInfo(e);
@@ -607,27 +652,40 @@ async function runBounded(timeout: number, fn: (ctx: unknown) => unknown): Promi
   return out;
 }
 
-async function runTask(kind: string, payload: string): Promise<string> {
+async function runTask(id: number, kind: string, payload: string): Promise<string> {
   const p = JSON.parse(payload) as { timeout: number; events?: unknown[]; cron?: string; scheduledTime?: number };
   const hs = handlers!;
   if (kind === "event") {
     const events = p.events ?? [];
-    if (typeof hs.event !== "function")
-      return `T\n${JSON.stringify(events.map(() => [1, "STRATUS_E_NO_HANDLER", "this service has no event() handler", true]))}`;
-    const outs = await Promise.all(events.map((ev) => runBounded(p.timeout, (ctx) => hs.event!(ev, env, ctx))));
-    return `T\n${JSON.stringify(outs)}`;
+    if (typeof hs.event !== "function") return encodeTask(events.map((): Outcome => [1, "STRATUS_E_NO_HANDLER", "this service has no event() handler", true]));
+    const e = envFor(id);
+    return encodeTask(await Promise.all(events.map((ev) => runBounded(p.timeout, (ctx) => hs.event!(ev, e, ctx)))));
   }
-  if (typeof hs.scheduled !== "function") return `T\n${JSON.stringify([[1, "STRATUS_E_NO_HANDLER", "this service has no scheduled() handler", true]])}`;
+  if (typeof hs.scheduled !== "function") return encodeTask([[1, "STRATUS_E_NO_HANDLER", "this service has no scheduled() handler", true]]);
   const controller = Object.freeze({ type: "scheduled", cron: p.cron, scheduledTime: p.scheduledTime, noRetry(): void {} });
-  return `T\n${JSON.stringify([await runBounded(p.timeout, (ctx) => hs.scheduled!(controller, env, ctx))])}`;
+  const e = envFor(id);
+  return encodeTask([await runBounded(p.timeout, (ctx) => hs.scheduled!(controller, e, ctx))]);
 }
-let outbox: string[] = [];
+
+// Replies finished in one microtask turn cross together: frames as one string, bytes bodies beside.
+let replyFrames: string[] = [];
+let replyBodies: Uint8Array[] = [];
 let flushing = false;
+function reply(id: number, payload: string, bytes: Uint8Array | null): void {
+  replyFrames.push(encodeFrame(id, payload));
+  if (bytes) replyBodies.push(bytes);
+  if (!flushing) {
+    flushing = true;
+    void Promise.resolve().then(flushOutbox);
+  }
+}
 function flushOutbox(): void {
   flushing = false;
-  const batch = outbox.join("");
-  outbox = [];
-  bridge().done(batch);
+  const frames = replyFrames.join("");
+  const bodies = replyBodies;
+  replyFrames = [];
+  replyBodies = [];
+  bridge().done(frames, bodies);
 }
 
 const globals: Record<string, unknown> = {
