@@ -488,7 +488,8 @@ export class Instance {
       if (isViolation(outs) && reply.startsWith("E\n")) {
         // The dispatcher itself failed: every unit fails with its error.
         const e = decodeReply(reply, null);
-        if (!isViolation(e) && e.kind === "E") outs = new Array(units).fill([1, e.code in ERROR_CODES ? e.code : "STRATUS_E_HANDLER_THREW", e.message, false]) as [1, string, string, boolean][];
+        if (!isViolation(e) && e.kind === "E")
+          outs = new Array(units).fill([1, e.code in ERROR_CODES ? e.code : "STRATUS_E_HANDLER_THREW", e.message, false]) as [1, string, string, boolean][];
       }
       if (isViolation(outs)) {
         const message = `service "${this.service.name}" reported its work in a form the platform cannot read: ${outs.message}`;
@@ -520,7 +521,12 @@ export class Instance {
     const head = req.headers.join("\n");
     const params = req.params ? JSON.stringify(req.params) : null;
     return new Promise<[string, unknown]>((resolve, reject) => {
-      this.#waiting.set(id, { resolve: (payload, bodies) => resolve([payload, bodies]), reject, deadline: performance.now() + this.service.limits.timeoutMs, task: false });
+      this.#waiting.set(id, {
+        resolve: (payload, bodies) => resolve([payload, bodies]),
+        reject,
+        deadline: performance.now() + this.service.limits.timeoutMs,
+        task: false,
+      });
       if (req.body) {
         const body = new ivm.ExternalCopy(req.body).copyInto({ release: true });
         this.#call(this.#api.one.apply(undefined, [id, req.method, req.url, head, body, params], { arguments: { copy: true } }));

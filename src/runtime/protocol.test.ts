@@ -38,11 +38,7 @@ const replyish = fc
 const frameish = fc
   .array(fc.tuple(numberish, numberish, fc.oneof(replyish, fc.string({ maxLength: 20 }))), { maxLength: 5 })
   .map((fs) => fs.map(([id, len, p]) => `${id}\x01${len}\x01${p}`).join(""));
-const bodies = fc.oneof(
-  fc.constant(undefined),
-  fc.array(fc.oneof(fc.uint8Array({ maxLength: 8 }), fc.anything()), { maxLength: 4 }),
-  fc.anything(),
-);
+const bodies = fc.oneof(fc.constant(undefined), fc.array(fc.oneof(fc.uint8Array({ maxLength: 8 }), fc.anything()), { maxLength: 4 }), fc.anything());
 
 function assertWellFormed(input: string, r: ReturnType<typeof decodeReply>): void {
   if (isViolation(r)) {

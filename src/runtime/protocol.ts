@@ -222,7 +222,8 @@ export function decodeReply(payload: string, bodies: unknown): WireResponse | Wi
   const bodyIndex = num("body index", 0x7fffffff);
   if (typeof bodyIndex !== "number") return bodyIndex;
   let nl = payload.indexOf("\n", at);
-  if (nl < 0 || nl - at > MAX_STATUS_TEXT) return violation(nl < 0 ? "the reply has no statusText" : `the Response's statusText is over ${MAX_STATUS_TEXT} characters`);
+  if (nl < 0 || nl - at > MAX_STATUS_TEXT)
+    return violation(nl < 0 ? "the reply has no statusText" : `the Response's statusText is over ${MAX_STATUS_TEXT} characters`);
   const statusText = payload.slice(at, nl);
   if (ILLEGAL_FIELD_CHAR.test(statusText)) return violation(`the Response's statusText ${quote(statusText)} has a character HTTP cannot carry`);
   at = nl + 1;
@@ -269,7 +270,8 @@ export function decodeTask(payload: string, units: number): TaskOutcomeWire[] | 
   } catch {
     return violation("a task reply is not JSON");
   }
-  if (!Array.isArray(parsed) || parsed.length !== units) return violation(`a task reply has ${Array.isArray(parsed) ? parsed.length : "no"} outcomes for ${units} units of work`);
+  if (!Array.isArray(parsed) || parsed.length !== units)
+    return violation(`a task reply has ${Array.isArray(parsed) ? parsed.length : "no"} outcomes for ${units} units of work`);
   const out: TaskOutcomeWire[] = [];
   for (const o of parsed as unknown[]) {
     if (Array.isArray(o) && o.length === 1 && o[0] === 0) out.push([0]);

@@ -490,7 +490,8 @@ const api = {
     };
     let res: unknown;
     try {
-      if (!handlers!.fetch) return encodeError("STRATUS_E_NO_HANDLER", "this service has no fetch() handler; add `async fetch(request, env, ctx)` to its default export");
+      if (!handlers!.fetch)
+        return encodeError("STRATUS_E_NO_HANDLER", "this service has no fetch() handler; add `async fetch(request, env, ctx)` to its default export");
       let out: unknown;
       current = rid;
       try {
