@@ -15,7 +15,12 @@ export const ERROR_CODES = {
   STRATUS_E_NODE_BUILTIN: { status: 500, user: true, summary: "An isolate service imports a Node built-in module." },
   STRATUS_E_NO_HANDLER: { status: 500, user: true, summary: "The module has no default export with a fetch() handler." },
   STRATUS_E_HANDLER_THREW: { status: 500, user: true, summary: "The function threw or rejected." },
-  STRATUS_E_BAD_RESPONSE: { status: 500, user: true, summary: "The function returned something other than a Response." },
+  STRATUS_E_BAD_RESPONSE: {
+    status: 500,
+    user: true,
+    summary:
+      'The function returned something other than a Response, or a reply HTTP cannot carry or the host cannot read (docs/runtime.md, "The host boundary").',
+  },
   STRATUS_E_TIMEOUT: { status: 504, user: true, summary: "The invocation exceeded limits.timeout (wall time)." },
   STRATUS_E_CPU_LIMIT: { status: 503, user: true, summary: "The invocation exceeded limits.cpu (CPU time); the instance was replaced." },
   STRATUS_E_MEMORY_LIMIT: { status: 503, user: true, summary: "The instance exceeded limits.memory; it was replaced." },

@@ -2,7 +2,7 @@
  * The host side of the bindings: every I/O call a function makes arrives here with the binding
  * name, and is checked against what the stack file grants that service before anything happens.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { ResolvedService } from "../config/index.ts";
 import { StratusError } from "../errors/index.ts";
 import type { SqlMode, SqlValue, StateProvider } from "../state/index.ts";
@@ -144,7 +144,9 @@ export class HostIo {
     if (hops >= MAX_HOPS) {
       throw new StratusError("STRATUS_E_BINDING_DENIED", `service call chain is ${hops} calls deep (limit ${MAX_HOPS}); check for a loop between services`);
     }
-    const requestId = requestIds.values().next().value ?? "";
+    // The callee shares the caller's request id when the isolate said which request called; a
+    // call it could not attribute gets an id of its own rather than another request's.
+    const requestId = requestIds.size === 1 ? requestIds.values().next().value! : randomUUID();
     const res = await this.#call(
       this.#service.name,
       target,

@@ -8,7 +8,7 @@
  * through `apply` on the isolate's own thread, and the watchdog keeps an eye on the isolate until
  * every such call has come back. What comes out is decoded by protocol.ts as hostile input.
  */
-import { randomFillSync, randomUUID } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import ivm from "isolated-vm";
 import type { ResolvedService } from "../config/index.ts";
 import { ERROR_CODES, StratusError, type ErrorCode } from "../errors/index.ts";
@@ -199,7 +199,7 @@ export class Instance {
         ...(service.schedules.length > 0 ? ["scheduled"] : []),
       ];
       // load() reads the module's exports, which user code may have made getters.
-      const problem = (await inst.#api.load.apply(undefined, [needs], { arguments: { copy: true }, result: { copy: true }, timeout })) as unknown;
+      const problem: unknown = await inst.#api.load.apply(undefined, [needs], { arguments: { copy: true }, result: { copy: true }, timeout });
       if (problem !== null && typeof problem !== "string") throw new Error("load() returned something other than a string or null");
       if (problem) throw new StratusError("STRATUS_E_NO_HANDLER", `service "${service.name}" (${service.entryAsWritten}): ${problem}`);
     } catch (err) {

@@ -218,7 +218,7 @@ export class Runtime {
       service,
       { code: code.code, hash: code.hash } satisfies LoadedCode,
       {
-        io: (op, args, ids) => io.io(op, args, ids, this.#depth.get(ids.values().next().value ?? "") ?? 0),
+        io: (op, args, ids) => io.io(op, args, ids, this.#depthOf(ids)),
         log: (level, text, ids) => this.#consoleLine(service.name, level, text, ids),
         secret: (name) => this.#opts.secrets?.().get(name),
       },
@@ -412,6 +412,16 @@ export class Runtime {
       if (hops <= 1) this.#depth.delete(req.requestId);
       else this.#depth.set(req.requestId, hops - 1);
     }
+  }
+
+  /**
+   * How deep in a chain of service calls a call is. When the isolate could not say which request
+   * made it, the deepest of the candidates: the hop limit must hold whichever it was.
+   */
+  #depthOf(ids: ReadonlySet<string>): number {
+    let depth = 0;
+    for (const id of ids) depth = Math.max(depth, this.#depth.get(id) ?? 0);
+    return depth;
   }
 
   #consoleLine(service: string, level: string, text: string, ids: ReadonlySet<string>): void {
