@@ -54,6 +54,43 @@ describe("the watchdog reaches an isolate in any state", () => {
   });
 });
 
+describe("task replies are hostile input too", () => {
+  test("a forged task reply fails the batch with STRATUS_E_BAD_RESPONSE (retried event by event), and the next batch is served", async () => {
+    const s = await tempStack({
+      "stratus.yaml": `name: t\ntopics: { ping: {} }\nservices:\n  sub:\n    entry: sub.js\n    subscribe: { ping: {} }\n`,
+      // Rewrites the reply batch (the dispatcher's realm is the function's) to claim one outcome for two events.
+      "sub.js": `const realJoin = Array.prototype.join;
+      export default { event(ev) {
+        if (ev.data === "forge") Array.prototype.join = function (sep) {
+          const out = realJoin.call(this, sep);
+          const m = sep === "" ? /^(\\d+)\\x01\\d+\\x01T\\n/.exec(out) : null;
+          if (!m) return out;
+          Array.prototype.join = realJoin;
+          const p = "T\\n[[0]]";
+          return m[1] + "\\x01" + p.length + "\\x01" + p;
+        };
+      } };`,
+    });
+    try {
+      const event = (data: string, id: string): string => JSON.stringify({ specversion: "1.0", id, source: "test", type: "ping", data });
+      const forged = await s.host.runtime.runEvents("sub", [event("forge", "1"), event("x", "2")]);
+      assert.equal(forged.length, 2);
+      for (const o of forged) {
+        assert.equal(o.ok, false);
+        assert.equal(o.code, "STRATUS_E_BAD_RESPONSE");
+        assert.equal(o.batch, true);
+        assert.match(o.message ?? "", /service "sub" reported its work in a form the platform cannot read: a task reply has 1 outcomes for 2 units/);
+      }
+      assert.deepEqual(
+        (await s.host.runtime.runEvents("sub", [event("x", "3")])).map((o) => o.ok),
+        [true],
+      );
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 interface Line {
   msg: string;
   source?: string;

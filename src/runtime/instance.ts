@@ -482,7 +482,7 @@ export class Instance {
       const reply = await new Promise<string>((resolve, reject) => {
         // The isolate bounds each unit by limits.timeout; this deadline catches a handler that never yields.
         this.#waiting.set(id, { resolve, reject, deadline: performance.now() + this.service.limits.timeoutMs + 1000, task: true });
-        this.#call(this.#api.task.apply(undefined, [id, kind, payload], { arguments: { copy: true } }));
+        this.#call(this.#api.task.apply(undefined, [id, kind, payload]));
       });
       let outs = decodeTask(reply, units);
       if (isViolation(outs) && reply.startsWith("E\n")) {
@@ -529,7 +529,7 @@ export class Instance {
       });
       if (req.body) {
         const body = new ivm.ExternalCopy(req.body).copyInto({ release: true });
-        this.#call(this.#api.one.apply(undefined, [id, req.method, req.url, head, body, params], { arguments: { copy: true } }));
+        this.#call(this.#api.one.apply(undefined, [id, req.method, req.url, head, body, params]));
         return;
       }
       this.#outbox.push(encodeRequest(id, req.method, req.url, head, params));
@@ -544,7 +544,7 @@ export class Instance {
     this.#flushQueued = false;
     const batch = this.#outbox.join("");
     this.#outbox = [];
-    if (!this.dead) this.#call(this.#api.batch.apply(undefined, [batch], { arguments: { copy: true } }));
+    if (!this.dead) this.#call(this.#api.batch.apply(undefined, [batch]));
   };
 
   /**
