@@ -464,7 +464,7 @@ export class Instance {
 
   /** The error result for a reply that broke the protocol: it fails this request only. */
   #badReply(v: Violation): InvokeResult {
-    return errorResult(v.code, `service "${this.service.name}" returned a response the platform cannot send: ${v.message}`);
+    return errorResult(v.code, `service "${this.service.name}" returned a response HTTP cannot carry: ${v.message}`);
   }
 
   /**
