@@ -4,9 +4,9 @@
  * response crosses out once; only real I/O calls back to the host.
  *
  * The host never calls into an isolate synchronously once user code is in it: a synchronous call
- * runs on this thread (with the isolate's microtasks), where the watchdog lives. Every call goes
- * through `apply` on the isolate's own thread, and the watchdog keeps an eye on the isolate until
- * every such call has come back. What comes out is decoded by protocol.ts as hostile input.
+ * runs on this thread (with the isolate's microtasks), where the watchdog lives. Every call runs
+ * on the isolate's own thread, and the watchdog keeps an eye on the isolate while it uses CPU,
+ * even after its last request finished. What comes out is decoded by protocol.ts as hostile input.
  */
 import { randomFillSync } from "node:crypto";
 import ivm from "isolated-vm";
@@ -120,8 +120,8 @@ export class Instance {
   readonly requestIds = new Set<string>();
   /** Request ids by the numeric id the isolate knows them by. */
   readonly #rids = new Map<number, string>();
-  /** Calls into the isolate that have not come back (their microtasks may still be running). */
-  #calls = 0;
+  /** The isolate's CPU time at the last watchdog look while nothing was in flight (-1: not looked yet). */
+  #idleCpu = -1n;
   /** What was wrong with a reply that made the instance unreadable (dead = STRATUS_E_BAD_RESPONSE). */
   #deathDetail = "";
   readonly #api: {
@@ -289,24 +289,14 @@ export class Instance {
     watchdog ??= setInterval(watch, WATCH_MS).unref();
   }
 
-  /** Stops watching once no request is in flight and every call into the isolate came back. */
-  #unwatch(): void {
-    if (this.active === 0 && this.#calls === 0) busy.delete(this);
-  }
-
   /**
-   * Tracks a call into the isolate: until it comes back (its microtasks drained), the isolate's
-   * thread may be running user code, so the watchdog keeps measuring its CPU even when no request
-   * is in flight (a promise chain left spinning after the response is caught this way).
+   * The last request finished. The watchdog keeps looking while the isolate still uses CPU: the
+   * isolate's thread may be running work left behind (a promise chain spinning after the
+   * response), which must stay within limits.cpu like any other; it stops looking at the first
+   * tick the CPU time stands still. This costs nothing per request (no call is tracked).
    */
-  #call(p: Promise<unknown>): void {
-    this.#calls++;
-    this.#watch();
-    const back = (): void => {
-      this.#calls--;
-      this.#unwatch();
-    };
-    p.then(back, back);
+  #unwatch(): void {
+    if (this.active === 0) this.#idleCpu = -1n;
   }
 
   /**
@@ -315,7 +305,7 @@ export class Instance {
    * disposal.
    */
   enforceLimits(): void {
-    if (this.dead || (this.active === 0 && this.#calls === 0)) return;
+    if (this.dead) return;
     if (this.isolate.isDisposed) {
       // V8 disposed it: the only cause we do not initiate is the heap limit.
       this.kill("STRATUS_E_MEMORY_LIMIT");
@@ -329,7 +319,14 @@ export class Instance {
     }
     // The CPU window restarts whenever a request finishes: requests sharing an instance cannot be
     // told apart, so the limit is CPU spent without finishing any request (exact at concurrency 1).
-    // After the last request finished, it is CPU spent by calls that have not come back.
+    // With nothing in flight, it is CPU spent by work left running, as long as there is any.
+    if (this.active === 0) {
+      if (now === this.#idleCpu) {
+        busy.delete(this);
+        return;
+      }
+      this.#idleCpu = now;
+    }
     if (this.#progressed) {
       this.#progressed = false;
       this.#cpuStart = now;
@@ -453,9 +450,10 @@ export class Instance {
     const done = (async () => {
       await streamDone;
       if (waits > 0 && !this.dead) {
-        const settled = this.#api.settle.apply(undefined, [], { result: { promise: true } });
-        this.#call(settled);
-        await Promise.race([settled.catch(() => undefined), new Promise((r) => setTimeout(r, this.service.limits.timeoutMs).unref())]);
+        await Promise.race([
+          this.#api.settle.apply(undefined, [], { result: { promise: true } }).catch(() => undefined),
+          new Promise((r) => setTimeout(r, this.service.limits.timeoutMs).unref()),
+        ]);
       }
       finish();
     })();
@@ -482,7 +480,7 @@ export class Instance {
       const reply = await new Promise<string>((resolve, reject) => {
         // The isolate bounds each unit by limits.timeout; this deadline catches a handler that never yields.
         this.#waiting.set(id, { resolve, reject, deadline: performance.now() + this.service.limits.timeoutMs + 1000, task: true });
-        this.#call(this.#api.task.apply(undefined, [id, kind, payload]));
+        this.#api.task.applyIgnored(undefined, [id, kind, payload]);
       });
       let outs = decodeTask(reply, units);
       if (isViolation(outs) && reply.startsWith("E\n")) {
@@ -529,7 +527,7 @@ export class Instance {
       });
       if (req.body) {
         const body = new ivm.ExternalCopy(req.body).copyInto({ release: true });
-        this.#call(this.#api.one.apply(undefined, [id, req.method, req.url, head, body, params]));
+        this.#api.one.applyIgnored(undefined, [id, req.method, req.url, head, body, params]);
         return;
       }
       this.#outbox.push(encodeRequest(id, req.method, req.url, head, params));
@@ -544,7 +542,7 @@ export class Instance {
     this.#flushQueued = false;
     const batch = this.#outbox.join("");
     this.#outbox = [];
-    if (!this.dead) this.#call(this.#api.batch.apply(undefined, [batch]));
+    if (!this.dead) this.#api.batch.applyIgnored(undefined, [batch]);
   };
 
   /**
