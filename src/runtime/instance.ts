@@ -137,7 +137,7 @@ export class Instance {
   };
   readonly #timers = new Map<number, NodeJS.Timeout>();
   /** Invocations sent into the isolate and not yet answered, by id. */
-  readonly #waiting = new Map<number, { resolve: (reply: string, bodies: unknown) => void; reject: (err: unknown) => void; deadline: number; task: boolean }>();
+  readonly #waiting = new Map<number, { resolve: (reply: string, bodies: unknown) => void; reject: (err: unknown) => void; deadline: number }>();
   #nextId = 1;
   #outbox: string[] = [];
   #flushQueued = false;
@@ -479,7 +479,7 @@ export class Instance {
     try {
       const reply = await new Promise<string>((resolve, reject) => {
         // The isolate bounds each unit by limits.timeout; this deadline catches a handler that never yields.
-        this.#waiting.set(id, { resolve, reject, deadline: performance.now() + this.service.limits.timeoutMs + 1000, task: true });
+        this.#waiting.set(id, { resolve, reject, deadline: performance.now() + this.service.limits.timeoutMs + 1000 });
         this.#api.task.applyIgnored(undefined, [id, kind, payload]);
       });
       let outs = decodeTask(reply, units);
@@ -523,7 +523,6 @@ export class Instance {
         resolve: (payload, bodies) => resolve([payload, bodies]),
         reject,
         deadline: performance.now() + this.service.limits.timeoutMs,
-        task: false,
       });
       if (req.body) {
         const body = new ivm.ExternalCopy(req.body).copyInto({ release: true });

@@ -364,7 +364,7 @@ function publisher(name: string, rid?: number) {
   };
 }
 
-function serviceBinding(name: string, rid: number) {
+function serviceBinding(name: string, rid?: number) {
   return Object.freeze({ fetch: (input: unknown, init?: unknown) => send("service", name, input, init, rid) });
 }
 
@@ -378,7 +378,7 @@ function buildEnv(descriptors: Record<string, BindingDescriptor>): Record<string
     else if (d.kind === "egress") env[name] = Object.freeze({ fetch: (input: unknown, init?: unknown) => send("fetch", name, input, init) });
     else if (d.kind === "service" || d.kind === "publish") {
       perRequest.push([name, d.kind]);
-      env[name] = d.kind === "service" ? serviceBinding(name, 0) : Object.freeze(publisher(name));
+      env[name] = d.kind === "service" ? serviceBinding(name) : Object.freeze(publisher(name));
     }
   }
   return Object.freeze(env);
