@@ -36,6 +36,9 @@ export default {
       case "smuggle":
         forge((id) => frame(id, "R\\n200\\n0\\n0\\n0\\n\\n1\\nContent-Length\\n0\\nHTTP/1.1 200 OK"));
         break;
+      case "missing-body":
+        forge((id) => frame(id, "R\\n200\\n0\\n0\\n5\\n\\n0\\n"));
+        break;
       case "no-separator":
         forge((id) => id);
         break;
@@ -129,6 +132,10 @@ describe("hostile replies fail their own request only", () => {
 
   test("a forged status outside 200-599 is refused", async () => {
     await badResponse("/evil/status-zero", /status is 0; it must be 200-599/);
+  });
+
+  test("a forged reply pointing at a bytes body that did not cross is refused", async () => {
+    await badResponse("/evil/missing-body", /body 5 is missing or not a Uint8Array/);
   });
 
   test("a forged uppercase Content-Length (a response-splitting attempt) is refused", async () => {
