@@ -117,7 +117,10 @@ export class Instance {
     fire: ivm.Reference;
     task: ivm.Reference;
   };
-  readonly #timers = new Map<number, NodeJS.Timeout>();
+  /** The host side of the prelude's timers: one wake-up at the earliest due time. */
+  #wake: NodeJS.Timeout | null = null;
+  /** The prelude may hold timers (set by __h_timer, cleared when they are dropped at idle). */
+  #timersArmed = false;
   /** Invocations sent into the isolate and not yet answered, by id. */
   readonly #waiting = new Map<number, { resolve: (reply: string) => void; reject: (err: unknown) => void; deadline: number }>();
   #nextId = 1;
@@ -210,16 +213,28 @@ export class Instance {
       "__h_random",
       new ivm.Callback((n: number) => new ivm.ExternalCopy(randomFillSync(new Uint8Array(Math.min(65536, Math.max(0, n | 0))))).copyInto({ release: true })),
     );
+    // One wake-up per instance, whatever the function's timer count (the prelude keeps the timers).
     g.setSync(
       "__h_timer",
       new ivm.Callback(
-        (id: number, ms: number) => {
+        (_id: number, ms: number) => {
           if (this.dead) return;
-          const t = setTimeout(() => {
-            this.#timers.delete(id);
-            if (!this.dead) this.#api.fire.apply(undefined, [id]).catch(() => undefined);
-          }, ms);
-          this.#timers.set(id, t);
+          if (this.#wake) clearTimeout(this.#wake);
+          this.#timersArmed = true;
+          this.#wake = setTimeout(
+            () => {
+              this.#wake = null;
+              if (this.dead) return;
+              // Timers run only while the instance has work in flight (the watchdog watches it then);
+              // a wake-up that finds it idle (a timer set at load time) drops them instead.
+              if (this.active > 0) this.#api.fire.apply(undefined, [0]).catch(() => undefined);
+              else {
+                this.#timersArmed = false;
+                this.#api.fire.applyIgnored(undefined, [-1]);
+              }
+            },
+            Math.min(2_147_483_647, Math.max(0, Number(ms) || 0)),
+          );
         },
         { ignored: true },
       ),
@@ -227,9 +242,9 @@ export class Instance {
     g.setSync(
       "__h_clear",
       new ivm.Callback(
-        (id: number) => {
-          clearTimeout(this.#timers.get(id));
-          this.#timers.delete(id);
+        () => {
+          if (this.#wake) clearTimeout(this.#wake);
+          this.#wake = null;
         },
         { ignored: true },
       ),
@@ -289,6 +304,19 @@ export class Instance {
     }
   }
 
+  /**
+   * No request, event or waitUntil work is in flight: the watchdog stops looking, and every timer
+   * the function left behind is dropped (it would run unwatched, on no one's behalf).
+   */
+  #idle(): void {
+    busy.delete(this);
+    if (!this.#timersArmed || this.dead) return;
+    this.#timersArmed = false;
+    if (this.#wake) clearTimeout(this.#wake);
+    this.#wake = null;
+    this.#api.fire.applyIgnored(undefined, [-1]);
+  }
+
   /** Disposes the isolate because a limit was breached; in-flight invocations fail with `code`. */
   kill(code: ErrorCode): void {
     if (this.dead) return;
@@ -308,8 +336,8 @@ export class Instance {
 
   #release(): void {
     this.#failWaiting();
-    for (const t of this.#timers.values()) clearTimeout(t);
-    this.#timers.clear();
+    if (this.#wake) clearTimeout(this.#wake);
+    this.#wake = null;
     try {
       if (!this.isolate.isDisposed) this.isolate.dispose();
     } catch {
@@ -342,13 +370,14 @@ export class Instance {
       watchdog ??= setInterval(watch, WATCH_MS).unref();
     }
     this.requestIds.add(req.requestId);
+    const sent = performance.now();
     let finished = false;
     const finish = (): void => {
       if (finished) return;
       finished = true;
       this.#progressed = true;
       this.requestIds.delete(req.requestId);
-      if (--this.active === 0) busy.delete(this);
+      if (--this.active === 0) this.#idle();
     };
     let reply: string;
     try {
@@ -396,7 +425,18 @@ export class Instance {
     if (streamId !== 0) {
       let resolveStream!: () => void;
       streamDone = new Promise((r) => (resolveStream = r));
-      result.stream = this.#stream(streamId, resolveStream);
+      const deadline = sent + this.service.limits.timeoutMs;
+      result.stream = this.#stream(streamId, resolveStream, deadline);
+      // A stream nobody reads (HEAD, a client gone before the first chunk) never runs the
+      // generator's cleanup: free the slot at the deadline all the same.
+      const guard = setTimeout(
+        () => {
+          if (!this.dead) this.#api.cancel.apply(undefined, [streamId]).catch(() => undefined);
+          resolveStream();
+        },
+        Math.max(0, deadline - performance.now()),
+      );
+      void streamDone.then(() => clearTimeout(guard));
     }
     const done = (async () => {
       await streamDone;
@@ -443,7 +483,7 @@ export class Instance {
     } finally {
       this.#progressed = true;
       this.requestIds.delete(label);
-      if (--this.active === 0) busy.delete(this);
+      if (--this.active === 0) this.#idle();
     }
   }
 
@@ -511,11 +551,27 @@ export class Instance {
     };
   }
 
-  async *#stream(id: number, end: () => void): AsyncGenerator<Uint8Array> {
+  /**
+   * The chunks of a streamed body. The whole response is bounded by limits.timeout from when the
+   * request was sent (`deadline`, on performance.now()): a stream that never ends, or drips, is
+   * cancelled there and fails with STRATUS_E_TIMEOUT, freeing the instance's slot. Headers are
+   * already out by then, so the gateway can only cut the connection.
+   */
+  async *#stream(id: number, end: () => void, deadline: number): AsyncGenerator<Uint8Array> {
     let complete = false;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<"expired">((resolve) => {
+      timer = setTimeout(() => resolve("expired"), Math.max(0, deadline - performance.now()));
+    });
     try {
       for (;;) {
-        const chunk = (await this.#api.pull.apply(undefined, [id], COPY)) as Uint8Array | null;
+        const chunk = await Promise.race([this.#api.pull.apply(undefined, [id], COPY) as Promise<Uint8Array | null>, expired]);
+        if (chunk === "expired") {
+          throw new StratusError(
+            "STRATUS_E_TIMEOUT",
+            `service "${this.service.name}": the response body did not end within ${this.service.limits.timeoutMs} ms of the request (limits.timeout); the stream was cancelled and the connection closed`,
+          );
+        }
         if (chunk === null) {
           complete = true;
           return;
@@ -523,11 +579,13 @@ export class Instance {
         yield chunk;
       }
     } catch (err) {
+      if (err instanceof StratusError) throw err;
       throw new StratusError(
         this.dead && this.dead !== "disposed" ? this.dead : "STRATUS_E_HANDLER_THREW",
         `service "${this.service.name}": the response stream failed: ${err instanceof Error ? err.message : String(err)}`,
       );
     } finally {
+      clearTimeout(timer);
       if (!complete && !this.dead) this.#api.cancel.apply(undefined, [id]).catch(() => undefined);
       end();
     }
