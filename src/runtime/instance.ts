@@ -7,6 +7,7 @@ import { randomFillSync } from "node:crypto";
 import ivm from "isolated-vm";
 import type { ResolvedService } from "../config/index.ts";
 import { StratusError, type ErrorCode } from "../errors/index.ts";
+import { ConsoleLimiter } from "../telemetry/index.ts";
 import { preludeScript, preludeSnapshot } from "./prelude-build.ts";
 
 /** A request as the runtime receives it. */
@@ -117,6 +118,10 @@ export class Instance {
     fire: ivm.Reference;
     task: ivm.Reference;
   };
+  /** This instance's console budget (lines and characters per second, line length). */
+  readonly #console = new ConsoleLimiter();
+  /** Logs the note on dropped console lines, if any (set by #wire). */
+  #noteDrops: () => void = () => undefined;
   /** The host side of the prelude's timers: one wake-up at the earliest due time. */
   #wake: NodeJS.Timeout | null = null;
   /** The prelude may hold timers (set by __h_timer, cleared when they are dropped at idle). */
@@ -196,7 +201,24 @@ export class Instance {
 
   #wire(host: InstanceHost): void {
     const g = this.context.global;
-    g.setSync("__h_log", new ivm.Callback((level: string, text: string) => host.log(level, text, this.requestIds), { ignored: true }));
+    // What the isolate logs is hostile input: cut to length and bounded in rate per instance (the
+    // sandbox's console applies the same caps first; this holds even if it did not).
+    this.#noteDrops = () => {
+      const note = this.#console.flush();
+      if (note !== null) host.log("warn", note, this.requestIds);
+    };
+    g.setSync(
+      "__h_log",
+      new ivm.Callback(
+        (level: unknown, text: unknown) => {
+          const line = this.#console.admit(typeof text === "string" ? text : String(text));
+          if (line === null) return;
+          this.#noteDrops();
+          host.log(typeof level === "string" ? level.slice(0, 8) : "info", line, this.requestIds);
+        },
+        { ignored: true },
+      ),
+    );
     g.setSync(
       "__h_io",
       new ivm.Reference(async (op: string, args: unknown[]) => {
@@ -249,6 +271,8 @@ export class Instance {
         { ignored: true },
       ),
     );
+    // Wasm memory lives outside the heap limit: the prelude bounds it by the same number.
+    g.getSync("__stratus_wasm_limit", { reference: true }).applySync(undefined, [this.service.limits.memoryMb * 1024 * 1024]);
     g.setSync("__h_done", new ivm.Callback((batch: string) => this.#delivered(batch), { ignored: true }));
     const descriptors: Record<string, { kind: string; value?: unknown }> = {};
     for (const [name, v] of Object.entries(this.service.vars)) descriptors[name] = { kind: "var", value: v };
@@ -310,6 +334,7 @@ export class Instance {
    */
   #idle(): void {
     busy.delete(this);
+    this.#noteDrops();
     if (!this.#timersArmed || this.dead) return;
     this.#timersArmed = false;
     if (this.#wake) clearTimeout(this.#wake);

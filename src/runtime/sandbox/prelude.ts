@@ -6,6 +6,7 @@
  */
 import "./global-shim.ts";
 import "fast-text-encoding";
+import "./wasm.ts";
 import {
   ReadableStream,
   WritableStream,
@@ -83,8 +84,42 @@ function formatArg(v: unknown, depth = 0): string {
     return String(v);
   }
 }
+// Each line crosses to the host, so what one instance may log is bounded here, before the
+// crossing: lines are cut at MAX_LINE characters, and a token bucket allows LINES_PER_S lines and
+// CHARS_PER_S characters per second (two seconds' worth at once). Lines past it are dropped and
+// counted. The host applies the same caps at twice these rates (see src/telemetry/console-limit.ts).
+const MAX_LINE = 16 * 1024;
+const LINES_PER_S = 1000;
+const CHARS_PER_S = 1024 * 1024;
+const BURST_S = 2;
+let lineBudget = LINES_PER_S * BURST_S;
+let charBudget = CHARS_PER_S * BURST_S;
+let budgetAt = Date.now();
+let droppedLines = 0;
+function emit(level: string, text: string): void {
+  const line =
+    text.length > MAX_LINE ? `${text.slice(0, MAX_LINE)}… [line truncated: ${text.length - MAX_LINE} more characters; console lines are cut at ${MAX_LINE}]` : text;
+  const now = Date.now();
+  const s = Math.max(0, now - budgetAt) / 1000;
+  budgetAt = now;
+  lineBudget = Math.min(LINES_PER_S * BURST_S, lineBudget + s * LINES_PER_S);
+  charBudget = Math.min(CHARS_PER_S * BURST_S, charBudget + s * CHARS_PER_S);
+  if (lineBudget < 1 || charBudget < line.length) {
+    if (droppedLines++ === 0) {
+      bridge().log("warn", `console output is over this instance's limit (${LINES_PER_S} lines or ${CHARS_PER_S} characters per second): dropping lines`);
+    }
+    return;
+  }
+  lineBudget -= 1;
+  charBudget -= line.length;
+  if (droppedLines > 0) {
+    bridge().log("warn", `${droppedLines} console line${droppedLines === 1 ? "" : "s"} dropped (over ${LINES_PER_S} lines or ${CHARS_PER_S} characters per second)`);
+    droppedLines = 0;
+  }
+  bridge().log(level, line);
+}
 function logger(level: string) {
-  return (...args: unknown[]): void => bridge().log(level, args.map((a) => formatArg(a)).join(" "));
+  return (...args: unknown[]): void => emit(level, args.map((a) => formatArg(a)).join(" "));
 }
 const timersByLabel = new Map<string, number>();
 const counts = new Map<string, number>();
