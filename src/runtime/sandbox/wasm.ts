@@ -122,13 +122,14 @@ function capModule(input: unknown): { bytes: Uint8Array; reserve: number } {
 }
 
 type Ctor = (new (...a: unknown[]) => object) & { prototype: object };
-const W = (globalThis as unknown as { WebAssembly?: Record<string, unknown> }).WebAssembly;
-if (W) {
+
+/** Wraps the WebAssembly namespace (at wiring time: a snapshot-building context has none to wrap). */
+function install(): void {
+  const W = (globalThis as unknown as { WebAssembly?: Record<string, unknown> }).WebAssembly;
+  if (!W) return;
   const OrigMemory = W["Memory"] as Ctor;
   const OrigModule = W["Module"] as Ctor;
   const OrigInstance = W["Instance"] as Ctor;
-  const origCompile = W["compile"] as (b: unknown) => Promise<object>;
-  const origInstantiate = W["instantiate"] as (m: unknown, i?: unknown) => Promise<object>;
   /** Bytes each compiled module's own memories reserve when it is instantiated. */
   const moduleReserve = new WeakMap<object, number>();
 
@@ -172,7 +173,8 @@ if (W) {
     return m;
   }
   Module.prototype = OrigModule.prototype;
-  for (const k of ["exports", "imports", "customSections"]) (Module as unknown as Record<string, unknown>)[k] = (OrigModule as unknown as Record<string, unknown>)[k];
+  for (const k of ["exports", "imports", "customSections"])
+    (Module as unknown as Record<string, unknown>)[k] = (OrigModule as unknown as Record<string, unknown>)[k];
 
   function Instance(this: unknown, module: unknown, imports?: unknown): object {
     if (new.target === undefined) throw new TypeError("WebAssembly.Instance must be called with new");
@@ -181,27 +183,14 @@ if (W) {
   }
   Instance.prototype = OrigInstance.prototype;
 
-  const compile = async (source: unknown): Promise<object> => {
-    const { bytes, reserve: r } = capModule(source);
-    const m = await origCompile.call(W, bytes);
-    moduleReserve.set(m, r);
-    return m;
-  };
+  // V8's asynchronous compilation finishes on a task isolated-vm does not always run (an
+  // instantiate(bytes) never settled): compile synchronously, on this isolate's own thread,
+  // where limits.cpu sees the work, and settle the promise with the result.
+  const compile = async (source: unknown): Promise<object> => Reflect.construct(Module, [source]) as object;
   const instantiate = async (source: unknown, imports?: unknown): Promise<object> => {
-    if (source instanceof OrigModule) {
-      const bytes = moduleReserve.get(source) ?? 0;
-      reserve(bytes, "instantiating this WebAssembly module");
-      try {
-        const inst = await origInstantiate.call(W, source, imports);
-        track(inst, bytes);
-        return inst;
-      } catch (e) {
-        reserved -= bytes;
-        throw e;
-      }
-    }
-    const module = await compile(source);
-    return { module, instance: await instantiate(module, imports) };
+    if (source instanceof OrigModule) return Reflect.construct(Instance, [source, imports]) as object;
+    const module = Reflect.construct(Module, [source]) as object;
+    return { module, instance: Reflect.construct(Instance, [module, imports]) as object };
   };
 
   const define = (k: string, v: unknown): void => {
@@ -222,6 +211,7 @@ if (W) {
 Object.defineProperty(globalThis, "__stratus_wasm_limit", {
   value: (bytes: number): void => {
     budget = bytes;
+    install();
     delete (globalThis as unknown as Record<string, unknown>)["__stratus_wasm_limit"];
   },
   writable: true,
