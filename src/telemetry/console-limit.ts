@@ -6,7 +6,7 @@
 
 /** Console limits of one instance. */
 export interface ConsoleLimits {
-  /** Longest line kept, in characters; the rest is cut (default 16,384). */
+  /** Longest line kept, in characters; the rest is cut (default 17,408: the sandbox cuts at 16,384, leaving room for its marker). */
   readonly maxLineChars: number;
   /** Lines per second an instance may log, sustained (default 2,000). */
   readonly linesPerSecond: number;
@@ -18,7 +18,7 @@ export interface ConsoleLimits {
 
 /** The defaults (docs/runtime.md lists them). The sandbox's console applies half these rates first. */
 export const CONSOLE_LIMITS: ConsoleLimits = Object.freeze({
-  maxLineChars: 16 * 1024,
+  maxLineChars: 17 * 1024,
   linesPerSecond: 2000,
   charsPerSecond: 2 * 1024 * 1024,
   burstSeconds: 2,

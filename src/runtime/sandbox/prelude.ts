@@ -98,7 +98,9 @@ let budgetAt = Date.now();
 let droppedLines = 0;
 function emit(level: string, text: string): void {
   const line =
-    text.length > MAX_LINE ? `${text.slice(0, MAX_LINE)}… [line truncated: ${text.length - MAX_LINE} more characters; console lines are cut at ${MAX_LINE}]` : text;
+    text.length > MAX_LINE
+      ? `${text.slice(0, MAX_LINE)}… [line truncated: ${text.length - MAX_LINE} more characters; console lines are cut at ${MAX_LINE}]`
+      : text;
   const now = Date.now();
   const s = Math.max(0, now - budgetAt) / 1000;
   budgetAt = now;
@@ -113,7 +115,10 @@ function emit(level: string, text: string): void {
   lineBudget -= 1;
   charBudget -= line.length;
   if (droppedLines > 0) {
-    bridge().log("warn", `${droppedLines} console line${droppedLines === 1 ? "" : "s"} dropped (over ${LINES_PER_S} lines or ${CHARS_PER_S} characters per second)`);
+    bridge().log(
+      "warn",
+      `${droppedLines} console line${droppedLines === 1 ? "" : "s"} dropped (over ${LINES_PER_S} lines or ${CHARS_PER_S} characters per second)`,
+    );
     droppedLines = 0;
   }
   bridge().log(level, line);
