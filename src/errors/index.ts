@@ -53,7 +53,8 @@ export const ERROR_CODES = {
   STRATUS_E_FETCH_TOO_LARGE: {
     status: 502,
     user: true,
-    summary: "A body or header list that fetch() or a service binding sent or received is over its limit (a quarter of limits.memory, at most 32 MiB; 256 headers).",
+    summary:
+      "A body or header list that fetch() or a service binding sent or received is over its limit (a quarter of limits.memory, at most 32 MiB; 256 headers).",
   },
   STRATUS_E_TIMER_LIMIT: { status: 500, user: true, summary: "setTimeout/setInterval past the 10,000 timers one instance may hold pending." },
   STRATUS_E_INTERNAL: { status: 500, user: false, summary: "A fault inside Stratus." },
