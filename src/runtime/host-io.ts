@@ -193,27 +193,34 @@ export class HostIo {
     if (hops >= MAX_HOPS) {
       throw new StratusError("STRATUS_E_BINDING_DENIED", `service call chain is ${hops} calls deep (limit ${MAX_HOPS}); check for a loop between services`);
     }
+    const body = (args[4] as Uint8Array | null) ?? null;
+    const cap = this.#bodyCap();
+    if (body && body.byteLength > cap) {
+      throw new StratusError(
+        "STRATUS_E_FETCH_TOO_LARGE",
+        `service "${target}": the request body is ${body.byteLength} bytes; the limit is ${cap} bytes (a quarter of limits.memory, at most ${MAX_FETCH_BODY}); send less or raise limits.memory`,
+      );
+    }
+    checkHeaders(args[3] as string[], `service "${target}": the request`);
     const requestId = requestIds.values().next().value ?? "";
     const res = await this.#call(
       this.#service.name,
       target,
-      { method: args[1] as string, url: args[2] as string, headers: args[3] as string[], body: (args[4] as Uint8Array | null) ?? null, requestId },
+      { method: args[1] as string, url: args[2] as string, headers: args[3] as string[], body, requestId },
       hops + 1,
     );
-    checkHeaders(res.headers, `service "${target}": the response`);
-    const cap = this.#bodyCap();
+    const it = res.stream?.[Symbol.asyncIterator]();
     let out: Uint8Array | null = null;
-    if (res.stream) {
-      const it = res.stream[Symbol.asyncIterator]();
-      try {
-        out = await readCapped(it, cap, `service "${target}"`);
-      } finally {
-        // Cancels the callee's stream when the cap stopped the read (a no-op after its end).
-        await it.return?.();
+    try {
+      checkHeaders(res.headers, `service "${target}": the response`);
+      if (it) out = await readCapped(it, cap, `service "${target}"`);
+      else if (res.body !== null) {
+        out = typeof res.body === "string" ? Buffer.from(res.body) : res.body;
+        if (out.byteLength > cap) throw tooLarge(`service "${target}"`, `is ${out.byteLength} bytes`, cap);
       }
-    } else if (res.body !== null) {
-      out = typeof res.body === "string" ? Buffer.from(res.body) : res.body;
-      if (out.byteLength > cap) throw tooLarge(`service "${target}"`, `is ${out.byteLength} bytes`, cap);
+    } finally {
+      // Cancels the callee's stream when it was not read to its end (a no-op after its end).
+      await it?.return?.();
     }
     return [res.status, res.statusText, res.headers, out];
   }
