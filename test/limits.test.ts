@@ -196,6 +196,9 @@ export default {
       const instance = await WebAssembly.instantiate(module);
       return Response.json({ module: String(module), instance: String(instance) });
     }
+    if (p === "/wasm/resizable") return attempt(() => { const b = new ArrayBuffer(0, { maxByteLength: 1024 * 1024 * 1024 }); b.resize(1024 * 1024 * 1024); return b.byteLength; });
+    if (p === "/wasm/resizable-small") return attempt(() => { const b = new ArrayBuffer(8, { maxByteLength: 1024 }); b.resize(1024); return [b.byteLength, b instanceof ArrayBuffer, b.resizable]; });
+    if (p === "/wasm/growable-shared") return attempt(() => typeof SharedArrayBuffer === "function" ? new SharedArrayBuffer(0, { maxByteLength: 1024 * 1024 * 1024 }).byteLength : "none");
     if (p === "/wasm/buffer") return attempt(() => new ArrayBuffer(1024 * 1024 * 1024).byteLength);
     return new Response("?", { status: 404 });
   },
@@ -276,11 +279,11 @@ test("egress request bodies, response header lists and service-binding bodies ar
   await neighbourAnswers();
 });
 
-test("WebAssembly memory counts against limits.memory, however it is made", async () => {
+test("WebAssembly memory and resizable buffers count against limits.memory, however they are made", async () => {
   type R = { ok: boolean; code?: string; message?: string; value?: unknown };
   const made = (await (await get("/wasm/memory")).json()) as R;
   assert.equal(made.code, "STRATUS_E_MEMORY_LIMIT");
-  assert.match(made.message!, /needs 1024 MB of WebAssembly memory.*limits\.memory/);
+  assert.match(made.message!, /new WebAssembly.Memory\(\) needs 1024 MB outside the JavaScript heap.*count against limits\.memory/);
   const declared = (await (await get("/wasm/declared")).json()) as R;
   assert.equal(declared.code, "STRATUS_E_MEMORY_LIMIT");
   // WebAssembly.compile and instantiate settle (instantiate(bytes) used to hang in the isolate).
@@ -288,6 +291,13 @@ test("WebAssembly memory counts against limits.memory, however it is made", asyn
   // Plain ArrayBuffers were already inside the limit (isolated-vm counts them).
   const buf = (await (await get("/wasm/buffer")).json()) as R;
   assert.equal(buf.ok, false);
+  // Resizable and growable buffers reserve their maxByteLength the same way.
+  const resizable = (await (await get("/wasm/resizable")).json()) as R;
+  assert.equal(resizable.code, "STRATUS_E_MEMORY_LIMIT");
+  assert.match(resizable.message!, /maxByteLength: 1073741824/);
+  assert.deepEqual(await (await get("/wasm/resizable-small")).json(), { ok: true, value: [1024, true, true] });
+  const shared = (await (await get("/wasm/growable-shared")).json()) as R;
+  assert.ok(shared.value === "none" || shared.code === "STRATUS_E_MEMORY_LIMIT", JSON.stringify(shared));
   // grow() from JS stops at the maximum the constructor set (the budget).
   const grown = (await (await get("/wasm/grow-js")).json()) as R;
   assert.equal(grown.ok, false);

@@ -6,7 +6,7 @@
  */
 import "./global-shim.ts";
 import "fast-text-encoding";
-import "./wasm.ts";
+import "./memory.ts";
 import {
   ReadableStream,
   WritableStream,

@@ -1,15 +1,18 @@
 // Sandbox code: part of the prelude (imported by prelude.ts), never loaded by Node.
 /**
- * Bounds WebAssembly memory by limits.memory. V8 allocates Wasm memory outside the heap, where
- * isolated-vm's memory limit does not see it (ArrayBuffers, by contrast, are counted). So every
- * way to get a Wasm memory goes through here:
+ * Bounds the memory V8 allocates outside the heap by limits.memory. isolated-vm's memory limit
+ * counts the heap and ordinary ArrayBuffers, but not WebAssembly memory, resizable ArrayBuffers
+ * or growable SharedArrayBuffers: those reserve address space up front and commit it as they
+ * grow, past any allocator check. So every way to get one goes through here, and the maximum
+ * each may grow to is reserved against one budget (limits.memory, set by the host at wiring):
  * - `new WebAssembly.Memory()` gets a `maximum` no larger than what is left of the budget;
  * - a module's own memories (declared in its binary, grown by `memory.grow` inside it) get their
  *   maximum rewritten in the binary before V8 compiles it, so growth past it fails in Wasm
- *   (memory.grow returns -1) instead of taking host memory;
- * - instantiating a module reserves its memories' maxima; constructing reserves the maximum.
- * Reservations are released when the memory (or instance) is garbage-collected. Past the budget,
- * construction or instantiation throws a RangeError with code STRATUS_E_MEMORY_LIMIT.
+ *   (memory.grow returns -1) instead of taking host memory; instantiating reserves those maxima;
+ * - `new ArrayBuffer(n, { maxByteLength })` and `new SharedArrayBuffer(n, { maxByteLength })`
+ *   reserve their maxByteLength, and so does transferring a resizable buffer.
+ * Reservations are released when the object is garbage-collected. Past the budget, construction
+ * or instantiation throws a RangeError with code STRATUS_E_MEMORY_LIMIT.
  */
 
 const PAGE = 65536;
@@ -23,7 +26,7 @@ function limitError(what: string, bytes: number): Error {
   const mb = (n: number): string => `${Math.round(n / (1024 * 1024))} MB`;
   return Object.assign(
     new RangeError(
-      `${what} needs ${mb(bytes)} of WebAssembly memory, but this instance has ${mb(Math.max(0, budget - reserved))} of its ${mb(budget)} left (Wasm memory counts against limits.memory); declare a smaller maximum or raise limits.memory`,
+      `${what} needs ${mb(bytes)} outside the JavaScript heap, but this instance has ${mb(Math.max(0, budget - reserved))} of its ${mb(budget)} left (WebAssembly memory and resizable buffers count against limits.memory); ask for a smaller maximum or raise limits.memory`,
     ),
     { code: "STRATUS_E_MEMORY_LIMIT" },
   );
@@ -123,8 +126,67 @@ function capModule(input: unknown): { bytes: Uint8Array; reserve: number } {
 
 type Ctor = (new (...a: unknown[]) => object) & { prototype: object };
 
-/** Wraps the WebAssembly namespace (at wiring time: a snapshot-building context has none to wrap). */
+/**
+ * Replaces `globalThis[name]` (ArrayBuffer, SharedArrayBuffer) with a constructor that reserves
+ * `maxByteLength` for resizable and growable buffers; fixed-length ones pass straight through.
+ */
+function wrapBuffer(name: "ArrayBuffer" | "SharedArrayBuffer"): void {
+  const G = globalThis as unknown as Record<string, unknown>;
+  const Orig = G[name] as Ctor | undefined;
+  if (typeof Orig !== "function") return;
+  function Buffer(this: unknown, ...args: unknown[]): object {
+    if (new.target === undefined) throw new TypeError(`Constructor ${name} requires 'new'`);
+    const target = new.target === Buffer ? Orig! : new.target;
+    const options = args[1];
+    const max = typeof options === "object" && options !== null ? (options as { maxByteLength?: unknown }).maxByteLength : undefined;
+    if (max === undefined) return Reflect.construct(Orig!, args, target) as object;
+    // Read once and passed on as a plain number: a getter cannot show one value here and another to V8.
+    const bytes = Number(max);
+    if (!(bytes >= 0)) return Reflect.construct(Orig!, [args[0], { maxByteLength: max }], target) as object;
+    if (reserved + bytes > budget) throw limitError(`new ${name}(…, { maxByteLength: ${bytes} })`, bytes);
+    const buf = Reflect.construct(Orig!, [args[0], { maxByteLength: bytes }], target) as object;
+    reserved += bytes;
+    track(buf, bytes);
+    return buf;
+  }
+  Buffer.prototype = Orig.prototype;
+  Object.setPrototypeOf(Buffer, Object.getPrototypeOf(Orig) as object);
+  for (const k of Reflect.ownKeys(Orig)) {
+    if (k === "prototype" || k === "length" || k === "name") continue;
+    Object.defineProperty(Buffer, k, Object.getOwnPropertyDescriptor(Orig, k)!);
+  }
+  Object.defineProperty(Buffer, "name", { value: name });
+  Object.defineProperty(Orig.prototype, "constructor", { value: Buffer, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(G, name, { value: Buffer, writable: true, configurable: true, enumerable: false });
+  if (name === "ArrayBuffer") {
+    const proto = Orig.prototype as Record<string, unknown>;
+    // transfer() keeps a resizable buffer resizable, with the same reservation; the old one may
+    // be collected (releasing its reservation), so the new one reserves again.
+    for (const m of ["transfer"]) {
+      const orig = proto[m] as ((this: ArrayBuffer, n?: number) => ArrayBuffer) | undefined;
+      if (typeof orig !== "function") continue;
+      Object.defineProperty(proto, m, {
+        value: function (this: ArrayBuffer & { resizable?: boolean; maxByteLength?: number }, ...a: [number?]): ArrayBuffer {
+          if (!this.resizable) return orig.apply(this, a);
+          const bytes = this.maxByteLength ?? 0;
+          if (reserved + bytes > budget) throw limitError("ArrayBuffer.prototype.transfer() of a resizable buffer", bytes);
+          const out = orig.apply(this, a);
+          reserved += bytes;
+          track(out, bytes);
+          return out;
+        },
+        writable: true,
+        configurable: true,
+        enumerable: false,
+      });
+    }
+  }
+}
+
+/** Wraps the WebAssembly namespace and the buffer constructors (at wiring time: a snapshot has no WebAssembly to wrap). */
 function install(): void {
+  wrapBuffer("ArrayBuffer");
+  wrapBuffer("SharedArrayBuffer");
   const W = (globalThis as unknown as { WebAssembly?: Record<string, unknown> }).WebAssembly;
   if (!W) return;
   const OrigMemory = W["Memory"] as Ctor;
