@@ -271,7 +271,7 @@ export class Instance {
         { ignored: true },
       ),
     );
-    // Wasm memory lives outside the heap limit: the prelude bounds it by the same number.
+    // Wasm memory and resizable buffers live outside the heap limit: the prelude bounds them by the same number.
     g.getSync("__stratus_wasm_limit", { reference: true }).applySync(undefined, [this.service.limits.memoryMb * 1024 * 1024]);
     g.setSync("__h_done", new ivm.Callback((batch: string) => this.#delivered(batch), { ignored: true }));
     const descriptors: Record<string, { kind: string; value?: unknown }> = {};
