@@ -55,6 +55,13 @@ export const ERROR_CODES = {
   STRATUS_E_DIGEST_MISMATCH: { status: 400, user: true, summary: "An uploaded bundle does not match the digest sent with it." },
   STRATUS_E_VERSION_UNKNOWN: { status: 404, user: true, summary: "A service version (or service) that the node does not have." },
   STRATUS_E_DEPLOY_FAILED: { status: 422, user: true, summary: "An apply or deploy was refused (a service failed to load); nothing changed." },
+  STRATUS_E_FETCH_TOO_LARGE: {
+    status: 502,
+    user: true,
+    summary:
+      "A body or header list that fetch() or a service binding sent or received is over its limit (a quarter of limits.memory, at most 32 MiB; 256 headers).",
+  },
+  STRATUS_E_TIMER_LIMIT: { status: 500, user: true, summary: "setTimeout/setInterval past the 10,000 timers one instance may hold pending." },
   STRATUS_E_INTERNAL: { status: 500, user: false, summary: "A fault inside Stratus." },
 } as const satisfies Record<string, { status: number; user: boolean; summary: string }>;
 

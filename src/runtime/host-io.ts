@@ -6,7 +6,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { ResolvedService } from "../config/index.ts";
 import { StratusError } from "../errors/index.ts";
 import type { SqlMode, SqlValue, StateProvider } from "../state/index.ts";
-import { readBody, type InvokeRequest, type InvokeResult } from "./instance.ts";
+import type { InvokeRequest, InvokeResult } from "./instance.ts";
 
 /** Calls another service in-process (no network hop). */
 export type ServiceCaller = (from: string, target: string, req: InvokeRequest, hops: number) => Promise<InvokeResult>;
@@ -24,7 +24,51 @@ type Wire = [number, string, string[], Uint8Array | null];
 
 const MAX_HOPS = 16;
 const MAX_FETCH_BODY = 32 * 1024 * 1024;
+/** Headers one fetch or service-call request or response may carry, by count and in total bytes. */
+const MAX_HEADERS = 256;
+const MAX_HEADER_BYTES = 256 * 1024;
 const DIGESTS: Record<string, string> = { "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
+
+function tooLarge(what: string, size: string, cap: number): StratusError {
+  return new StratusError(
+    "STRATUS_E_FETCH_TOO_LARGE",
+    `${what}: the response body ${size}; the limit is ${cap} bytes (a quarter of limits.memory, at most ${MAX_FETCH_BODY}); ask for less (a range, a page) or raise limits.memory`,
+  );
+}
+
+/** Throws when a flat [name, value, ...] header list is over MAX_HEADERS or MAX_HEADER_BYTES. */
+function checkHeaders(flat: readonly string[], what: string): void {
+  if (flat.length / 2 > MAX_HEADERS) {
+    throw new StratusError("STRATUS_E_FETCH_TOO_LARGE", `${what} has ${flat.length / 2} headers; the limit is ${MAX_HEADERS}`);
+  }
+  let bytes = 0;
+  for (const x of flat) bytes += x.length;
+  if (bytes > MAX_HEADER_BYTES) {
+    throw new StratusError("STRATUS_E_FETCH_TOO_LARGE", `${what}'s headers are ${bytes} bytes; the limit is ${MAX_HEADER_BYTES}`);
+  }
+}
+
+/**
+ * Reads a body to its end, failing as soon as it passes `cap` bytes (a missing or lying
+ * content-length does not matter): the caller then aborts the transfer.
+ */
+async function readCapped(body: AsyncIterable<Uint8Array> | AsyncIterator<Uint8Array> | null, cap: number, what: string): Promise<Uint8Array> {
+  if (body === null) return new Uint8Array(0);
+  const it = Symbol.asyncIterator in body ? body[Symbol.asyncIterator]() : body;
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await it.next();
+    if (done) break;
+    total += value.byteLength;
+    if (total > cap) {
+      await it.return?.();
+      throw tooLarge(what, `is over ${cap} bytes`, cap);
+    }
+    parts.push(value);
+  }
+  return Buffer.concat(parts, total);
+}
 
 /** Does `host` (hostname[:port]) match a grant ("api.x.com", "*.x.com", "127.0.0.1:9000")? */
 export function hostAllowed(url: URL, grants: readonly string[]): boolean {
@@ -56,6 +100,11 @@ export class HostIo {
     this.#call = call;
     this.#stackServices = stackServices;
     this.#allEgress = Object.values(service.bindings).flatMap((b) => (b.kind === "egress" ? b.hosts : []));
+  }
+
+  /** The largest body one I/O call may carry into or out of the isolate (it is copied into its heap). */
+  #bodyCap(): number {
+    return Math.min(MAX_FETCH_BODY, Math.floor((this.#service.limits.memoryMb * 1024 * 1024) / 4));
   }
 
   #grant(name: unknown, kind: string): string {
@@ -144,16 +193,38 @@ export class HostIo {
     if (hops >= MAX_HOPS) {
       throw new StratusError("STRATUS_E_BINDING_DENIED", `service call chain is ${hops} calls deep (limit ${MAX_HOPS}); check for a loop between services`);
     }
+    const body = (args[4] as Uint8Array | null) ?? null;
+    const cap = this.#bodyCap();
+    if (body && body.byteLength > cap) {
+      throw new StratusError(
+        "STRATUS_E_FETCH_TOO_LARGE",
+        `service "${target}": the request body is ${body.byteLength} bytes; the limit is ${cap} bytes (a quarter of limits.memory, at most ${MAX_FETCH_BODY}); send less or raise limits.memory`,
+      );
+    }
+    checkHeaders(args[3] as string[], `service "${target}": the request`);
     // The callee shares the caller's request id when the isolate said which request called; a
     // call it could not attribute gets an id of its own rather than another request's.
     const requestId = requestIds.size === 1 ? requestIds.values().next().value! : randomUUID();
     const res = await this.#call(
       this.#service.name,
       target,
-      { method: args[1] as string, url: args[2] as string, headers: args[3] as string[], body: (args[4] as Uint8Array | null) ?? null, requestId },
+      { method: args[1] as string, url: args[2] as string, headers: args[3] as string[], body, requestId },
       hops + 1,
     );
-    return [res.status, res.statusText, res.headers, res.stream || res.body !== null ? await readBody(res) : null];
+    const it = res.stream?.[Symbol.asyncIterator]();
+    let out: Uint8Array | null = null;
+    try {
+      checkHeaders(res.headers, `service "${target}": the response`);
+      if (it) out = await readCapped(it, cap, `service "${target}"`);
+      else if (res.body !== null) {
+        out = typeof res.body === "string" ? Buffer.from(res.body) : res.body;
+        if (out.byteLength > cap) throw tooLarge(`service "${target}"`, `is ${out.byteLength} bytes`, cap);
+      }
+    } finally {
+      // Cancels the callee's stream when it was not read to its end (a no-op after its end).
+      await it?.return?.();
+    }
+    return [res.status, res.statusText, res.headers, out];
   }
 
   async #fetch(args: unknown[]): Promise<Wire> {
@@ -173,21 +244,36 @@ export class HostIo {
         `fetch("${href}") denied: service "${this.#service.name}" may not reach host "${url.host}"${binding ? ` through env.${binding}` : ""}${hint}`,
       );
     }
+    const cap = this.#bodyCap();
+    if (body && body.byteLength > cap) {
+      throw new StratusError(
+        "STRATUS_E_FETCH_TOO_LARGE",
+        `fetch("${href}"): the request body is ${body.byteLength} bytes; the limit is ${cap} bytes (a quarter of limits.memory, at most ${MAX_FETCH_BODY}); send less or raise limits.memory`,
+      );
+    }
+    checkHeaders(headers, `fetch("${href}"): the request`);
     const h = new Headers();
     for (let i = 0; i < headers.length; i += 2) h.append(headers[i]!, headers[i + 1]!);
+    const abort = new AbortController();
     const res = await fetch(url, {
       method,
       headers: h,
       ...(body ? { body } : {}),
       redirect: "manual",
-      signal: AbortSignal.timeout(this.#service.limits.timeoutMs),
+      signal: AbortSignal.any([abort.signal, AbortSignal.timeout(this.#service.limits.timeoutMs)]),
     });
-    const len = Number(res.headers.get("content-length") ?? 0);
-    if (len > MAX_FETCH_BODY)
-      throw new StratusError("STRATUS_E_EGRESS_DENIED", `fetch("${href}"): the response is ${len} bytes; the limit is ${MAX_FETCH_BODY}`);
-    const out = new Uint8Array(await res.arrayBuffer());
-    const flat: string[] = [];
-    res.headers.forEach((v, k) => flat.push(k, v));
-    return [res.status, res.statusText, flat, out];
+    try {
+      const flat: string[] = [];
+      res.headers.forEach((v, k) => flat.push(k, v));
+      checkHeaders(flat, `fetch("${href}"): the response`);
+      const len = Number(res.headers.get("content-length") ?? 0);
+      if (len > cap) throw tooLarge(`fetch("${href}")`, `is ${len} bytes`, cap);
+      const out = await readCapped(res.body, cap, `fetch("${href}")`);
+      return [res.status, res.statusText, flat, out];
+    } catch (err) {
+      // Stop the upstream transfer: nothing more of it will be read.
+      abort.abort(err);
+      throw err;
+    }
   }
 }

@@ -12,6 +12,7 @@ import { randomFillSync } from "node:crypto";
 import ivm from "isolated-vm";
 import type { ResolvedService } from "../config/index.ts";
 import { ERROR_CODES, StratusError, type ErrorCode } from "../errors/index.ts";
+import { ConsoleLimiter } from "../telemetry/index.ts";
 import { preludeScript, preludeSnapshot } from "./prelude-build.ts";
 import { decodeChunk, decodeFrames, decodeReply, decodeTask, encodeRequest, isViolation, type Violation } from "./protocol.ts";
 
@@ -135,7 +136,14 @@ export class Instance {
     fire: ivm.Reference;
     task: ivm.Reference;
   };
-  readonly #timers = new Map<number, NodeJS.Timeout>();
+  /** This instance's console budget (lines and characters per second, line length). */
+  readonly #console = new ConsoleLimiter();
+  /** Logs the note on dropped console lines, if any (set by #wire). */
+  #noteDrops: () => void = () => undefined;
+  /** The host side of the prelude's timers: one wake-up at the earliest due time. */
+  #wake: NodeJS.Timeout | null = null;
+  /** The prelude may hold timers (set by __h_timer, cleared when they are dropped at idle). */
+  #timersArmed = false;
   /** Invocations sent into the isolate and not yet answered, by id. */
   readonly #waiting = new Map<number, { resolve: (reply: string, bodies: unknown) => void; reject: (err: unknown) => void; deadline: number }>();
   #nextId = 1;
@@ -223,7 +231,24 @@ export class Instance {
 
   async #wire(host: InstanceHost, timeout: number): Promise<void> {
     const g = this.context.global;
-    g.setSync("__h_log", new ivm.Callback((level: string, text: string, rid: unknown) => host.log(level, text, this.#idsFor(rid)), { ignored: true }));
+    // What the isolate logs is hostile input: cut to length and bounded in rate per instance (the
+    // sandbox's console applies the same caps first; this holds even if it did not).
+    this.#noteDrops = () => {
+      const note = this.#console.flush();
+      if (note !== null) host.log("warn", note, this.requestIds);
+    };
+    g.setSync(
+      "__h_log",
+      new ivm.Callback(
+        (level: unknown, text: unknown, rid: unknown) => {
+          const line = this.#console.admit(typeof text === "string" ? text : String(text));
+          if (line === null) return;
+          this.#noteDrops();
+          host.log(typeof level === "string" ? level.slice(0, 8) : "info", line, this.#idsFor(rid));
+        },
+        { ignored: true },
+      ),
+    );
     g.setSync(
       "__h_io",
       new ivm.Reference(async (op: unknown, args: unknown, rid: unknown) => {
@@ -241,16 +266,28 @@ export class Instance {
       "__h_random",
       new ivm.Callback((n: number) => new ivm.ExternalCopy(randomFillSync(new Uint8Array(Math.min(65536, Math.max(0, n | 0))))).copyInto({ release: true })),
     );
+    // One wake-up per instance, whatever the function's timer count (the prelude keeps the timers).
     g.setSync(
       "__h_timer",
       new ivm.Callback(
-        (id: number, ms: number) => {
+        (_id: number, ms: number) => {
           if (this.dead) return;
-          const t = setTimeout(() => {
-            this.#timers.delete(id);
-            if (!this.dead) this.#api.fire.apply(undefined, [id]).catch(() => undefined);
-          }, ms);
-          this.#timers.set(id, t);
+          if (this.#wake) clearTimeout(this.#wake);
+          this.#timersArmed = true;
+          this.#wake = setTimeout(
+            () => {
+              this.#wake = null;
+              if (this.dead) return;
+              // Timers run only while the instance has work in flight (the watchdog watches it then);
+              // a wake-up that finds it idle (a timer set at load time) drops them instead.
+              if (this.active > 0) this.#api.fire.apply(undefined, [0]).catch(() => undefined);
+              else {
+                this.#timersArmed = false;
+                this.#api.fire.applyIgnored(undefined, [-1]);
+              }
+            },
+            Math.min(2_147_483_647, Math.max(0, Number(ms) || 0)),
+          );
         },
         { ignored: true },
       ),
@@ -258,14 +295,16 @@ export class Instance {
     g.setSync(
       "__h_clear",
       new ivm.Callback(
-        (id: number) => {
-          clearTimeout(this.#timers.get(id));
-          this.#timers.delete(id);
+        () => {
+          if (this.#wake) clearTimeout(this.#wake);
+          this.#wake = null;
         },
         { ignored: true },
       ),
     );
-    g.setSync("__h_done", new ivm.Callback((frames: unknown, bodies: unknown) => this.#delivered(frames, bodies), { ignored: true }));
+    // Wasm memory and resizable buffers live outside the heap limit: the prelude bounds them by the same number.
+    g.getSync("__stratus_wasm_limit", { reference: true }).applySync(undefined, [this.service.limits.memoryMb * 1024 * 1024]);
+        g.setSync("__h_done", new ivm.Callback((frames: unknown, bodies: unknown) => this.#delivered(frames, bodies), { ignored: true }));
     const descriptors: Record<string, { kind: string; value?: unknown }> = {};
     for (const [name, v] of Object.entries(this.service.vars)) descriptors[name] = { kind: "var", value: v };
     for (const [name, b] of Object.entries(this.service.bindings)) {
@@ -348,6 +387,20 @@ export class Instance {
     }
   }
 
+  /**
+   * No request, event or waitUntil work is in flight: the watchdog stops looking, and every timer
+   * the function left behind is dropped (it would run unwatched, on no one's behalf).
+   */
+  #idle(): void {
+    // The watchdog keeps looking at an idle instance while its CPU time moves (see #unwatch).
+    this.#noteDrops();
+    if (!this.#timersArmed || this.dead) return;
+    this.#timersArmed = false;
+    if (this.#wake) clearTimeout(this.#wake);
+    this.#wake = null;
+    this.#api.fire.applyIgnored(undefined, [-1]);
+  }
+
   /** Disposes the isolate because a limit was breached; in-flight invocations fail with `code`. */
   kill(code: ErrorCode): void {
     if (this.dead) return;
@@ -367,8 +420,8 @@ export class Instance {
 
   #release(): void {
     this.#failWaiting();
-    for (const t of this.#timers.values()) clearTimeout(t);
-    this.#timers.clear();
+    if (this.#wake) clearTimeout(this.#wake);
+    this.#wake = null;
     try {
       if (!this.isolate.isDisposed) this.isolate.dispose();
     } catch {
@@ -401,6 +454,7 @@ export class Instance {
     this.requestIds.add(req.requestId);
     const id = this.#nextId++;
     this.#rids.set(id, req.requestId);
+    const sent = performance.now();
     let finished = false;
     const finish = (): void => {
       if (finished) return;
@@ -410,6 +464,7 @@ export class Instance {
       this.#rids.delete(id);
       this.active--;
       this.#unwatch();
+      if (this.active === 0) this.#idle();
     };
     let payload: string;
     let bodies: unknown;
@@ -445,7 +500,18 @@ export class Instance {
     if (streamId !== 0) {
       let resolveStream!: () => void;
       streamDone = new Promise((r) => (resolveStream = r));
-      result.stream = this.#stream(streamId, resolveStream);
+      const deadline = sent + this.service.limits.timeoutMs;
+      result.stream = this.#stream(streamId, resolveStream, deadline);
+      // A stream nobody reads (HEAD, a client gone before the first chunk) never runs the
+      // generator's cleanup: free the slot at the deadline all the same.
+      const guard = setTimeout(
+        () => {
+          if (!this.dead) this.#api.cancel.apply(undefined, [streamId]).catch(() => undefined);
+          resolveStream();
+        },
+        Math.max(0, deadline - performance.now()),
+      );
+      void streamDone.then(() => clearTimeout(guard));
     }
     const done = (async () => {
       await streamDone;
@@ -508,6 +574,7 @@ export class Instance {
       this.#rids.delete(id);
       this.active--;
       this.#unwatch();
+      if (this.active === 0) this.#idle();
     }
   }
 
@@ -579,11 +646,28 @@ export class Instance {
     };
   }
 
-  async *#stream(id: number, end: () => void): AsyncGenerator<Uint8Array> {
+  /**
+   * The chunks of a streamed body. The whole response is bounded by limits.timeout from when the
+   * request was sent (`deadline`, on performance.now()): a stream that never ends, or drips, is
+   * cancelled there and fails with STRATUS_E_TIMEOUT, freeing the instance's slot. Headers are
+   * already out by then, so the gateway can only cut the connection.
+   */
+  async *#stream(id: number, end: () => void, deadline: number): AsyncGenerator<Uint8Array> {
     let complete = false;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<"expired">((resolve) => {
+      timer = setTimeout(() => resolve("expired"), Math.max(0, deadline - performance.now()));
+    });
     try {
       for (;;) {
-        const chunk = decodeChunk(await this.#api.pull.apply(undefined, [id], COPY));
+        const raced = await Promise.race([this.#api.pull.apply(undefined, [id], COPY), expired]);
+        if (raced === "expired") {
+          throw new StratusError(
+            "STRATUS_E_TIMEOUT",
+            `service "${this.service.name}": the response body did not end within ${this.service.limits.timeoutMs} ms of the request (limits.timeout); the stream was cancelled and the connection closed`,
+          );
+        }
+        const chunk = decodeChunk(raced);
         if (isViolation(chunk)) throw new Error(chunk.message);
         if (chunk === null) {
           complete = true;
@@ -592,11 +676,13 @@ export class Instance {
         yield chunk;
       }
     } catch (err) {
+      if (err instanceof StratusError) throw err;
       throw new StratusError(
         this.dead && this.dead !== "disposed" ? this.dead : "STRATUS_E_HANDLER_THREW",
         `service "${this.service.name}": the response stream failed: ${err instanceof Error ? err.message : String(err)}`,
       );
     } finally {
+      clearTimeout(timer);
       if (!complete && !this.dead) this.#api.cancel.apply(undefined, [id]).catch(() => undefined);
       end();
     }

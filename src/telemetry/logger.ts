@@ -8,6 +8,9 @@ import type { LogBuffer } from "./log-buffer.ts";
 
 export type { Logger };
 
+/** Bytes of log output that may wait for stdout before further lines are dropped. */
+const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
 /** Options of createLogger. */
 export interface LoggerOptions {
   /** JSON lines (true), pretty (false), or decide from whether stdout is a terminal (undefined). */
@@ -26,7 +29,9 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   // Epoch milliseconds: the cheapest timestamp on the per-request path; pretty output shows clock time.
   const base = { level: opts.level ?? "info", base: undefined };
   const out: pino.DestinationStream = json
-    ? ((opts.destination as pino.DestinationStream | undefined) ?? pino.destination({ dest: 1, sync: false }))
+    ? // Asynchronous stdout buffers while the reader (a terminal, the supervisor's pipe) lags: bound it
+      // so a log flood drops lines instead of growing the process.
+      ((opts.destination as pino.DestinationStream | undefined) ?? pino.destination({ dest: 1, sync: false, maxLength: MAX_PENDING_BYTES }))
     : pretty({
         colorize: true,
         sync: true,

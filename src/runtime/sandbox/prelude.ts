@@ -6,6 +6,7 @@
  */
 import "./global-shim.ts";
 import "fast-text-encoding";
+import "./memory.ts";
 import {
   ReadableStream,
   WritableStream,
@@ -34,9 +35,9 @@ interface HostBridge {
   io(op: string, args: unknown[], rid: number): Promise<[{ code: string; message: string } | null, unknown]>;
   /** Synchronous random bytes from the host's CSPRNG. */
   random(n: number): Uint8Array;
-  /** Arms a timer; the host calls __stratus.fire(id) when it is due. */
+  /** Arms the instance's one timer wake-up (id is always 0): the host calls __stratus.fire(0) in `ms`. */
   timer(id: number, ms: number): void;
-  /** Disarms a timer. */
+  /** Disarms the wake-up (no timer left). */
   clearTimer(id: number): void;
   /** Delivers finished replies (src/runtime/protocol.ts), fire-and-forget. */
   done(frames: string, bodies: Uint8Array[]): void;
@@ -97,8 +98,47 @@ function formatArg(v: unknown, depth = 0): string {
     return String(v);
   }
 }
+// Each line crosses to the host, so what one instance may log is bounded here, before the
+// crossing: lines are cut at MAX_LINE characters, and a token bucket allows LINES_PER_S lines and
+// CHARS_PER_S characters per second (two seconds' worth at once). Lines past it are dropped and
+// counted. The host applies the same caps at twice these rates (see src/telemetry/console-limit.ts).
+const MAX_LINE = 16 * 1024;
+const LINES_PER_S = 1000;
+const CHARS_PER_S = 1024 * 1024;
+const BURST_S = 2;
+let lineBudget = LINES_PER_S * BURST_S;
+let charBudget = CHARS_PER_S * BURST_S;
+let budgetAt = Date.now();
+let droppedLines = 0;
+function emit(level: string, text: string): void {
+  const line =
+    text.length > MAX_LINE
+      ? `${text.slice(0, MAX_LINE)}… [line truncated: ${text.length - MAX_LINE} more characters; console lines are cut at ${MAX_LINE}]`
+      : text;
+  const now = Date.now();
+  const s = Math.max(0, now - budgetAt) / 1000;
+  budgetAt = now;
+  lineBudget = Math.min(LINES_PER_S * BURST_S, lineBudget + s * LINES_PER_S);
+  charBudget = Math.min(CHARS_PER_S * BURST_S, charBudget + s * CHARS_PER_S);
+  if (lineBudget < 1 || charBudget < line.length) {
+    if (droppedLines++ === 0) {
+      bridge().log("warn", `console output is over this instance's limit (${LINES_PER_S} lines or ${CHARS_PER_S} characters per second): dropping lines`);
+    }
+    return;
+  }
+  lineBudget -= 1;
+  charBudget -= line.length;
+  if (droppedLines > 0) {
+    bridge().log(
+      "warn",
+      `${droppedLines} console line${droppedLines === 1 ? "" : "s"} dropped (over ${LINES_PER_S} lines or ${CHARS_PER_S} characters per second)`,
+    );
+    droppedLines = 0;
+  }
+  bridge().log(level, line);
+}
 function logger(level: string) {
-  return (...args: unknown[]): void => bridge().log(level, args.map((a) => formatArg(a)).join(" "));
+  return (...args: unknown[]): void => emit(level, args.map((a) => formatArg(a)).join(" "));
 }
 const timersByLabel = new Map<string, number>();
 const counts = new Map<string, number>();
@@ -132,18 +172,65 @@ const console = {
 };
 
 // ---- timers --------------------------------------------------------------------------------
-const timers = new Map<number, { fn: (...a: unknown[]) => void; args: unknown[]; every: number }>();
+// Timers live here, not on the host: the host keeps one wake-up per instance (the earliest due
+// time), so a function's timer count costs the host nothing and every callback runs in this
+// isolate, where limits.cpu sees it. The host drops them all (fire(-1)) when the instance has no
+// request, event or waitUntil work in flight: like Workers, nothing outlives the work it served.
+/** Live timers an instance may hold; setTimeout/setInterval past it throw STRATUS_E_TIMER_LIMIT. */
+const MAX_TIMERS = 10_000;
+const timers = new Map<number, { fn: (...a: unknown[]) => void; args: unknown[]; every: number; due: number }>();
 let nextTimer = 1;
+/** The due time the host's wake-up is armed for (Infinity: none). */
+let wake = Infinity;
+function armWake(due: number): void {
+  if (due >= wake) return;
+  wake = due;
+  bridge().timer(0, Math.max(0, due - Date.now()));
+}
 function setTimer(fn: unknown, ms: unknown, args: unknown[], every: boolean): number {
   if (typeof fn !== "function") throw new TypeError("setTimeout/setInterval need a function");
+  if (timers.size >= MAX_TIMERS) {
+    throw new CodedError(
+      "STRATUS_E_TIMER_LIMIT",
+      `setTimeout/setInterval: this instance already has ${MAX_TIMERS} timers pending (the limit); clear the ones you no longer need with clearTimeout/clearInterval`,
+    );
+  }
   const id = nextTimer++;
-  const delay = Math.max(0, Number(ms) || 0);
-  timers.set(id, { fn: fn as (...a: unknown[]) => void, args, every: every ? Math.max(1, delay) : -1 });
-  bridge().timer(id, delay);
+  const delay = Math.min(2_147_483_647, Math.max(0, Number(ms) || 0));
+  const due = Date.now() + delay;
+  timers.set(id, { fn: fn as (...a: unknown[]) => void, args, every: every ? Math.max(1, delay) : -1, due });
+  armWake(due);
   return id;
 }
 function clearTimer(id: unknown): void {
-  if (typeof id === "number" && timers.delete(id)) bridge().clearTimer(id);
+  if (typeof id === "number" && timers.delete(id) && timers.size === 0) {
+    wake = Infinity;
+    bridge().clearTimer(0);
+  }
+}
+/** The host's wake-up: runs the timers that are due (`now` >= 0), or drops every timer (`now` -1). */
+function fireTimers(now: number): void {
+  wake = Infinity;
+  if (now < 0) {
+    timers.clear();
+    return;
+  }
+  const t = Date.now();
+  const due = [...timers].filter(([, x]) => x.due <= t).sort((a, b) => a[1].due - b[1].due || a[0] - b[0]);
+  for (const [id, x] of due) {
+    // An earlier callback of this round may have cleared it.
+    if (timers.get(id) !== x) continue;
+    if (x.every < 0) timers.delete(id);
+    else x.due = Math.max(t, x.due) + x.every;
+    try {
+      x.fn(...x.args);
+    } catch (e) {
+      console.error("Uncaught error in timer callback:", e);
+    }
+  }
+  let next = Infinity;
+  for (const x of timers.values()) if (x.due < next) next = x.due;
+  if (next !== Infinity) armWake(next);
 }
 
 // ---- base64 --------------------------------------------------------------------------------
@@ -603,17 +690,10 @@ const api = {
     current = 0;
     while (pending.size > 0) await Promise.all([...pending]);
   },
-  fire(id: number): void {
+  /** The host's timer wake-up (see fireTimers). */
+  fire(now: number): void {
     current = 0;
-    const t = timers.get(id);
-    if (!t) return;
-    if (t.every < 0) timers.delete(id);
-    else bridge().timer(id, t.every);
-    try {
-      t.fn(...t.args);
-    } catch (e) {
-      console.error("Uncaught error in timer callback:", e);
-    }
+    fireTimers(now);
   },
 };
 const pending = new Set<Promise<void>>();
