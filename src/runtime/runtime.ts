@@ -12,7 +12,7 @@ import { HostIo, type Publisher } from "./host-io.ts";
 
 export type { Publisher };
 import { createBlankIsolate, errorResult, type BlankIsolate, type InvokeRequest, type InvokeResult, type LoadedCode, type TaskOutcome } from "./instance.ts";
-import { Pool } from "./pool.ts";
+import { isDraining, Pool, type Lease } from "./pool.ts";
 
 /** Options of Runtime. */
 export interface RuntimeOptions {
@@ -304,8 +304,8 @@ export class Runtime {
   }
 
   async #invoke(service: string, req: InvokeRequest): Promise<Invocation> {
-    const pool = this.#canaries.size > 0 ? this.#choose(service, req) : this.#pools.get(service);
-    if (!pool) {
+    const got = await this.#lease(service, () => (this.#canaries.size > 0 ? this.#choose(service, req) : this.#pools.get(service)));
+    if ("missing" in got) {
       return {
         result: errorResult(
           "STRATUS_E_SERVICE_UNAVAILABLE",
@@ -315,17 +315,17 @@ export class Runtime {
         version: "",
       };
     }
+    const { pool } = got;
     const version = pool.code.hash.slice(0, 12);
-    let lease;
-    try {
-      lease = await pool.acquire();
-    } catch (err) {
+    if ("error" in got) {
+      const err = got.error;
       const e = err instanceof StratusError ? err : new StratusError("STRATUS_E_INTERNAL", String(err));
       const result = errorResult(e.code, e.message);
       const retryAfter = e.code === "STRATUS_E_OVERLOADED" ? 1 : (err as { retryAfter?: number }).retryAfter;
       if (retryAfter !== undefined) result.headers.push("retry-after", String(retryAfter));
       return { result, cold: false, version };
     }
+    const { lease } = got;
     const { result, done } = await lease.instance.invoke(req);
     void done.then(() => pool.release(lease.instance));
     if (result.error && this.#opts.secrets) {
@@ -356,17 +356,15 @@ export class Runtime {
   }
 
   async #task(service: string, kind: "event" | "scheduled", payload: string, units: number, label: string): Promise<(TaskOutcome & { deferred?: boolean })[]> {
-    const pool = this.#pools.get(service);
     const deferred = (code: string, message: string): (TaskOutcome & { deferred: boolean })[] =>
       new Array<TaskOutcome & { deferred: boolean }>(units).fill({ ok: false, code, message, deferred: true });
-    if (!pool) return deferred("STRATUS_E_SERVICE_UNAVAILABLE", `service "${service}" has no running version`);
-    let lease;
-    try {
-      lease = await pool.acquire();
-    } catch (err) {
-      const e = err as { code?: string; message?: string };
-      return deferred(e.code ?? "STRATUS_E_INTERNAL", e.message ?? String(err));
+    const got = await this.#lease(service, () => this.#pools.get(service));
+    if ("missing" in got) return deferred("STRATUS_E_SERVICE_UNAVAILABLE", `service "${service}" has no running version`);
+    if ("error" in got) {
+      const e = got.error as { code?: string; message?: string };
+      return deferred(e.code ?? "STRATUS_E_INTERNAL", e.message ?? String(got.error));
     }
+    const { pool, lease } = got;
     const start = performance.now();
     try {
       const outs = await lease.instance.task(kind, payload, units, label);
@@ -385,6 +383,28 @@ export class Runtime {
       return outs;
     } finally {
       pool.release(lease.instance);
+    }
+  }
+
+  /**
+   * A slot on the pool `choose` picks. A deploy may swap pools between the choice and the slot
+   * (the request waited in the old pool's queue, or its instance start outlived the swap): the
+   * draining pool refuses, and the request follows to the pool that is live now. Only a service
+   * with no live pool left (removed, or the runtime closing) gets the refusal. The loop needs no
+   * cap: each turn means another version was swapped in while the request waited, and a request
+   * waits at most limits.timeout in any one queue.
+   */
+  async #lease(service: string, choose: () => Pool | undefined): Promise<{ missing: true } | { pool: Pool; error: unknown } | { pool: Pool; lease: Lease }> {
+    let pool = choose();
+    if (!pool) return { missing: true };
+    for (;;) {
+      try {
+        return { pool, lease: await pool.acquire() };
+      } catch (err) {
+        const next = isDraining(err) ? choose() : undefined;
+        if (!next || next === pool) return { pool, error: err };
+        pool = next;
+      }
     }
   }
 
