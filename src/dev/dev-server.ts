@@ -3,7 +3,7 @@
  * the project and swaps in only the services whose code or config changed. A service that fails
  * to build keeps serving its previous version, and the error is printed.
  */
-import { watch, type FSWatcher } from "node:fs";
+import { statSync, watch, type FSWatcher } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { buildStack } from "../build/index.ts";
@@ -57,6 +57,11 @@ export class DevServer {
   #timer: NodeJS.Timeout | null = null;
   #building: Promise<void> | null = null;
   #dirty = false;
+  /** Serving (rebuilds may run); before that, a change only sets #early. */
+  #serving = false;
+  /** A watched file changed during start: rebuild as soon as the stack serves. */
+  #early = false;
+  #stopped = false;
   /** Resolves after each rebuild (tests and benchmarks wait on it). */
   onReload: ((outcomes: LoadOutcome[]) => void) | null = null;
   port = 0;
@@ -73,7 +78,18 @@ export class DevServer {
   async start(): Promise<number> {
     this.#stack = loadStack(this.#o.dir);
     for (const w of this.#stack.warnings) this.#o.print(`warning: ${w}`);
+    // Watch before the first build reads anything: an edit saved while dev starts (or the moment
+    // it prints its address) is seen, and rebuilt once serving (#serving below).
+    const watching = this.#o.watch !== false;
+    if (watching) this.#watch();
+    const buildStarted = Date.now();
     await this.#build(this.#stack);
+    if (watching) {
+      this.#watch();
+      // A source file outside the stack's directory saved between the build reading it and its
+      // directory being watched has no event: its time tells.
+      if ([...this.#inputs].some((f) => mtimeMs(f) >= buildStarted)) this.#early = true;
+    }
     const dataDir = this.#o.dataDir ?? join(this.#stack.dir, ".stratus");
     const stateDir = join(dataDir, "state");
     const eventsFile = join(dataDir, "events.sqlite");
@@ -105,8 +121,9 @@ export class DevServer {
       this.#control = new ControlServer({ stackName: () => this.#stack.name, metrics: () => workers.metrics(), events });
       this.controlPort = await this.#control.listen(this.#o.controlPort, this.#o.host);
     }
+    this.#serving = true;
     this.#printRoutes();
-    if (this.#o.watch !== false) this.#watch();
+    if (this.#early) void this.rebuild();
     return this.port;
   }
 
@@ -161,12 +178,17 @@ export class DevServer {
    * would leave a file watcher on the old inode.
    */
   #watch(): void {
+    if (this.#stopped) return;
     const dirs = new Set([this.#stack.dir, ...[...this.#inputs].filter((f) => !f.includes("/node_modules/")).map((f) => dirname(f))]);
     for (const dir of dirs) {
       if (this.#watchers.has(dir)) continue;
       try {
         const w = watch(dir, (_event, file) => {
           if (file && !this.#relevant(join(dir, String(file)))) return;
+          if (!this.#serving) {
+            this.#early = true;
+            return;
+          }
           if (this.#timer) clearTimeout(this.#timer);
           this.#timer = setTimeout(() => void this.rebuild(), 20);
         });
@@ -183,6 +205,7 @@ export class DevServer {
 
   /** Rebuilds and swaps what changed; coalesces calls made while a rebuild runs. */
   rebuild(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
     if (this.#building) {
       this.#dirty = true;
       return this.#building;
@@ -234,6 +257,8 @@ export class DevServer {
 
   /** Stops watching and serving; in-flight requests finish. */
   async stop(): Promise<void> {
+    // Stopped first: a rebuild finishing meanwhile must not watch again (that kept the process alive).
+    this.#stopped = true;
     for (const w of this.#watchers.values()) w.close();
     this.#watchers.clear();
     if (this.#timer) clearTimeout(this.#timer);
@@ -244,6 +269,15 @@ export class DevServer {
       await this.#events.close();
       this.#events.store.close();
     }
+  }
+}
+
+/** A file's modification time, or 0 when it is gone. */
+function mtimeMs(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
   }
 }
 
