@@ -62,6 +62,8 @@ export class DevServer {
   /** A watched file changed during start: rebuild as soon as the stack serves. */
   #early = false;
   #stopped = false;
+  /** Services with a version that loaded (a failed reload keeps it serving). */
+  readonly #serving_ = new Set<string>();
   /** Resolves after each rebuild (tests and benchmarks wait on it). */
   onReload: ((outcomes: LoadOutcome[]) => void) | null = null;
   port = 0;
@@ -142,7 +144,7 @@ export class DevServer {
       if (r.ok) {
         for (const i of r.bundle.inputs) this.#inputs.add(i);
         if (this.#bundles.get(r.service)?.hash !== r.bundle.hash) changed = true;
-        this.#bundles.set(r.service, { service: r.service, code: r.bundle.code, hash: r.bundle.hash });
+        this.#bundles.set(r.service, { service: r.service, code: r.bundle.code, hash: r.bundle.hash, map: r.bundle.map });
       } else {
         const keeping = this.#bundles.has(r.service) ? "; still serving the previous version" : "; it will answer 503 until this is fixed";
         this.#o.print(`build failed for service "${r.service}" (${r.error.code})${keeping}:\n${indent(r.error.message)}`);
@@ -153,8 +155,14 @@ export class DevServer {
 
   #report(outcomes: LoadOutcome[]): void {
     for (const o of outcomes) {
-      if (o.status === "failed")
-        this.#o.print(`service "${o.service}" failed to load (${o.error.code}); its previous version, if any, keeps serving:\n${indent(o.error.message)}`);
+      if (o.status === "deployed" || o.status === "unchanged") this.#serving_.add(o.service);
+      else if (o.status === "removed") this.#serving_.delete(o.service);
+      if (o.status !== "failed") continue;
+      const entry = this.#stack.services.find((s) => s.name === o.service)?.entryAsWritten ?? "its entry file";
+      const keeping = this.#serving_.has(o.service) ? "its previous version keeps serving" : "its requests get 503 until it loads";
+      this.#o.print(
+        `service "${o.service}" failed to load (${o.error.code}); ${keeping}:\n${indent(o.error.message)}\n${indent(`fix: ${loadFix(o.error.code, entry)}`)}`,
+      );
     }
   }
 
@@ -269,6 +277,22 @@ export class DevServer {
       await this.#events.close();
       this.#events.store.close();
     }
+  }
+}
+
+/** What to do about a service that failed to load, by its error code. */
+export function loadFix(code: string, entry: string): string {
+  switch (code) {
+    case "STRATUS_E_NO_HANDLER":
+      return `give ${entry} the default export its routes, subscriptions and schedules need (as said above), and save`;
+    case "STRATUS_E_HANDLER_THREW":
+      return `the top level of ${entry} (code outside its handlers) threw: fix the line above, or move that work into a handler, and save`;
+    case "STRATUS_E_MEMORY_LIMIT":
+      return `the top level of ${entry} ran out of memory: allocate less there, or raise limits.memory in stratus.yaml`;
+    case "STRATUS_E_CPU_LIMIT":
+      return `the top level of ${entry} ran past limits.cpu: do less work there (e.g. lazily, in a handler), or raise limits.cpu in stratus.yaml`;
+    default:
+      return `fix ${entry} and save; stratus dev reloads it`;
   }
 }
 
