@@ -3,7 +3,7 @@
  * under) back to the user's source files and lines with the bundle's source map. Runs on the host,
  * on error replies, task outcomes and console lines as they leave the isolate.
  */
-import { originalPositionFor, TraceMap, type SourceMapInput } from "@jridgewell/trace-mapping";
+import { originalPositionFor, TraceMap } from "@jridgewell/trace-mapping";
 
 /** Rewrites bundle positions in a text; returns the text unchanged when nothing maps. */
 export type StackMapper = (text: string) => string;
@@ -32,7 +32,7 @@ export function stackMapper(service: string, map: string | undefined): StackMapp
   return (text) => {
     if (!text.includes(file)) return text;
     try {
-      trace ??= new TraceMap(map as SourceMapInput);
+      trace ??= new TraceMap(map);
     } catch {
       return text;
     }
