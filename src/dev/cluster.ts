@@ -430,7 +430,9 @@ export class ClusterWorkers implements Workers {
               clearTimeout(t);
               resolve();
             });
-            w.send({ type: "stop", seq: ++this.#seq } satisfies ToWorker);
+            // One still starting serves no one and may not listen for messages yet: end it now.
+            if (!this.#serving.has(w)) w.process.kill("SIGTERM");
+            else tell(w, { type: "stop", seq: ++this.#seq });
           }),
       ),
     );
