@@ -63,7 +63,7 @@ export class DevServer {
   #early = false;
   #stopped = false;
   /** Services with a version that loaded (a failed reload keeps it serving). */
-  readonly #serving_ = new Set<string>();
+  readonly #loaded = new Set<string>();
   /** Resolves after each rebuild (tests and benchmarks wait on it). */
   onReload: ((outcomes: LoadOutcome[]) => void) | null = null;
   port = 0;
@@ -155,11 +155,11 @@ export class DevServer {
 
   #report(outcomes: LoadOutcome[]): void {
     for (const o of outcomes) {
-      if (o.status === "deployed" || o.status === "unchanged") this.#serving_.add(o.service);
-      else if (o.status === "removed") this.#serving_.delete(o.service);
+      if (o.status === "deployed" || o.status === "unchanged") this.#loaded.add(o.service);
+      else if (o.status === "removed") this.#loaded.delete(o.service);
       if (o.status !== "failed") continue;
       const entry = this.#stack.services.find((s) => s.name === o.service)?.entryAsWritten ?? "its entry file";
-      const keeping = this.#serving_.has(o.service) ? "its previous version keeps serving" : "its requests get 503 until it loads";
+      const keeping = this.#loaded.has(o.service) ? "its previous version keeps serving" : "its requests get 503 until it loads";
       this.#o.print(
         `service "${o.service}" failed to load (${o.error.code}); ${keeping}:\n${indent(o.error.message)}\n${indent(`fix: ${loadFix(o.error.code, entry)}`)}`,
       );
