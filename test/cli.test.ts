@@ -96,6 +96,50 @@ test("check reports build errors per service", async () => {
   assert.match(r.stdout, /service "a" \(STRATUS_E_NODE_BUILTIN\):\n.*imports the Node built-in "fs" \(in a\.ts\)/);
 });
 
+test("check loads each service in an isolate: no default export, a throwing top level or a missing handler fail it, naming the problem", async () => {
+  const p = tempProject({
+    "stratus.yaml": [
+      "name: x",
+      "topics:",
+      "  t.one: {}",
+      "services:",
+      "  nodefault:",
+      "    entry: nodefault.ts",
+      '    routes: ["GET /a"]',
+      "  throws:",
+      "    entry: throws.ts",
+      '    routes: ["GET /b"]',
+      "  noevent:",
+      "    entry: noevent.ts",
+      '    routes: ["GET /c"]',
+      "    subscribe:",
+      "      t.one: {}",
+      "  fine:",
+      "    entry: fine.ts",
+      '    routes: ["GET /d"]',
+      "",
+    ].join("\n"),
+    "nodefault.ts": `export const x = 1;`,
+    "throws.ts": `const url: string | undefined = undefined;\nif (!url) throw new Error("DATABASE_URL missing");\nexport default { fetch: () => new Response("b") };`,
+    "noevent.ts": `export default { fetch: () => new Response("c") };`,
+    "fine.ts": `export default { fetch: () => new Response("d") };`,
+  });
+  cleanups.push(() => p.remove());
+  const r = await stratus(["check", p.dir]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /service "nodefault" \(STRATUS_E_NO_HANDLER\):\n.*no default export/);
+  assert.match(r.stdout, /service "throws" \(STRATUS_E_HANDLER_THREW\):\n.*DATABASE_URL missing\n\s+at throws\.ts:2:\d+\nfix: /);
+  assert.match(r.stdout, /service "noevent" \(STRATUS_E_NO_HANDLER\):\n.*subscribes to topics, but the default export has no event\(\) method/);
+  assert.doesNotMatch(r.stdout, /service "fine"/);
+  assert.match(r.stderr, /3 of 4 services failed to build or load: "nodefault" \(STRATUS_E_NO_HANDLER\), "throws" \(STRATUS_E_HANDLER_THREW\), "noevent"/);
+  p.write("nodefault.ts", `export default { fetch: () => new Response("a") };`);
+  p.write("throws.ts", `export default { fetch: () => new Response("b") };`);
+  p.write("noevent.ts", `export default { fetch: () => new Response("c"), event() {} };`);
+  const ok = await stratus(["check", p.dir]);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /ok: stack "x", 4 services built and loaded/);
+});
+
 test("init scaffolds a project whose own test passes, and invoke calls its service", async () => {
   const p = tempProject({});
   cleanups.push(() => p.remove());

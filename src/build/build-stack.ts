@@ -20,6 +20,6 @@ export async function buildStack(stack: ResolvedStack): Promise<BuildOutcome[]> 
 }
 
 /** The bundles that built, as the runtime takes them. */
-export function builtBundles(outcomes: readonly BuildOutcome[]): { service: string; code: string; hash: string }[] {
-  return outcomes.flatMap((b) => (b.ok ? [{ service: b.service, code: b.bundle.code, hash: b.bundle.hash }] : []));
+export function builtBundles(outcomes: readonly BuildOutcome[]): { service: string; code: string; hash: string; map: string }[] {
+  return outcomes.flatMap((b) => (b.ok ? [{ service: b.service, code: b.bundle.code, hash: b.bundle.hash, map: b.bundle.map }] : []));
 }

@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { builtinModules } from "node:module";
-import { relative } from "node:path";
+import { join, relative } from "node:path";
 import * as esbuild from "esbuild";
 import { StratusError } from "../errors/index.ts";
 
@@ -17,6 +17,11 @@ export interface ServiceBundle {
   readonly code: string;
   /** sha256 of the code, hex: the identity of this build. */
   readonly hash: string;
+  /**
+   * The source map (JSON; sources relative to the project directory, no sources content): the
+   * runtime maps stack frames of the bundle back to the user's files and lines with it.
+   */
+  readonly map: string;
   /** Absolute paths of every source file in the bundle (for the file watcher). */
   readonly inputs: readonly string[];
 }
@@ -59,7 +64,11 @@ export async function bundleService(entry: string, projectDir: string): Promise<
       mainFields: ["browser", "module", "main"],
       conditions: ["workerd", "worker", "browser"],
       resolveExtensions: [".ts", ".tsx", ".mts", ".js", ".mjs", ".jsx", ".json"],
-      sourcemap: false,
+      // External: the code carries no sourceMappingURL comment, so its hash (the version) does
+      // not depend on the map. The outfile is never written; it names the map's base directory.
+      sourcemap: "external",
+      sourcesContent: false,
+      outfile: join(projectDir, "__stratus_bundle.js"),
       logLevel: "silent",
       legalComments: "none",
       plugins: [rejectNodeBuiltins(projectDir)],
@@ -73,9 +82,11 @@ export async function bundleService(entry: string, projectDir: string): Promise<
     const builtin = msgs.some((m) => m.includes("imports the Node built-in"));
     throw new StratusError(builtin ? "STRATUS_E_NODE_BUILTIN" : "STRATUS_E_BUILD", msgs.length > 0 ? msgs.join("\n") : String(err), { cause: err });
   }
-  const code = result.outputFiles[0]!.text;
+  const code = result.outputFiles.find((f) => f.path.endsWith(".js"))!.text;
+  const map = result.outputFiles.find((f) => f.path.endsWith(".js.map"))?.text ?? "";
   return {
     code,
+    map,
     hash: createHash("sha256").update(code).digest("hex"),
     inputs: Object.keys(result.metafile.inputs).map((p) => (p.startsWith("/") ? p : `${projectDir}/${p}`)),
   };

@@ -4,11 +4,11 @@ import { join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { buildStack, builtBundles } from "../build/index.ts";
 import { loadStack, stackJsonSchema } from "../config/index.ts";
-import { DevServer } from "../dev/index.ts";
+import { DevServer, loadFix } from "../dev/index.ts";
 import { Router } from "../gateway/index.ts";
 import { readBody } from "../runtime/index.ts";
-import { hasErrorCode, StratusError } from "../errors/index.ts";
-import { StackHost } from "../stack/index.ts";
+import { hasErrorCode, StratusError, type ErrorCode } from "../errors/index.ts";
+import { secretsFromEnv, StackHost } from "../stack/index.ts";
 import { createLogger, silentLogger, type ServiceFigures } from "../telemetry/index.ts";
 import { callControl, controlBase } from "./control-client.ts";
 import { registerEvents } from "./events.ts";
@@ -212,16 +212,38 @@ registerNodeCommands(program, out);
 
 program
   .command("check")
-  .description("Validate the stack file and build every service, without serving")
+  .description("Validate the stack file, build every service and load each in an isolate (its top level run, its handlers checked), without serving")
   .argument("[dir]", "project directory", ".")
   .action(async (dir: string) => {
     const stack = loadStack(dir);
     for (const w of stack.warnings) out(`warning: ${w}`);
     const builds = await buildStack(stack);
-    const failed = builds.filter((b) => !b.ok);
-    for (const b of failed) if (!b.ok) out(`service "${b.service}" (${b.error.code}):\n${b.error.message}`);
-    if (failed.length > 0) throw new StratusError("STRATUS_E_BUILD", `${failed.length} of ${builds.length} services failed to build`);
-    out(`ok: stack "${stack.name}", ${builds.length} services built`);
+    const problems: { service: string; code: string }[] = [];
+    for (const b of builds) {
+      if (b.ok) continue;
+      problems.push({ service: b.service, code: b.error.code });
+      out(`service "${b.service}" (${b.error.code}):\n${b.error.message}`);
+    }
+    // Each service that built is loaded the way dev and a node load it: in a real isolate, its
+    // top level run and its default export checked against its routes, subscriptions and
+    // schedules. State stays in memory; nothing is served.
+    const host = new StackHost({ stateDir: null, logger: silentLogger(), spares: 0 });
+    try {
+      const loaded = await host.load(stack, builtBundles(builds), secretsFromEnv());
+      for (const o of loaded) {
+        if (o.status !== "failed" || problems.some((p) => p.service === o.service)) continue;
+        problems.push({ service: o.service, code: o.error.code });
+        const entry = stack.services.find((s) => s.name === o.service)?.entryAsWritten ?? "its entry";
+        out(`service "${o.service}" (${o.error.code}):\n${o.error.message}\nfix: ${loadFix(o.error.code, entry)}`);
+      }
+    } finally {
+      await host.close();
+    }
+    if (problems.length > 0) {
+      const list = problems.map((p) => `"${p.service}" (${p.code})`).join(", ");
+      throw new StratusError(problems[0]!.code as ErrorCode, `${problems.length} of ${builds.length} services failed to build or load: ${list}`);
+    }
+    out(`ok: stack "${stack.name}", ${builds.length} services built and loaded`);
   });
 
 program

@@ -49,6 +49,46 @@ function tell(w: Worker, msg: ToWorker): void {
 
 const WORKER_MAIN = fileURLToPath(new URL("./worker-main.ts", import.meta.url));
 
+/** What the supervisor last asked every worker to load. */
+interface LoadSpec {
+  stack: ResolvedStack;
+  bundles: BundleRef[];
+  secrets: [string, string][];
+}
+
+/** A worker started, loaded (with what it reported) and listening. */
+interface Spawned {
+  worker: Worker;
+  load: LoadSpec | null;
+  outcomes: LoadOutcome[] | null;
+  port: number;
+}
+
+/** A worker's reply to a load, or the reason it gave none. */
+type LoadReply = { outcomes: LoadOutcome[] } | { failed: string } | null;
+
+/** Every service failed with `reason` (a worker could not load the stack at all). */
+function allFailed(stack: ResolvedStack, reason: string): LoadOutcome[] {
+  return stack.services.map((s) => ({ service: s.name, status: "failed", error: { code: "STRATUS_E_DEPLOY_FAILED", message: reason } }));
+}
+
+/**
+ * One outcome per service from every worker's report: a service failed if it failed in any
+ * worker (the first such reason); it was deployed if any worker deployed it (a replacement worker
+ * loads everything fresh); removals are the union.
+ */
+export function mergeOutcomes(reports: readonly LoadOutcome[][]): LoadOutcome[] {
+  const byService = new Map<string, LoadOutcome>();
+  for (const report of reports) {
+    for (const o of report) {
+      const seen = byService.get(o.service);
+      if (!seen || (seen.status !== "failed" && (o.status === "failed" || (o.status === "deployed" && seen.status === "unchanged"))))
+        byService.set(o.service, o);
+    }
+  }
+  return [...byService.values()];
+}
+
 /** Options of ClusterWorkers. */
 export interface ClusterOptions {
   count: number;
@@ -68,8 +108,15 @@ export interface ClusterOptions {
 export class ClusterWorkers implements Workers {
   readonly #opts: ClusterOptions;
   readonly #workers = new Set<Worker>();
-  #listen: { port: number; host: string } | null = null;
-  #lastLoad: { stack: ResolvedStack; bundles: BundleRef[]; secrets: [string, string][] } | null = null;
+  /** Where workers listen: the port asked for, and the one the first worker bound. */
+  #listen: { port: number; host: string; bound: number } | null = null;
+  #lastLoad: LoadSpec | null = null;
+  /** The replacement being started for a worker that died (a load waits for it to confirm). */
+  readonly #replacements = new Map<Worker, Promise<Spawned>>();
+  /** Workers that left on purpose (recycled): a load they did not answer needs no answer. */
+  readonly #retired = new WeakSet<Worker>();
+  /** Workers that accept connections. */
+  readonly #serving = new WeakSet<Worker>();
   readonly #canaries = new Map<string, CanarySpec>();
   #seq = 0;
   #stopping = false;
@@ -98,7 +145,7 @@ export class ClusterWorkers implements Workers {
       };
       const onExit = (): void => {
         cleanup();
-        reject(new Error(`worker ${w.process.pid} exited`));
+        reject(Object.assign(new Error(`worker ${w.process.pid} exited`), { exited: true }));
       };
       const cleanup = (): void => {
         w.off("message", onMsg);
@@ -122,16 +169,40 @@ export class ClusterWorkers implements Workers {
     };
   }
 
-  async #spawn(): Promise<Worker> {
+  /**
+   * Starts a worker: it loads the current stack and canaries first, and only then listens (once
+   * listen() was called), so it never takes a connection it cannot serve. Rejects when the worker
+   * dies on the way.
+   */
+  async #spawn(): Promise<Spawned> {
     const w = cluster.fork(this.#env());
     this.#workers.add(w);
     this.#track(w);
-    await new Promise<void>((r) => w.once("online", () => r()));
-    const l = this.#listen!;
-    if (this.#lastLoad) await this.#ask(w, { type: "load", ...this.#lastLoad, seq: ++this.#seq });
+    await new Promise<void>((resolve, reject) => {
+      const onExit = (): void => reject(new Error(`worker ${w.process.pid} exited before it was online`));
+      w.once("exit", onExit);
+      w.once("online", () => {
+        w.off("exit", onExit);
+        resolve();
+      });
+    });
+    const load = this.#lastLoad;
+    const loaded = load ? await this.#ask<{ type: "loaded"; outcomes: LoadOutcome[]; seq: number }>(w, { type: "load", ...load, seq: ++this.#seq }) : null;
     for (const [service, canary] of this.#canaries) await this.#ask(w, { type: "canary", service, canary, seq: ++this.#seq });
-    await this.#ask(w, { type: "start", port: l.port, host: l.host, seq: ++this.#seq });
-    return w;
+    const port = this.#listen ? await this.#start(w, this.#listen) : 0;
+    return { worker: w, load, outcomes: loaded?.outcomes ?? null, port };
+  }
+
+  /** Tells a loaded worker to accept connections; resolves with the port it bound. */
+  async #start(w: Worker, l: { port: number; host: string; bound: number }): Promise<number> {
+    // node:cluster shares one listening handle per requested (host, port) while any worker holds
+    // it: ask as the others did. Once every worker is gone the handle is closed, and asking for
+    // port 0 again would bind a new port: ask for the one clients know.
+    const shared = [...this.#workers].some((x) => x !== w && this.#serving.has(x));
+    const port = shared || l.bound === 0 ? l.port : l.bound;
+    const got = await this.#ask<{ type: "listening"; port: number; seq: number }>(w, { type: "start", port, host: l.host, seq: ++this.#seq });
+    this.#serving.add(w);
+    return got.port;
   }
 
   #heldBy(service: string): Map<Worker, number> {
@@ -205,8 +276,11 @@ export class ClusterWorkers implements Workers {
     );
     try {
       await this.#spawn();
+    } catch (err) {
+      // The replacement died on the way (its own exit starts another) or the node is stopping.
+      if (!this.#stopping) this.#opts.logger.error({ err: String(err) }, "the replacement for a recycled worker failed to start; another is starting");
     } finally {
-      w.send({ type: "stop", seq: ++this.#seq } satisfies ToWorker);
+      tell(w, { type: "stop", seq: ++this.#seq });
     }
   }
 
@@ -218,7 +292,10 @@ export class ClusterWorkers implements Workers {
     }
     for (const wanting of this.#wanting.values()) wanting.delete(w);
     if (this.#stopping) return;
-    if (this.#recycling.delete(w)) return;
+    if (this.#recycling.delete(w)) {
+      this.#retired.add(w);
+      return;
+    }
     const now = Date.now();
     this.#deaths = [...this.#deaths.filter((t) => now - t < 10_000), now];
     const delay = this.#deaths.length > 5 ? 1000 : 0;
@@ -226,50 +303,87 @@ export class ClusterWorkers implements Workers {
       { pid: w.process.pid, code, signal },
       `worker process ${w.process.pid} died (${signal ?? `exit code ${code}`}); the other workers keep serving and a replacement is starting${delay ? " in 1 s (it keeps dying)" : ""}. A service that exhausts memory can cause this: check the lines above for its name`,
     );
-    setTimeout(() => {
-      if (!this.#stopping) this.#spawn().catch((err: unknown) => this.#opts.logger.error({ err: String(err) }, "replacement worker failed to start"));
-    }, delay).unref();
+    const replacement = new Promise<Spawned>((resolve, reject) => {
+      setTimeout(() => {
+        if (this.#stopping) reject(new Error("the node is stopping"));
+        else this.#spawn().then(resolve, reject);
+      }, delay).unref();
+    });
+    this.#replacements.set(w, replacement);
+    replacement
+      .catch((err: unknown) => {
+        if (!this.#stopping) this.#opts.logger.error({ err: String(err) }, "replacement worker failed to start");
+      })
+      .finally(() => this.#replacements.delete(w));
   }
 
   async listen(port: number, host: string): Promise<number> {
-    // Every worker asks for the same port: node:cluster shares one handle per requested
-    // (host, port), so with port 0 they all get the port the first one was given.
-    this.#listen = { port, host };
-    const first = cluster.fork(this.#env());
-    this.#workers.add(first);
-    this.#track(first);
-    await new Promise<void>((r) => first.once("online", () => r()));
-    if (this.#lastLoad) await this.#ask(first, { type: "load", ...this.#lastLoad, seq: ++this.#seq });
-    for (const [service, canary] of this.#canaries) await this.#ask(first, { type: "canary", service, canary, seq: ++this.#seq });
-    const got = await this.#ask<{ type: "listening"; port: number; seq: number }>(first, {
-      type: "start",
-      port,
-      host,
-      seq: ++this.#seq,
-    });
-    await Promise.all(Array.from({ length: this.#opts.count - 1 }, () => this.#spawn()));
-    return got.port;
+    // The first worker binds the port; the others share its handle (see #start). Workers started
+    // by an earlier load() start listening now.
+    this.#listen = { port, host, bound: 0 };
+    const [first, ...rest] = [...this.#workers].filter((w) => !this.#serving.has(w));
+    const bound = first ? await this.#start(first, this.#listen) : (await this.#spawn()).port;
+    this.#listen = { port, host, bound };
+    await Promise.all(rest.map((w) => this.#start(w, this.#listen!)));
+    const missing = this.#opts.count - this.#workers.size;
+    await Promise.all(Array.from({ length: missing }, () => this.#spawn()));
+    return bound;
   }
 
+  /**
+   * Loads a stack into every worker and resolves once each has confirmed, with one outcome per
+   * service merged from all of them (a service that failed in any worker failed). A worker that
+   * dies before confirming is replaced, and the replacement's load counts in its place; a worker
+   * that cannot load at all (or whose replacement cannot start) fails every service with the
+   * reason, so an all-or-nothing apply goes back.
+   */
   async load(stack: ResolvedStack, bundles: readonly BundleRef[], secrets: ReadonlyMap<string, string> = new Map()): Promise<LoadOutcome[]> {
     // Secret values go to the workers over the IPC channel only, never through the environment.
-    const secretList = [...secrets];
-    this.#lastLoad = { stack, bundles: [...bundles], secrets: secretList };
+    const spec: LoadSpec = { stack, bundles: [...bundles], secrets: [...secrets] };
+    this.#lastLoad = spec;
     this.#budget.clear();
     for (const s of stack.services) this.#budget.set(s.name, s.scale.max);
-    const replies = await Promise.all(
-      [...this.#workers].map((w) =>
-        this.#ask<{ type: "loaded"; outcomes: LoadOutcome[]; seq: number }>(w, {
-          type: "load",
-          stack,
-          bundles: [...bundles],
-          secrets: secretList,
-          seq: ++this.#seq,
-        }).catch(() => null),
-      ),
-    );
-    const first = replies.find((r) => r !== null);
-    return first ? first.outcomes : [];
+    if (this.#workers.size === 0 && !this.#stopping) {
+      // The first load, before listen(): start the workers with it, so their reports count too.
+      const started = await Promise.allSettled(Array.from({ length: this.#opts.count }, () => this.#spawn()));
+      const reports = started.flatMap((r) => (r.status === "fulfilled" && r.value.outcomes ? [r.value.outcomes] : []));
+      if (reports.length === this.#opts.count) return mergeOutcomes(reports);
+      // A worker died while starting: its replacement loads the stack; ask every live worker.
+    }
+    const replies = await Promise.all([...this.#workers].map((w) => this.#loadInto(w, spec)));
+    const reports: LoadOutcome[][] = [];
+    for (const r of replies) {
+      if (r === null) continue;
+      reports.push("failed" in r ? allFailed(stack, r.failed) : r.outcomes);
+    }
+    if (reports.length === 0 && stack.services.length > 0)
+      return allFailed(stack, "no worker process confirmed the load (every one exited); see the log for why");
+    return mergeOutcomes(reports);
+  }
+
+  /** Loads `spec` into `w`, or into the replacement of `w` when it dies first. */
+  async #loadInto(w: Worker, spec: LoadSpec, deaths = 0): Promise<LoadReply> {
+    try {
+      const r = await this.#ask<{ type: "loaded"; outcomes: LoadOutcome[]; seq: number }>(w, { type: "load", ...spec, seq: ++this.#seq });
+      return { outcomes: r.outcomes };
+    } catch (err) {
+      const pid = w.process.pid;
+      // Alive and answering "failed": the load itself threw in the worker.
+      if ((err as { exited?: boolean }).exited !== true) return { failed: `worker process ${pid} could not load the stack: ${(err as Error).message}` };
+      // It left on purpose: a recycled worker's replacement loads the latest stack itself.
+      if (this.#stopping || this.#retired.has(w)) return null;
+      const replacement = this.#replacements.get(w);
+      if (!replacement) return { failed: `worker process ${pid} exited during the load` };
+      let spawned: Spawned;
+      try {
+        spawned = await replacement;
+      } catch (e) {
+        return { failed: `worker process ${pid} exited during the load and its replacement did not start: ${(e as Error).message}` };
+      }
+      if (spawned.load === spec && spawned.outcomes) return { outcomes: spawned.outcomes };
+      if (deaths >= 3) return { failed: `worker processes keep exiting during the load (${deaths + 1} in a row); see the log for why` };
+      return this.#loadInto(spawned.worker, spec, deaths + 1);
+    }
   }
 
   /** Starts or ends a canary in every worker; a worker's failure is thrown. */
@@ -316,7 +430,9 @@ export class ClusterWorkers implements Workers {
               clearTimeout(t);
               resolve();
             });
-            w.send({ type: "stop", seq: ++this.#seq } satisfies ToWorker);
+            // One still starting serves no one and may not listen for messages yet: end it now.
+            if (!this.#serving.has(w)) w.process.kill("SIGTERM");
+            else tell(w, { type: "stop", seq: ++this.#seq });
           }),
       ),
     );

@@ -3,7 +3,7 @@
  * the project and swaps in only the services whose code or config changed. A service that fails
  * to build keeps serving its previous version, and the error is printed.
  */
-import { watch, type FSWatcher } from "node:fs";
+import { statSync, watch, type FSWatcher } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { buildStack } from "../build/index.ts";
@@ -57,6 +57,13 @@ export class DevServer {
   #timer: NodeJS.Timeout | null = null;
   #building: Promise<void> | null = null;
   #dirty = false;
+  /** Serving (rebuilds may run); before that, a change only sets #early. */
+  #serving = false;
+  /** A watched file changed during start: rebuild as soon as the stack serves. */
+  #early = false;
+  #stopped = false;
+  /** Services with a version that loaded (a failed reload keeps it serving). */
+  readonly #loaded = new Set<string>();
   /** Resolves after each rebuild (tests and benchmarks wait on it). */
   onReload: ((outcomes: LoadOutcome[]) => void) | null = null;
   port = 0;
@@ -73,7 +80,18 @@ export class DevServer {
   async start(): Promise<number> {
     this.#stack = loadStack(this.#o.dir);
     for (const w of this.#stack.warnings) this.#o.print(`warning: ${w}`);
+    // Watch before the first build reads anything: an edit saved while dev starts (or the moment
+    // it prints its address) is seen, and rebuilt once serving (#serving below).
+    const watching = this.#o.watch !== false;
+    if (watching) this.#watch();
+    const buildStarted = Date.now();
     await this.#build(this.#stack);
+    if (watching) {
+      this.#watch();
+      // A source file outside the stack's directory saved between the build reading it and its
+      // directory being watched has no event: its time tells.
+      if ([...this.#inputs].some((f) => mtimeMs(f) >= buildStarted)) this.#early = true;
+    }
     const dataDir = this.#o.dataDir ?? join(this.#stack.dir, ".stratus");
     const stateDir = join(dataDir, "state");
     const eventsFile = join(dataDir, "events.sqlite");
@@ -105,8 +123,9 @@ export class DevServer {
       this.#control = new ControlServer({ stackName: () => this.#stack.name, metrics: () => workers.metrics(), events });
       this.controlPort = await this.#control.listen(this.#o.controlPort, this.#o.host);
     }
+    this.#serving = true;
     this.#printRoutes();
-    if (this.#o.watch !== false) this.#watch();
+    if (this.#early) void this.rebuild();
     return this.port;
   }
 
@@ -125,7 +144,7 @@ export class DevServer {
       if (r.ok) {
         for (const i of r.bundle.inputs) this.#inputs.add(i);
         if (this.#bundles.get(r.service)?.hash !== r.bundle.hash) changed = true;
-        this.#bundles.set(r.service, { service: r.service, code: r.bundle.code, hash: r.bundle.hash });
+        this.#bundles.set(r.service, { service: r.service, code: r.bundle.code, hash: r.bundle.hash, map: r.bundle.map });
       } else {
         const keeping = this.#bundles.has(r.service) ? "; still serving the previous version" : "; it will answer 503 until this is fixed";
         this.#o.print(`build failed for service "${r.service}" (${r.error.code})${keeping}:\n${indent(r.error.message)}`);
@@ -136,8 +155,14 @@ export class DevServer {
 
   #report(outcomes: LoadOutcome[]): void {
     for (const o of outcomes) {
-      if (o.status === "failed")
-        this.#o.print(`service "${o.service}" failed to load (${o.error.code}); its previous version, if any, keeps serving:\n${indent(o.error.message)}`);
+      if (o.status === "deployed" || o.status === "unchanged") this.#loaded.add(o.service);
+      else if (o.status === "removed") this.#loaded.delete(o.service);
+      if (o.status !== "failed") continue;
+      const entry = this.#stack.services.find((s) => s.name === o.service)?.entryAsWritten ?? "its entry file";
+      const keeping = this.#loaded.has(o.service) ? "its previous version keeps serving" : "its requests get 503 until it loads";
+      this.#o.print(
+        `service "${o.service}" failed to load (${o.error.code}); ${keeping}:\n${indent(o.error.message)}\n${indent(`fix: ${loadFix(o.error.code, entry)}`)}`,
+      );
     }
   }
 
@@ -161,12 +186,17 @@ export class DevServer {
    * would leave a file watcher on the old inode.
    */
   #watch(): void {
+    if (this.#stopped) return;
     const dirs = new Set([this.#stack.dir, ...[...this.#inputs].filter((f) => !f.includes("/node_modules/")).map((f) => dirname(f))]);
     for (const dir of dirs) {
       if (this.#watchers.has(dir)) continue;
       try {
         const w = watch(dir, (_event, file) => {
           if (file && !this.#relevant(join(dir, String(file)))) return;
+          if (!this.#serving) {
+            this.#early = true;
+            return;
+          }
           if (this.#timer) clearTimeout(this.#timer);
           this.#timer = setTimeout(() => void this.rebuild(), 20);
         });
@@ -183,6 +213,7 @@ export class DevServer {
 
   /** Rebuilds and swaps what changed; coalesces calls made while a rebuild runs. */
   rebuild(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
     if (this.#building) {
       this.#dirty = true;
       return this.#building;
@@ -234,6 +265,8 @@ export class DevServer {
 
   /** Stops watching and serving; in-flight requests finish. */
   async stop(): Promise<void> {
+    // Stopped first: a rebuild finishing meanwhile must not watch again (that kept the process alive).
+    this.#stopped = true;
     for (const w of this.#watchers.values()) w.close();
     this.#watchers.clear();
     if (this.#timer) clearTimeout(this.#timer);
@@ -244,6 +277,31 @@ export class DevServer {
       await this.#events.close();
       this.#events.store.close();
     }
+  }
+}
+
+/** What to do about a service that failed to load, by its error code. */
+export function loadFix(code: string, entry: string): string {
+  switch (code) {
+    case "STRATUS_E_NO_HANDLER":
+      return `give ${entry} the default export its routes, subscriptions and schedules need (as said above), and save`;
+    case "STRATUS_E_HANDLER_THREW":
+      return `the top level of ${entry} (code outside its handlers) threw: fix the line above, or move that work into a handler, and save`;
+    case "STRATUS_E_MEMORY_LIMIT":
+      return `the top level of ${entry} ran out of memory: allocate less there, or raise limits.memory in stratus.yaml`;
+    case "STRATUS_E_CPU_LIMIT":
+      return `the top level of ${entry} ran past limits.cpu: do less work there (e.g. lazily, in a handler), or raise limits.cpu in stratus.yaml`;
+    default:
+      return `fix ${entry} and save; stratus dev reloads it`;
+  }
+}
+
+/** A file's modification time, or 0 when it is gone. */
+function mtimeMs(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
   }
 }
 

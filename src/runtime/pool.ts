@@ -35,6 +35,20 @@ interface Waiter {
   reject(err: unknown): void;
 }
 
+/**
+ * The refusal of a pool that is being drained (a newer version replaced it, or the service is
+ * going away). The runtime sends the request to the pool now live instead; only when there is
+ * none does the client see this 503.
+ */
+export function drainingError(service: string): StratusError {
+  return Object.assign(new StratusError("STRATUS_E_SERVICE_UNAVAILABLE", `service "${service}" is shutting down`), { draining: true as const });
+}
+
+/** True for the refusal of a draining pool (see drainingError). */
+export function isDraining(err: unknown): boolean {
+  return (err as { draining?: unknown } | null)?.draining === true;
+}
+
 /** A lease on an instance slot; `cold` when the instance was started for this request. */
 export interface Lease {
   readonly instance: Instance;
@@ -207,9 +221,18 @@ export class Pool {
     }
   }
 
-  /** Takes a slot: an instance with room, a new instance, or a place in the queue. */
+  /** True once drain() was called: the pool takes no new work. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Takes a slot: an instance with room, a new instance, or a place in the queue. A draining pool
+   * refuses with drainingError(), also for requests it had queued, so the caller can go to the
+   * pool that replaced it.
+   */
   acquire(): Promise<Lease> | Lease {
-    if (this.#draining) throw new StratusError("STRATUS_E_INTERNAL", "acquire() on a draining pool");
+    if (this.#draining) throw drainingError(this.service.name);
     this.invocations++;
     const c = this.service.scale.concurrency;
     let best: Instance | undefined;
@@ -251,6 +274,11 @@ export class Pool {
 
   /** Waits for a slot (or refuses with 429 past scale.queue). */
   #enqueue(): Promise<Lease> {
+    if (this.#draining) {
+      // Reached after an instance start that began before the drain came back empty-handed.
+      this.invocations--;
+      return Promise.reject(drainingError(this.service.name));
+    }
     if (this.#queue.length >= this.service.scale.queue) {
       this.invocations--;
       return Promise.reject(
@@ -407,7 +435,7 @@ export class Pool {
         wait();
       });
     }
-    for (const w of this.#queue.splice(0)) w.reject(new StratusError("STRATUS_E_SERVICE_UNAVAILABLE", `service "${this.service.name}" is shutting down`));
+    for (const w of this.#queue.splice(0)) w.reject(drainingError(this.service.name));
     if (this.#leasedTotal() === 0) {
       this.#finishDrain();
       return Promise.resolve();

@@ -12,7 +12,16 @@ import { HostIo, type Publisher } from "./host-io.ts";
 
 export type { Publisher };
 import { createBlankIsolate, errorResult, type BlankIsolate, type InvokeRequest, type InvokeResult, type LoadedCode, type TaskOutcome } from "./instance.ts";
-import { Pool } from "./pool.ts";
+import { isDraining, Pool, type Lease } from "./pool.ts";
+import { firstUserFrame, stackMapper, type StackMapper } from "./stack-map.ts";
+
+/** A service version's code as deployed: the bundle, its hash, and its source map when it has one. */
+export interface DeployCode {
+  code: string;
+  hash: string;
+  /** The source map (JSON) of the bundle: stacks in error replies and console lines are mapped with it. */
+  map?: string;
+}
 
 /** Options of Runtime. */
 export interface RuntimeOptions {
@@ -27,6 +36,12 @@ export interface RuntimeOptions {
   capacity?: Capacity;
   /** Where env.X.publish() goes (the event bus); without it publish fails. */
   publish?: Publisher;
+  /**
+   * The path parameters of `service`'s route that matches `method` and `path`, or null when none
+   * does; service-binding calls are routed with it so the callee's ctx.params is filled as for a
+   * request through the gateway.
+   */
+  route?: (service: string, method: string, path: string) => Record<string, string> | null;
   /** Secret values by name (read at each instance start); they are also redacted from console lines and error messages. */
   secrets?: () => ReadonlyMap<string, string>;
 }
@@ -135,6 +150,10 @@ const limitChannel = diagnostics.channel("stratus:limit");
 export class Runtime {
   readonly #opts: RuntimeOptions;
   readonly #pools = new Map<string, Pool>();
+  /** Why a service with no live version failed to load (its 503s say so). */
+  readonly #loadErrors = new Map<string, Error>();
+  /** Each pool's stack mapper (its bundle's source map). */
+  readonly #mappers = new WeakMap<Pool, StackMapper>();
   readonly #canaries = new Map<string, { pool: Pool; percent: number; sticky: CanarySticky | null }>();
   readonly #spares: BlankIsolate[] = [];
   readonly #spareTarget: number;
@@ -197,8 +216,15 @@ export class Runtime {
    * swaps it in atomically, then drains the old pool (in-flight requests finish on the old code).
    * Throws (and keeps the old version) when the new code fails to load.
    */
-  async deploy(service: ResolvedService, code: { code: string; hash: string }): Promise<DeployedVersion> {
-    const pool = await this.#startPool(service, code);
+  async deploy(service: ResolvedService, code: DeployCode): Promise<DeployedVersion> {
+    let pool: Pool;
+    try {
+      pool = await this.#startPool(service, code);
+    } catch (err) {
+      if (!this.#pools.has(service.name)) this.#loadErrors.set(service.name, err as Error);
+      throw err;
+    }
+    this.#loadErrors.delete(service.name);
     const old = this.#pools.get(service.name);
     this.#pools.set(service.name, pool);
     if (old) void old.drain();
@@ -206,7 +232,8 @@ export class Runtime {
   }
 
   /** Builds and starts a pool for `code` (proving it loads); throws when it cannot serve. */
-  async #startPool(service: ResolvedService, code: { code: string; hash: string }): Promise<Pool> {
+  async #startPool(service: ResolvedService, code: DeployCode): Promise<Pool> {
+    const mapStack = stackMapper(service.name, code.map);
     const io = new HostIo(
       service,
       this.#opts.state,
@@ -219,7 +246,7 @@ export class Runtime {
       { code: code.code, hash: code.hash } satisfies LoadedCode,
       {
         io: (op, args, ids) => io.io(op, args, ids, this.#depthOf(ids)),
-        log: (level, text, ids) => this.#consoleLine(service.name, level, text, ids),
+        log: (level, text, ids) => this.#consoleLine(service.name, level, mapStack(text), ids),
         secret: (name) => this.#opts.secrets?.().get(name),
       },
       { take: (mb) => this.takeBlank(mb) },
@@ -231,8 +258,9 @@ export class Runtime {
       await pool.start();
     } catch (err) {
       await pool.drain();
-      throw err;
+      throw withSourceLocation(err, mapStack);
     }
+    this.#mappers.set(pool, mapStack);
     return pool;
   }
 
@@ -241,7 +269,7 @@ export class Runtime {
    * With `sticky`, the split is decided by a hash of that header's or cookie's value, so one
    * client stays on one version. Replaces an earlier canary of the service.
    */
-  async setCanary(service: ResolvedService, code: { code: string; hash: string }, percent: number, sticky: CanarySticky | null): Promise<void> {
+  async setCanary(service: ResolvedService, code: DeployCode, percent: number, sticky: CanarySticky | null): Promise<void> {
     const pool = await this.#startPool(service, code);
     const old = this.#canaries.get(service.name);
     this.#canaries.set(service.name, { pool, percent, sticky });
@@ -276,6 +304,7 @@ export class Runtime {
   /** Takes a service out; in-flight requests finish first. */
   async remove(service: string): Promise<void> {
     this.clearCanary(service);
+    this.#loadErrors.delete(service);
     const pool = this.#pools.get(service);
     this.#pools.delete(service);
     await pool?.drain();
@@ -304,30 +333,41 @@ export class Runtime {
   }
 
   async #invoke(service: string, req: InvokeRequest): Promise<Invocation> {
-    const pool = this.#canaries.size > 0 ? this.#choose(service, req) : this.#pools.get(service);
-    if (!pool) {
+    const got = await this.#lease(service, () => (this.#canaries.size > 0 ? this.#choose(service, req) : this.#pools.get(service)));
+    if ("missing" in got) {
+      const why = this.#loadErrors.get(service);
       return {
         result: errorResult(
           "STRATUS_E_SERVICE_UNAVAILABLE",
-          `service "${service}" has no running version: its code failed to build or load (the error is in the stratus dev output); save a fix`,
+          why
+            ? `service "${service}" has no running version: it failed to load (${redact(why.message.replace(/\n\s*/g, " "), this.#opts.secrets?.())}); fix the code and save (stratus dev reloads it) or apply a fixed version`
+            : `service "${service}" has no running version: its code failed to build or load (the error is in the stratus dev output); save a fix`,
         ),
         cold: false,
         version: "",
       };
     }
+    const { pool } = got;
     const version = pool.code.hash.slice(0, 12);
-    let lease;
-    try {
-      lease = await pool.acquire();
-    } catch (err) {
+    if ("error" in got) {
+      const err = got.error;
       const e = err instanceof StratusError ? err : new StratusError("STRATUS_E_INTERNAL", String(err));
       const result = errorResult(e.code, e.message);
       const retryAfter = e.code === "STRATUS_E_OVERLOADED" ? 1 : (err as { retryAfter?: number }).retryAfter;
       if (retryAfter !== undefined) result.headers.push("retry-after", String(retryAfter));
       return { result, cold: false, version };
     }
+    const { lease } = got;
     const { result, done } = await lease.instance.invoke(req);
     void done.then(() => pool.release(lease.instance));
+    if (result.error) {
+      // The stack names bundle lines: point it at the user's files instead.
+      const map = this.#mappers.get(pool);
+      if (map) {
+        result.error.message = map(result.error.message);
+        if (typeof result.body === "string") result.body = map(result.body);
+      }
+    }
     if (result.error && this.#opts.secrets) {
       // A function's error can quote a secret; neither the client nor the log line gets it.
       const secrets = this.#opts.secrets();
@@ -356,20 +396,20 @@ export class Runtime {
   }
 
   async #task(service: string, kind: "event" | "scheduled", payload: string, units: number, label: string): Promise<(TaskOutcome & { deferred?: boolean })[]> {
-    const pool = this.#pools.get(service);
     const deferred = (code: string, message: string): (TaskOutcome & { deferred: boolean })[] =>
       new Array<TaskOutcome & { deferred: boolean }>(units).fill({ ok: false, code, message, deferred: true });
-    if (!pool) return deferred("STRATUS_E_SERVICE_UNAVAILABLE", `service "${service}" has no running version`);
-    let lease;
-    try {
-      lease = await pool.acquire();
-    } catch (err) {
-      const e = err as { code?: string; message?: string };
-      return deferred(e.code ?? "STRATUS_E_INTERNAL", e.message ?? String(err));
+    const got = await this.#lease(service, () => this.#pools.get(service));
+    if ("missing" in got) return deferred("STRATUS_E_SERVICE_UNAVAILABLE", `service "${service}" has no running version`);
+    if ("error" in got) {
+      const e = got.error as { code?: string; message?: string };
+      return deferred(e.code ?? "STRATUS_E_INTERNAL", e.message ?? String(got.error));
     }
+    const { pool, lease } = got;
     const start = performance.now();
     try {
       const outs = await lease.instance.task(kind, payload, units, label);
+      const map = this.#mappers.get(pool);
+      if (map) for (const o of outs) if (o.message) o.message = map(o.message);
       if (this.#opts.secrets) for (const o of outs) if (o.message) o.message = redact(o.message, this.#opts.secrets());
       if (invocationChannel.hasSubscribers) {
         const failed = outs.find((o) => !o.ok);
@@ -388,11 +428,37 @@ export class Runtime {
     }
   }
 
+  /**
+   * A slot on the pool `choose` picks. A deploy may swap pools between the choice and the slot
+   * (the request waited in the old pool's queue, or its instance start outlived the swap): the
+   * draining pool refuses, and the request follows to the pool that is live now. Only a service
+   * with no live pool left (removed, or the runtime closing) gets the refusal. The loop needs no
+   * cap: each turn means another version was swapped in while the request waited, and a request
+   * waits at most limits.timeout in any one queue.
+   */
+  async #lease(service: string, choose: () => Pool | undefined): Promise<{ missing: true } | { pool: Pool; error: unknown } | { pool: Pool; lease: Lease }> {
+    let pool = choose();
+    if (!pool) return { missing: true };
+    for (;;) {
+      try {
+        return { pool, lease: await pool.acquire() };
+      } catch (err) {
+        const next = isDraining(err) ? choose() : undefined;
+        if (!next || next === pool) return { pool, error: err };
+        pool = next;
+      }
+    }
+  }
+
   async #serviceCall(from: string, target: string, req: InvokeRequest, hops: number): Promise<InvokeResult> {
     const start = performance.now();
     this.#depth.set(req.requestId, hops);
     try {
-      const inv = await this.invoke(target, req);
+      // Routed like a gateway request, so ctx.params is filled. A path that matches none of the
+      // callee's routes still reaches it (with no params): bindings are how a service reaches
+      // another's internal paths, and services with no routes at all.
+      const params = req.params ?? this.#opts.route?.(target, req.method, pathOnly(req.url));
+      const inv = await this.invoke(target, params ? { ...req, params } : req);
       this.#opts.logger.info(
         {
           service: target,
@@ -482,8 +548,27 @@ export class Runtime {
   }
 }
 
+/**
+ * A load failure with the place in the user's code it came from: the top level's stack (the
+ * error's cause) mapped through the source map, its first frame in the user's own files.
+ */
+function withSourceLocation(err: unknown, mapStack: StackMapper): unknown {
+  if (!(err instanceof StratusError)) return err;
+  const stack = (err.cause as { stack?: unknown } | undefined)?.stack;
+  const at = typeof stack === "string" ? firstUserFrame(mapStack(stack)) : null;
+  if (!at || err.message.includes(at)) return err;
+  return new StratusError(err.code, `${err.message}\n  at ${at}`, { cause: err.cause });
+}
+
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
+}
+
+/** The path of a URL without its query string or fragment. */
+function pathOnly(url: string): string {
+  const p = safePath(url);
+  const q = p.search(/[?#]/);
+  return q < 0 ? p : p.slice(0, q);
 }
 
 /** The path of a URL, without throwing on odd input. */

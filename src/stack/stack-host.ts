@@ -5,7 +5,7 @@
 import { isDeepStrictEqual } from "node:util";
 import type { ResolvedService, ResolvedStack } from "../config/index.ts";
 import { EventBus, SqliteEventStore, busEndpoints, type EventStore } from "../events/index.ts";
-import { Gateway } from "../gateway/index.ts";
+import { Gateway, Router } from "../gateway/index.ts";
 import { Runtime, type Capacity, type CanarySticky } from "../runtime/index.ts";
 import { SqliteStateProvider, type StateProvider } from "../state/index.ts";
 import { Metrics, type Logger } from "../telemetry/index.ts";
@@ -15,6 +15,8 @@ export interface BundleRef {
   readonly service: string;
   readonly code: string;
   readonly hash: string;
+  /** The bundle's source map (JSON), when it was built here: stack frames are mapped with it. */
+  readonly map?: string;
 }
 
 /** Options of StackHost. */
@@ -65,6 +67,8 @@ export class StackHost {
   readonly #log: Logger;
   readonly #live = new Map<string, { hash: string; config: ResolvedService }>();
   #secrets: ReadonlyMap<string, string> = new Map();
+  /** Each service's own routes, for service-binding calls (see RuntimeOptions.route). */
+  #routers = new Map<string, Router>();
 
   constructor(opts: StackHostOptions) {
     this.#log = opts.logger;
@@ -77,6 +81,10 @@ export class StackHost {
       ...(opts.capacity ? { capacity: opts.capacity } : {}),
       publish: (service, topic, data, o) => this.events.publishFromService(service, topic, data, o),
       secrets: () => this.#secrets,
+      route: (service, method, path) => {
+        const m = this.#routers.get(service)?.match(method, path);
+        return m?.kind === "found" ? m.params : null;
+      },
     });
     this.#eventStore = opts.eventStore ?? new SqliteEventStore({ file: opts.eventsFile ?? ":memory:" });
     this.events = new EventBus({
@@ -136,6 +144,9 @@ export class StackHost {
         outcomes.push({ service: name, status: "removed" });
       }
     }
+    this.#routers = new Map(
+      stack.services.map((s) => [s.name, new Router(s.routes.map((r) => ({ service: s.name, method: r.method, path: r.path, raw: r.raw })))]),
+    );
     this.gateway.setStack(stack);
     await this.events.configure(stack);
     return outcomes;
@@ -144,7 +155,7 @@ export class StackHost {
   /** Sends `percent` of a service's requests to another version (or ends the canary with null). */
   async canary(service: string, canary: { config: ResolvedService; bundle: BundleRef; percent: number; sticky: CanarySticky | null } | null): Promise<void> {
     if (canary === null) this.runtime.clearCanary(service);
-    else await this.runtime.setCanary(canary.config, { code: canary.bundle.code, hash: canary.bundle.hash }, canary.percent, canary.sticky);
+    else await this.runtime.setCanary(canary.config, canary.bundle, canary.percent, canary.sticky);
   }
 
   /** Stops the gateway (finishing in-flight requests), the runtime and the state. */
