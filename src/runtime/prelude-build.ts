@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as Esbuild from "esbuild";
 import ivm from "isolated-vm";
@@ -19,16 +19,7 @@ import ivm from "isolated-vm";
 const SANDBOX = fileURLToPath(new URL("./sandbox/", import.meta.url));
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** Packages whose code ends up in the prelude, plus the tools that shape it. */
-const PACKAGES = [
-  "web-streams-polyfill",
-  "core-js-pure",
-  "@ungap/structured-clone",
-  "abort-controller",
-  "event-target-shim",
-  "fast-text-encoding",
-  "esbuild",
-  "isolated-vm",
-];
+const PACKAGES = ["web-streams-polyfill", "whatwg-url", "tr46", "punycode", "webidl-conversions", "@exodus/bytes", "esbuild", "isolated-vm"];
 
 let preludeCode: string | null = null;
 let snapshot: ivm.ExternalCopy<ArrayBuffer> | null | undefined;
@@ -93,6 +84,7 @@ export function preludeScript(): string {
       // Loaded only on a cache miss: esbuild's JS and its child process cost memory in every worker.
       const require = createRequire(import.meta.url);
       const esbuild = require("esbuild") as typeof Esbuild;
+      const fromRoot = createRequire(join(ROOT, "package.json"));
       const result = esbuild.buildSync({
         entryPoints: [join(SANDBOX, "prelude.ts")],
         bundle: true,
@@ -105,6 +97,12 @@ export function preludeScript(): string {
         keepNames: true,
         legalComments: "none",
         logLevel: "silent",
+        // whatwg-url's tr46 goes through a shim that loads the real one (and its large Unicode
+        // table) only for hosts that need more than lowercasing: see sandbox/tr46-lazy.ts.
+        alias: {
+          tr46: join(SANDBOX, "tr46-lazy.ts"),
+          "stratus-tr46-real": dirname(fromRoot.resolve("tr46/package.json")),
+        },
       });
       preludeCode = result.outputFiles[0]!.text;
       writeCache(`prelude-${key()}.js`, preludeCode);
