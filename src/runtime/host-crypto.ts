@@ -43,6 +43,7 @@ async function toRecord(key: Key, extractable: boolean): Promise<KeyRecord> {
 
 /** A Node CryptoKey for `r`, for one operation. */
 async function fromRecord(r: KeyRecord): Promise<Key> {
+  guard(r.algorithm);
   const name = String(r.algorithm["name"]).toUpperCase();
   const data = r.format === "raw" ? (r.data as Uint8Array) : (r.data as webcrypto.JsonWebKey);
   const usages = r.usages as webcrypto.KeyUsage[];
@@ -50,8 +51,61 @@ async function fromRecord(r: KeyRecord): Promise<Key> {
   return subtle.importKey("jwk", data as webcrypto.JsonWebKey, r.algorithm as unknown as Algorithm, true, usages);
 }
 
+/**
+ * The algorithms of the WebCrypto standard plus Ed25519/X25519. Node has more (some with work or
+ * memory factors a caller picks, like Argon2), which a function could use to load the host.
+ */
+const ALLOWED = new Set([
+  "RSASSA-PKCS1-V1_5",
+  "RSA-PSS",
+  "RSA-OAEP",
+  "ECDSA",
+  "ECDH",
+  "ED25519",
+  "X25519",
+  "AES-CTR",
+  "AES-CBC",
+  "AES-GCM",
+  "AES-KW",
+  "HMAC",
+  "SHA-1",
+  "SHA-256",
+  "SHA-384",
+  "SHA-512",
+  "HKDF",
+  "PBKDF2",
+]);
+/** The work a single call may ask of the host's thread pool (it is not counted as the function's CPU). */
+export const MAX_PBKDF2_ITERATIONS = 1_000_000;
+export const MAX_RSA_MODULUS_BITS = 4096;
+
+/** Refuses algorithms outside ALLOWED and work factors over the limits, before Node sees them. */
+function guard(a: unknown): void {
+  const name = typeof a === "string" ? a : typeof a === "object" && a !== null ? (a as { name?: unknown }).name : undefined;
+  if (typeof name !== "string") return; // WebCrypto itself rejects it with the right error
+  if (!ALLOWED.has(name.toUpperCase())) {
+    throw new DOMException(`crypto.subtle: the algorithm ${JSON.stringify(name)} is not supported here`, "NotSupportedError");
+  }
+  if (typeof a !== "object" || a === null) return;
+  const o = a as Record<string, unknown>;
+  if (o["hash"] !== undefined) guard(o["hash"]);
+  if (typeof o["iterations"] === "number" && o["iterations"] > MAX_PBKDF2_ITERATIONS) {
+    throw new DOMException(
+      `crypto.subtle: PBKDF2 with ${o["iterations"]} iterations is over the limit of ${MAX_PBKDF2_ITERATIONS}; use fewer iterations`,
+      "NotSupportedError",
+    );
+  }
+  if (typeof o["modulusLength"] === "number" && o["modulusLength"] > MAX_RSA_MODULUS_BITS) {
+    throw new DOMException(
+      `crypto.subtle: RSA keys of ${o["modulusLength"]} bits are over the limit of ${MAX_RSA_MODULUS_BITS}; use modulusLength 2048, 3072 or 4096`,
+      "NotSupportedError",
+    );
+  }
+}
+
 /** Algorithm parameters with any nested key (ECDH's `public`) turned back into a Node key. */
 async function algorithm(a: unknown): Promise<Algorithm> {
+  guard(a);
   if (typeof a !== "object" || a === null) return a as Algorithm;
   const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
   for (const [k, v] of Object.entries(out)) {
