@@ -25,15 +25,26 @@ let preludeCode: string | null = null;
 let snapshot: ivm.ExternalCopy<ArrayBuffer> | null | undefined;
 let cacheKey: string | null = null;
 
+/** The folder of an installed package (some, like @exodus/bytes, do not export their package.json). */
+function packageDir(name: string): string {
+  const require = createRequire(join(ROOT, "package.json"));
+  try {
+    return dirname(require.resolve(`${name}/package.json`));
+  } catch {
+    return join(ROOT, "node_modules", name);
+  }
+}
+
 /** A key that changes whenever the prelude or what it is built or loaded with could change. */
 function key(): string {
   if (cacheKey !== null) return cacheKey;
   const h = createHash("sha256");
   for (const f of readdirSync(SANDBOX).sort()) h.update(f).update(readFileSync(join(SANDBOX, f)));
-  const require = createRequire(join(ROOT, "package.json"));
+  // This file too: how the prelude is bundled (aliases, options) shapes what ends up in it.
+  h.update(readFileSync(fileURLToPath(import.meta.url)));
   for (const p of PACKAGES) {
     try {
-      h.update(p).update(String((JSON.parse(readFileSync(require.resolve(`${p}/package.json`), "utf8")) as { version?: string }).version));
+      h.update(p).update(String((JSON.parse(readFileSync(join(packageDir(p), "package.json"), "utf8")) as { version?: string }).version));
     } catch {
       h.update(p).update("?");
     }
@@ -84,7 +95,6 @@ export function preludeScript(): string {
       // Loaded only on a cache miss: esbuild's JS and its child process cost memory in every worker.
       const require = createRequire(import.meta.url);
       const esbuild = require("esbuild") as typeof Esbuild;
-      const fromRoot = createRequire(join(ROOT, "package.json"));
       const result = esbuild.buildSync({
         entryPoints: [join(SANDBOX, "prelude.ts")],
         bundle: true,
@@ -99,9 +109,12 @@ export function preludeScript(): string {
         logLevel: "silent",
         // whatwg-url's tr46 goes through a shim that loads the real one (and its large Unicode
         // table) only for hosts that need more than lowercasing: see sandbox/tr46-lazy.ts.
+        // whatwg-url asks for @exodus/bytes' full encodings; the URL API needs UTF-8 only, and
+        // the legacy multi-byte tables are left out of the isolate (see sandbox/encoding.ts).
         alias: {
+          "@exodus/bytes/encoding.js": join(packageDir("@exodus/bytes"), "encoding-lite.js"),
           tr46: join(SANDBOX, "tr46-lazy.ts"),
-          "stratus-tr46-real": dirname(fromRoot.resolve("tr46/package.json")),
+          "stratus-tr46-real": packageDir("tr46"),
         },
       });
       preludeCode = result.outputFiles[0]!.text;
