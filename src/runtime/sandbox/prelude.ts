@@ -22,7 +22,7 @@ import { CustomEvent, Event, EventTarget, setEventClock } from "./events.ts";
 import { DOMException } from "./dom-exception.ts";
 import { atob, btoa } from "./base64.ts";
 import { Crypto, CryptoKey, SubtleCrypto, crypto, setCryptoHost } from "./crypto.ts";
-import { now, performance, startClock } from "./performance.ts";
+import { Performance, now, performance, startClock } from "./performance.ts";
 import { Headers, Request, Response, bodyBytes, encoder, decoder, toBytes } from "./web.ts";
 import { Blob, File, FormData } from "./form.ts";
 
@@ -599,6 +599,7 @@ const globals: Record<string, unknown> = {
   clearInterval: clearTimer,
   queueMicrotask: (fn: () => void) => void Promise.resolve().then(fn),
   performance,
+  Performance,
   navigator: { userAgent: "Stratus" },
   AbortController,
   AbortSignal,

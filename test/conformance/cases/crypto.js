@@ -188,3 +188,169 @@ test(() => {
   assert_throws_js(TypeError, () => new SubtleCrypto());
   assert_throws_js(TypeError, () => new CryptoKey());
 }, "Crypto, SubtleCrypto and CryptoKey cannot be constructed");
+
+promise_test(async () => {
+  const pair = await crypto.subtle.generateKey({ name: "RSA-OAEP", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" }, true, [
+    "encrypt",
+    "decrypt",
+  ]);
+  assert_equals(pair.publicKey.type, "public");
+  assert_equals(pair.privateKey.type, "private");
+  assert_true(pair.publicKey.extractable, "a public key is always extractable");
+  assert_equals(pair.publicKey.algorithm.modulusLength, 2048);
+  assert_array_equals(pair.publicKey.algorithm.publicExponent, [1, 0, 1]);
+  assert_equals(pair.publicKey.algorithm.hash.name, "SHA-256");
+  const ct = await crypto.subtle.encrypt({ name: "RSA-OAEP" }, pair.publicKey, enc("hello"));
+  assert_equals(ct.byteLength, 256);
+  const pt = await crypto.subtle.decrypt({ name: "RSA-OAEP" }, pair.privateKey, ct);
+  assert_equals(new TextDecoder().decode(pt), "hello");
+}, "RSA-OAEP generateKey, encrypt and decrypt");
+
+promise_test(async () => {
+  const pair = await crypto.subtle.generateKey({ name: "RSA-PSS", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" }, true, [
+    "sign",
+    "verify",
+  ]);
+  const sig = await crypto.subtle.sign({ name: "RSA-PSS", saltLength: 32 }, pair.privateKey, enc("m"));
+  assert_true(await crypto.subtle.verify({ name: "RSA-PSS", saltLength: 32 }, pair.publicKey, sig, enc("m")));
+  const spki = await crypto.subtle.exportKey("spki", pair.publicKey);
+  const back = await crypto.subtle.importKey("spki", spki, { name: "RSA-PSS", hash: "SHA-256" }, true, ["verify"]);
+  assert_true(await crypto.subtle.verify({ name: "RSA-PSS", saltLength: 32 }, back, sig, enc("m")));
+  const pkcs8 = await crypto.subtle.exportKey("pkcs8", pair.privateKey);
+  assert_true(pkcs8.byteLength > 1000);
+}, "RSA-PSS sign and verify, spki and pkcs8 export");
+
+promise_test(async () => {
+  const ikm = await crypto.subtle.importKey("raw", new Uint8Array(22).fill(0x0b), "HKDF", false, ["deriveBits"]);
+  const salt = Uint8Array.from({ length: 13 }, (_, i) => i);
+  const info = Uint8Array.from({ length: 10 }, (_, i) => 0xf0 + i);
+  const bits = await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt, info }, ikm, 336);
+  assert_equals(hex(bits), "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+}, "HKDF deriveBits (RFC 5869 case 1)");
+
+promise_test(async () => {
+  const base = await crypto.subtle.importKey("raw", enc("password"), "PBKDF2", false, ["deriveKey"]);
+  const key = await crypto.subtle.deriveKey(
+    { name: "PBKDF2", salt: enc("salt"), iterations: 1000, hash: "SHA-256" },
+    base,
+    { name: "AES-GCM", length: 256 },
+    false,
+    ["encrypt"],
+  );
+  assert_equals(key.algorithm.name, "AES-GCM");
+  assert_equals(key.algorithm.length, 256);
+  assert_array_equals(key.usages, ["encrypt"]);
+}, "PBKDF2 deriveKey to AES-GCM");
+
+promise_test(async (t) => {
+  await promise_rejects_dom(t, "SyntaxError", crypto.subtle.importKey("raw", enc("password"), "PBKDF2", true, ["deriveBits"]));
+}, "a PBKDF2 key cannot be extractable");
+
+promise_test(async () => {
+  const key = await crypto.subtle.importKey("raw", new Uint8Array(16), "AES-CBC", true, ["encrypt", "decrypt"]);
+  const iv = new Uint8Array(16);
+  const ct = await crypto.subtle.encrypt({ name: "AES-CBC", iv }, key, new Uint8Array(16));
+  assert_equals(hex(ct).slice(0, 32), "66e94bd4ef8a2c3b884cfa59ca342b2e");
+  const pt = await crypto.subtle.decrypt({ name: "AES-CBC", iv }, key, ct);
+  assert_array_equals(new Uint8Array(pt), new Uint8Array(16));
+}, "AES-CBC with a known vector");
+
+promise_test(async () => {
+  const key = await crypto.subtle.generateKey({ name: "AES-CTR", length: 128 }, false, ["encrypt", "decrypt"]);
+  const counter = new Uint8Array(16);
+  const ct = await crypto.subtle.encrypt({ name: "AES-CTR", counter, length: 64 }, key, enc("counter mode"));
+  assert_equals(ct.byteLength, 12);
+  const pt = await crypto.subtle.decrypt({ name: "AES-CTR", counter, length: 64 }, key, ct);
+  assert_equals(new TextDecoder().decode(pt), "counter mode");
+}, "AES-CTR round trip");
+
+promise_test(async () => {
+  const kek = await crypto.subtle.generateKey({ name: "AES-KW", length: 256 }, false, ["wrapKey", "unwrapKey"]);
+  const key = await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256", length: 256 }, true, ["sign"]);
+  const wrapped = await crypto.subtle.wrapKey("raw", key, kek, "AES-KW");
+  assert_equals(wrapped.byteLength, 40);
+  const back = await crypto.subtle.unwrapKey("raw", wrapped, kek, "AES-KW", { name: "HMAC", hash: "SHA-256" }, true, ["sign"]);
+  const a = await crypto.subtle.exportKey("raw", key);
+  const b = await crypto.subtle.exportKey("raw", back);
+  assert_equals(hex(a), hex(b));
+}, "AES-KW wrapKey and unwrapKey");
+
+promise_test(async (t) => {
+  const kek = await crypto.subtle.generateKey({ name: "AES-KW", length: 128 }, false, ["wrapKey"]);
+  const key = await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  await promise_rejects_dom(t, "InvalidAccessError", crypto.subtle.wrapKey("raw", key, kek, "AES-KW"));
+}, "a non-extractable key cannot be wrapped");
+
+promise_test(async () => {
+  const a = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, false, ["deriveBits"]);
+  const b = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, false, ["deriveBits"]);
+  const ab = await crypto.subtle.deriveBits({ name: "ECDH", public: b.publicKey }, a.privateKey, 256);
+  const ba = await crypto.subtle.deriveBits({ name: "ECDH", public: a.publicKey }, b.privateKey, 256);
+  assert_equals(hex(ab), hex(ba));
+}, "ECDH deriveBits agrees on both sides");
+
+promise_test(async () => {
+  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
+  const sig = await crypto.subtle.sign("Ed25519", pair.privateKey, enc("m"));
+  assert_equals(sig.byteLength, 64);
+  assert_true(await crypto.subtle.verify("Ed25519", pair.publicKey, sig, enc("m")));
+  assert_false(await crypto.subtle.verify("Ed25519", pair.publicKey, sig, enc("n")));
+  const raw = await crypto.subtle.exportKey("raw", pair.publicKey);
+  assert_equals(raw.byteLength, 32);
+}, "Ed25519 sign, verify and raw export");
+
+promise_test(async () => {
+  const a = await crypto.subtle.generateKey({ name: "X25519" }, false, ["deriveBits"]);
+  const b = await crypto.subtle.generateKey({ name: "X25519" }, false, ["deriveBits"]);
+  const ab = await crypto.subtle.deriveBits({ name: "X25519", public: b.publicKey }, a.privateKey, 256);
+  const ba = await crypto.subtle.deriveBits({ name: "X25519", public: a.publicKey }, b.privateKey, 256);
+  assert_equals(hex(ab), hex(ba));
+}, "X25519 deriveBits");
+
+promise_test(async () => {
+  const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-384" }, true, ["sign", "verify"]);
+  const jwk = await crypto.subtle.exportKey("jwk", pair.privateKey);
+  assert_equals(jwk.kty, "EC");
+  assert_equals(jwk.crv, "P-384");
+  assert_equals(typeof jwk.d, "string");
+  const pub = await crypto.subtle.importKey("jwk", { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, { name: "ECDSA", namedCurve: "P-384" }, true, [
+    "verify",
+  ]);
+  const sig = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-384" }, pair.privateKey, enc("m"));
+  assert_true(await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-384" }, pub, sig, enc("m")));
+}, "ECDSA P-384 with jwk export and import");
+
+promise_test(async () => {
+  const key = await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, true, ["sign"]);
+  assert_equals(key.algorithm, key.algorithm, "algorithm is the same object each time");
+  assert_equals(key.usages, key.usages, "usages is the same object each time");
+  assert_class_string(key, "CryptoKey");
+  assert_true(key instanceof CryptoKey);
+}, "CryptoKey attributes");
+
+promise_test(async (t) => {
+  await promise_rejects_dom(t, "SyntaxError", crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, true, []));
+  await promise_rejects_dom(t, "SyntaxError", crypto.subtle.generateKey({ name: "AES-GCM", length: 128 }, true, ["sign"]));
+}, "generateKey rejects empty or wrong usages with SyntaxError");
+
+promise_test(async (t) => {
+  await promise_rejects_dom(t, "DataError", crypto.subtle.importKey("raw", new Uint8Array(7), "AES-GCM", true, ["encrypt"]));
+  await promise_rejects_dom(t, "DataError", crypto.subtle.importKey("jwk", { kty: "oct" }, { name: "HMAC", hash: "SHA-256" }, true, ["sign"]));
+}, "importKey rejects bad key data with DataError");
+
+promise_test(async (t) => {
+  await promise_rejects_dom(t, "NotSupportedError", crypto.subtle.generateKey({ name: "NOPE" }, true, ["sign"]));
+  await promise_rejects_dom(t, "NotSupportedError", crypto.subtle.importKey("raw", new Uint8Array(16), "NOPE", true, ["sign"]));
+}, "unknown algorithms are NotSupportedError");
+
+promise_test(async (t) => {
+  const key = await crypto.subtle.generateKey({ name: "AES-GCM", length: 128 }, true, ["encrypt"]);
+  await promise_rejects_js(t, TypeError, crypto.subtle.encrypt({ name: "AES-GCM", iv: new Uint8Array(12) }, {}, enc("x")));
+  await promise_rejects_dom(t, "InvalidAccessError", crypto.subtle.encrypt({ name: "AES-CBC", iv: new Uint8Array(16) }, key, enc("x")));
+}, "operations check the key and its algorithm");
+
+test(() => {
+  const p = crypto.subtle.digest("SHA-256", "not a buffer");
+  assert_true(p instanceof Promise, "SubtleCrypto methods return a promise even for bad arguments");
+  p.catch(() => {});
+}, "SubtleCrypto methods never throw synchronously");

@@ -368,3 +368,136 @@ test(() => {
   assert_equals(arg[0], t);
   assert_equals(arg[1], e);
 }, "function listeners are called with the target as this");
+
+test(() => {
+  const t = new EventTarget();
+  const read = [];
+  const options = {
+    get capture() {
+      read.push("capture");
+      return false;
+    },
+    get once() {
+      read.push("once");
+      return false;
+    },
+    get passive() {
+      read.push("passive");
+      return false;
+    },
+    get signal() {
+      read.push("signal");
+      return undefined;
+    },
+  };
+  t.addEventListener("x", () => {}, options);
+  assert_array_equals(read.slice().sort(), ["capture", "once", "passive", "signal"]);
+}, "addEventListener reads every option");
+
+test(() => {
+  const t = new EventTarget();
+  let calls = 0;
+  const listener = {};
+  t.addEventListener("x", listener);
+  listener.handleEvent = () => calls++;
+  t.dispatchEvent(new Event("x"));
+  assert_equals(calls, 1, "handleEvent is looked up when the event is dispatched");
+}, "handleEvent is looked up at dispatch time");
+
+test(() => {
+  const t = new EventTarget();
+  const order = [];
+  const f = (e) => order.push(e.eventPhase);
+  t.addEventListener("x", f, true);
+  t.addEventListener("x", f, false);
+  t.dispatchEvent(new Event("x"));
+  assert_array_equals(order, [2, 2], "a capture and a non-capture listener are two listeners");
+}, "the same callback with and without capture");
+
+test(() => {
+  const t = new EventTarget();
+  const order = [];
+  t.addEventListener("x", () => order.push("bubble"));
+  t.addEventListener("x", () => order.push("capture"), true);
+  t.dispatchEvent(new Event("x"));
+  assert_array_equals(order, ["capture", "bubble"], "capture listeners at the target run first");
+}, "capture listeners run before bubble listeners at the target");
+
+test(() => {
+  const t = new EventTarget();
+  let n = 0;
+  const f = () => {
+    n++;
+    t.dispatchEvent(new Event("x"));
+  };
+  t.addEventListener("x", f, { once: true });
+  t.dispatchEvent(new Event("x"));
+  assert_equals(n, 1, "a once listener is removed before it runs, so a nested dispatch does not reach it");
+}, "once listeners are removed before they are called");
+
+test(() => {
+  const read = [];
+  const init = {
+    get bubbles() {
+      read.push("bubbles");
+      return true;
+    },
+    get cancelable() {
+      read.push("cancelable");
+      return false;
+    },
+    get composed() {
+      read.push("composed");
+      return false;
+    },
+  };
+  const e = new Event("x", init);
+  assert_true(e.bubbles);
+  assert_array_equals(read, ["bubbles", "cancelable", "composed"]);
+}, "EventInit members are read in order");
+
+test(() => {
+  assert_throws_js(TypeError, () => new Event("x", 5));
+}, "EventInit must be an object");
+
+test(() => {
+  const e = new CustomEvent("x", { detail: undefined });
+  assert_equals(e.detail, null);
+  const d = Object.getOwnPropertyDescriptor(CustomEvent.prototype, "detail");
+  assert_equals(typeof d.get, "function");
+  assert_throws_js(TypeError, () => d.get.call(new Event("x")));
+}, "CustomEvent detail is a checked accessor");
+
+test(() => {
+  const t = new EventTarget();
+  assert_true(t.dispatchEvent(new Event("nobody-listens")));
+}, "dispatching with no listeners returns true");
+
+test(() => {
+  const e = new Event("x", { cancelable: true });
+  const t = new EventTarget();
+  t.addEventListener("x", (ev) => {
+    ev.preventDefault();
+  });
+  t.dispatchEvent(e);
+  assert_true(e.defaultPrevented);
+  e.initEvent("y", false, true);
+  assert_false(e.defaultPrevented, "initEvent resets the canceled flag");
+}, "initEvent after dispatch resets flags");
+
+test(() => {
+  const t = new EventTarget();
+  const e = new Event("x");
+  t.addEventListener("x", () => {
+    e.initEvent("changed");
+  });
+  t.dispatchEvent(e);
+  assert_equals(e.type, "x", "initEvent during dispatch does nothing");
+}, "initEvent during dispatch is ignored");
+
+test(() => {
+  const a = new Event("x").timeStamp;
+  const b = new Event("x").timeStamp;
+  assert_true(b >= a);
+  assert_true(a >= 0);
+}, "timeStamp is a non-decreasing time");

@@ -34,3 +34,33 @@ test(() => {
   assert_equals(typeof j, "object");
   assert_equals(j.timeOrigin, performance.timeOrigin);
 }, "toJSON");
+
+test(() => {
+  assert_class_string(performance, "Performance");
+  assert_true(performance instanceof Performance);
+  assert_true(performance instanceof EventTarget);
+  assert_throws_js(TypeError, () => new Performance());
+}, "performance is the Performance interface's one instance");
+
+test(() => {
+  assert_false(Object.prototype.hasOwnProperty.call(performance, "now"));
+  assert_equals(typeof Performance.prototype.now, "function");
+  const d = Object.getOwnPropertyDescriptor(Performance.prototype, "timeOrigin");
+  assert_equals(typeof d.get, "function");
+  assert_throws_js(TypeError, () => d.get.call({}));
+}, "now and timeOrigin live on the prototype");
+
+test(() => {
+  const now = performance.now;
+  assert_throws_js(TypeError, () => now.call({}));
+}, "now checks its receiver");
+
+test(() => {
+  const a = performance.timeOrigin;
+  const b = performance.timeOrigin;
+  assert_equals(a, b, "timeOrigin does not move");
+}, "timeOrigin is constant");
+
+test(() => {
+  assert_equals(JSON.stringify({ p: performance.toJSON().timeOrigin }), JSON.stringify({ p: performance.timeOrigin }));
+}, "toJSON carries timeOrigin");

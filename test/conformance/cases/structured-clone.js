@@ -319,3 +319,57 @@ test(() => {
   const c = roundTrip(o);
   assert_equals(c.a.get("k")[0].getTime(), 0);
 }, "nested structures");
+
+test(() => {
+  class MyError extends TypeError {}
+  const c = structuredClone(new MyError("m"));
+  assert_equals(Object.getPrototypeOf(c), TypeError.prototype, "a subclass becomes its standard error type");
+  assert_equals(c.message, "m");
+}, "Error subclasses");
+
+test(() => {
+  const d = new Date(0);
+  d.extra = 1;
+  const c = structuredClone(d);
+  assert_false("extra" in c, "properties of a Date are not cloned");
+}, "only the value of a Date is cloned");
+
+test(() => {
+  const m = new Map();
+  m.set(m, m);
+  const c = structuredClone(m);
+  assert_equals(c.get(c), c);
+}, "a Map that contains itself");
+
+test(() => {
+  const o = { __proto__: null, a: 1 };
+  const c = structuredClone(o);
+  assert_equals(Object.getPrototypeOf(c), Object.prototype);
+  assert_equals(c.a, 1);
+}, "null-prototype objects become plain objects");
+
+test(() => {
+  const o = JSON.parse('{"__proto__": {"polluted": true}}');
+  const c = structuredClone(o);
+  assert_equals(Object.getPrototypeOf(c), Object.prototype, "an own __proto__ key does not set the prototype");
+  assert_true(Object.prototype.hasOwnProperty.call(c, "__proto__"));
+  assert_equals({}.polluted, undefined);
+}, "an own __proto__ property stays a property");
+
+test(() => {
+  const big = new Array(1000).fill(0).map((_, i) => ({ i }));
+  const c = structuredClone(big);
+  assert_equals(c[999].i, 999);
+}, "larger arrays");
+
+test(() => {
+  assert_throws_dom("DataCloneError", () => structuredClone(new EventTarget()));
+  assert_throws_dom("DataCloneError", () => structuredClone(new AbortController()));
+}, "platform objects that are not serializable throw DataCloneError");
+
+test(() => {
+  const v = new Uint8Array([1, 2, 3]);
+  const c = structuredClone(v, { transfer: [v.buffer] });
+  assert_array_equals(c, [1, 2, 3]);
+  assert_equals(v.length, 0, "the source view is detached with its buffer");
+}, "transferring the buffer of a cloned view");

@@ -259,3 +259,84 @@ test(() => {
   assert_equals(u.hostname, "[::1]");
   assert_equals(u.host, "[::1]:8080");
 }, "IPv6 hostnames keep their brackets");
+
+test(() => {
+  const u = new URL("foo://example.com/");
+  u.protocol = "http";
+  assert_equals(u.protocol, "foo:", "a non-special scheme cannot become special");
+  u.protocol = "bar";
+  assert_equals(u.href, "bar://example.com/");
+}, "protocol setter between non-special schemes");
+
+test(() => {
+  const u = new URL("http://example.com/");
+  u.protocol = "1http";
+  assert_equals(u.protocol, "http:", "an invalid scheme is ignored");
+}, "protocol setter ignores invalid schemes");
+
+test(() => {
+  const u = new URL("file:///x");
+  u.port = "8080";
+  assert_equals(u.port, "", "file: URLs have no port");
+  u.username = "me";
+  assert_equals(u.username, "", "file: URLs have no credentials");
+  u.host = "server";
+  assert_equals(u.href, "file://server/x");
+}, "file: URL setters");
+
+test(() => {
+  const u = new URL("http://example.com/");
+  u.search = "??a";
+  assert_equals(u.search, "??a");
+  u.search = "?";
+  assert_equals(u.search, "");
+  assert_equals(u.href, "http://example.com/?", "an empty query is kept");
+  u.search = "";
+  assert_equals(u.href, "http://example.com/", "the empty string removes the query");
+  u.hash = "#";
+  assert_equals(u.hash, "");
+  assert_equals(u.href, "http://example.com/#");
+}, "search and hash setters strip one leading character");
+
+test(() => {
+  const u = new URL("http://example.com/");
+  u.host = "";
+  assert_equals(u.host, "example.com", "a special URL cannot get an empty host");
+  u.hostname = "a b";
+  assert_equals(u.hostname, "example.com", "an invalid host is ignored");
+}, "host setters ignore invalid values");
+
+test(() => {
+  const u = new URL("http://example.com/");
+  u.port = "65536";
+  assert_equals(u.port, "", "an out-of-range port is ignored");
+  u.port = "  8080";
+  assert_equals(u.port, "", "leading spaces make the port invalid");
+  u.port = "0";
+  assert_equals(u.port, "0");
+}, "port setter bounds");
+
+test(() => {
+  const u = new URL("http://example.com/a/b?c#d");
+  assert_equals(new URL("?x", u).href, "http://example.com/a/b?x");
+  assert_equals(new URL("/", u).href, "http://example.com/");
+  assert_equals(new URL(".", u).href, "http://example.com/a/");
+  assert_equals(new URL("..", u).href, "http://example.com/");
+  assert_equals(new URL("../../../..", u).href, "http://example.com/");
+}, "dot segments against a base never climb above the root");
+
+test(() => {
+  assert_equals(new URL("http://EXAMPLE.xn--nxasmq6b/").host, "example.xn--nxasmq6b");
+  assert_equals(new URL("http://a.XN--nxasmq6b/").host, "a.xn--nxasmq6b");
+  assert_equals(new URL("http://xn--nxasmq6b.Example.COM./").host, "xn--nxasmq6b.example.com.");
+}, "ASCII hosts with punycode labels");
+
+test(() => {
+  assert_equals(new URL("http://münchen.de/").host, "xn--mnchen-3ya.de");
+  assert_equals(new URL("http://EXAMPLE.中国/").host, "example.xn--fiqs8s");
+  assert_equals(new URL("http://a\u00ADb.com/").host, "ab.com", "soft hyphens are ignored");
+}, "Unicode hosts are mapped and punycode-encoded");
+
+test(() => {
+  assert_throws_js(TypeError, () => new URL("http://a\u200Db.com/"));
+}, "a joiner outside its context makes the host invalid");
