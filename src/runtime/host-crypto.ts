@@ -185,10 +185,40 @@ async function run(op: string, args: unknown[]): Promise<unknown> {
   }
 }
 
+/**
+ * Key-stretching and RSA key generation can each hold one of libuv's (by default four) threads for
+ * up to a second, work not counted as any function's CPU: at most this many run at once in the
+ * process, so files and DNS keep threads however many of them functions start.
+ */
+export const MAX_HEAVY_IN_FLIGHT = 2;
+let heavyInFlight = 0;
+const heavyQueue: (() => void)[] = [];
+
+function isHeavy(op: string, args: unknown[]): boolean {
+  const a = args[0];
+  const name = typeof a === "string" ? a : typeof a === "object" && a !== null ? (a as { name?: unknown }).name : undefined;
+  const upper = typeof name === "string" ? name.toUpperCase() : "";
+  return ((op === "deriveBits" || op === "deriveKey") && upper === "PBKDF2") || (op === "generateKey" && upper.startsWith("RSA"));
+}
+
+/** Runs `fn` once fewer than MAX_HEAVY_IN_FLIGHT heavy operations are running (in call order). */
+export async function heavy<T>(fn: () => Promise<T>): Promise<T> {
+  // A finishing operation hands its slot straight to the next in line, so none can slip in between.
+  if (heavyInFlight >= MAX_HEAVY_IN_FLIGHT) await new Promise<void>((resolve) => heavyQueue.push(resolve));
+  else heavyInFlight++;
+  try {
+    return await fn();
+  } finally {
+    const next = heavyQueue.shift();
+    if (next) next();
+    else heavyInFlight--;
+  }
+}
+
 /** Runs crypto.subtle operation `op` for the isolate; resolves to [0, result] or an error as a value. */
 export async function subtleOperation(op: string, args: unknown[]): Promise<[0, unknown] | [1, string, string] | [2, string]> {
   try {
-    return [0, await run(op, args)];
+    return [0, isHeavy(op, args) ? await heavy(() => run(op, args)) : await run(op, args)];
   } catch (err) {
     const e = err as { name?: unknown; message?: unknown };
     const message = String(e?.message ?? err);
