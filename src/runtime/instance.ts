@@ -7,7 +7,7 @@ import { randomFillSync } from "node:crypto";
 import ivm from "isolated-vm";
 import type { ResolvedService } from "../config/index.ts";
 import { StratusError, type ErrorCode } from "../errors/index.ts";
-import { preludeScript, preludeSnapshot } from "./prelude-build.ts";
+import { lazyModuleSource, preludeScript, preludeSnapshot } from "./prelude-build.ts";
 
 /** A request as the runtime receives it. */
 export interface InvokeRequest {
@@ -235,6 +235,7 @@ export class Instance {
       ),
     );
     g.setSync("__h_done", new ivm.Callback((batch: string) => this.#delivered(batch), { ignored: true }));
+    g.setSync("__h_lazy", new ivm.Callback(lazyModuleSource));
     const descriptors: Record<string, { kind: string; value?: unknown }> = {};
     for (const [name, v] of Object.entries(this.service.vars)) descriptors[name] = { kind: "var", value: v };
     for (const [name, b] of Object.entries(this.service.bindings)) {

@@ -22,6 +22,7 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PACKAGES = ["web-streams-polyfill", "whatwg-url", "tr46", "punycode", "webidl-conversions", "@exodus/bytes", "esbuild", "isolated-vm"];
 
 let preludeCode: string | null = null;
+const lazyCode = new Map<string, string>();
 let snapshot: ivm.ExternalCopy<ArrayBuffer> | null | undefined;
 let cacheKey: string | null = null;
 
@@ -111,10 +112,10 @@ export function preludeScript(): string {
         // table) only for hosts that need more than lowercasing: see sandbox/tr46-lazy.ts.
         // whatwg-url asks for @exodus/bytes' full encodings; the URL API needs UTF-8 only, and
         // the legacy multi-byte tables are left out of the isolate (see sandbox/encoding.ts).
+        // Its tr46 goes through a shim that loads the real one only when a host needs it.
         alias: {
           "@exodus/bytes/encoding.js": join(packageDir("@exodus/bytes"), "encoding-lite.js"),
           tr46: join(SANDBOX, "tr46-lazy.ts"),
-          "stratus-tr46-real": packageDir("tr46"),
         },
       });
       preludeCode = result.outputFiles[0]!.text;
@@ -122,6 +123,51 @@ export function preludeScript(): string {
     }
   }
   return preludeCode;
+}
+
+/**
+ * Modules the prelude loads only when first needed, kept out of the snapshot because every byte of
+ * source in it makes each new isolate slower to create: name -> package entry.
+ */
+const LAZY_MODULES: Record<string, () => string> = {
+  // UTS #46 with its Unicode tables (~240 KB): only hosts that are not plain ASCII need it.
+  tr46: () => join(packageDir("tr46"), "index.js"),
+};
+
+/**
+ * The source of lazy module `name` for the isolate (null for any other name: the name comes from
+ * inside the isolate). Evaluated there, the source's completion value is the module's exports.
+ */
+export function lazyModuleSource(name: unknown): string | null {
+  if (typeof name !== "string" || !Object.hasOwn(LAZY_MODULES, name)) return null;
+  let code = lazyCode.get(name);
+  if (code === undefined) {
+    const file = `lazy-${name}-${key()}.js`;
+    const cached = readCache(file);
+    if (cached) code = cached.toString("utf8");
+    else {
+      const require = createRequire(import.meta.url);
+      const esbuild = require("esbuild") as typeof Esbuild;
+      const result = esbuild.buildSync({
+        entryPoints: [LAZY_MODULES[name]!()],
+        bundle: true,
+        write: false,
+        format: "iife",
+        globalName: "__stratus_lazy",
+        platform: "neutral",
+        target: "es2024",
+        mainFields: ["browser", "module", "main"],
+        minify: true,
+        legalComments: "none",
+        logLevel: "silent",
+      });
+      // Wrapped so the bundle's var stays local and the exports are the completion value.
+      code = `(() => {${result.outputFiles[0]!.text}; return __stratus_lazy; })()`;
+      writeCache(file, code);
+    }
+    lazyCode.set(name, code);
+  }
+  return code;
 }
 
 /** A startup snapshot of the prelude, or null where it cannot be made (then each isolate runs the prelude). */

@@ -12,6 +12,7 @@ import ivm from "isolated-vm";
 import type { ResolvedService } from "../../src/config/index.ts";
 import { HostIo } from "../../src/runtime/host-io.ts";
 import { createBlankIsolate } from "../../src/runtime/instance.ts";
+import { lazyModuleSource } from "../../src/runtime/prelude-build.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const CASES = join(HERE, "cases");
@@ -122,6 +123,7 @@ function wire(context: ivm.Context, timers: Map<number, NodeJS.Timeout>, isDead:
     ),
   );
   g.setSync("__h_done", new ivm.Callback(() => undefined, { ignored: true }));
+  g.setSync("__h_lazy", new ivm.Callback(lazyModuleSource));
   g.getSync("__stratus", { reference: true })
     .getSync("init", { reference: true })
     .applySync(undefined, [{}], { arguments: { copy: true } });

@@ -24,5 +24,3 @@ declare module "whatwg-url" {
   export const URL: typeof globalThis.URL;
   export const URLSearchParams: typeof globalThis.URLSearchParams;
 }
-/** esbuild bundles require() calls in the prelude as lazily evaluated modules. */
-declare function require(id: string): unknown;

@@ -16,6 +16,7 @@ import {
   type ReadableStreamDefaultReader,
 } from "web-streams-polyfill";
 import { URL, URLSearchParams } from "./url.ts";
+import { setLazyLoader } from "./tr46-lazy.ts";
 import { structuredClone } from "./clone.ts";
 import { AbortController, AbortSignal } from "./abort.ts";
 import { CustomEvent, Event, EventTarget, setEventClock } from "./events.ts";
@@ -343,6 +344,7 @@ const api = {
     const timer = take<(id: number, ms: number) => void>("__h_timer");
     const clear = take<(id: number) => void>("__h_clear");
     const done = take<(batch: string) => void>("__h_done");
+    setLazyLoader(take<(name: string) => string | null>("__h_lazy"));
     const ioOptions = { arguments: { copy: true }, result: { promise: true } };
     host = {
       log,

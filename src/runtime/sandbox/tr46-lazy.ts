@@ -1,8 +1,9 @@
 // Sandbox code: stands in for the `tr46` package (UTS #46 IDNA processing) inside whatwg-url, so
-// its Unicode mapping table (over 2 MB of heap once loaded) stays out of every isolate's startup
-// snapshot. A host that is all ASCII and has no "xn--" label comes out of UTS #46, with the options
-// the URL standard uses (no STD3 rules, no hyphen checks, no DNS length check), simply lowercased;
-// every other host goes to the real tr46, loaded on first use.
+// its Unicode tables stay out of the startup snapshot: each 100 KB of source there made every new
+// isolate measurably slower to create, and almost every host is plain ASCII. A host that is all
+// ASCII and has no "xn--" label comes out of UTS #46, with the options the URL standard uses (no
+// STD3 rules, no hyphen checks, no DNS length check), simply lowercased; every other host goes to
+// the real tr46, whose source the host hands over on first use (prelude-build.ts, LAZY_MODULES).
 
 /** The options whatwg-url passes to tr46.toASCII. */
 type Options = Record<string, boolean>;
@@ -11,12 +12,20 @@ interface Tr46 {
   toUnicode(domain: string, options?: Options): { domain: string; error: boolean };
 }
 
+let load: ((name: string) => string | null) | null = null;
+/** Connects the host's lazy module source (set once the host bridge is there). */
+export function setLazyLoader(loader: (name: string) => string | null): void {
+  load = loader;
+}
+
 let real: Tr46 | null = null;
 function tr46(): Tr46 {
-  // The real package under an alias (see prelude-build.ts); esbuild bundles this require as a
-  // module that is evaluated only when first called.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a require is what makes it lazy
-  return (real ??= require("stratus-tr46-real/index.js") as Tr46);
+  if (real) return real;
+  const source = load?.("tr46");
+  if (typeof source !== "string") throw new TypeError("Stratus: international domain names cannot be processed before the isolate is initialised");
+  // Indirect eval: the module runs in the global scope, like the rest of the prelude.
+  real = (0, eval)(source) as Tr46;
+  return real;
 }
 
 const ASCII = /^[\x00-\x7f]*$/;

@@ -1,6 +1,8 @@
-// crypto.subtle runs on the host's WebCrypto: what a function may ask of it is bounded (work
-// factors and algorithms the host would run outside the function's CPU limit), and errors come
-// back as the DOMExceptions WebCrypto specifies. Through a real stack and real HTTP.
+// The Web APIs of the isolate that lean on the host, through a real stack and real HTTP:
+// crypto.subtle runs on the host's WebCrypto, so what a function may ask of it is bounded (work
+// factors and algorithms the host would run outside the function's CPU limit) and errors come back
+// as the DOMExceptions WebCrypto specifies; URL loads its IDNA tables from the host on first use;
+// performance.timeOrigin is set when the instance starts.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { MAX_PBKDF2_ITERATIONS, MAX_RSA_MODULUS_BITS } from "../src/runtime/host-crypto.ts";
@@ -35,12 +37,13 @@ export default {
         exported: await outcome(crypto.subtle.exportKey("raw", key)),
       });
     }
+    if (p === "/idna") return Response.json([new URL("http://M\u00fcnchen.example/").host, new URL("http://EXAMPLE.\u4e2d\u56fd/").host, URL.canParse("http://a\u200db.com/")]);
     if (p === "/time") return Response.json({ timeOrigin: performance.timeOrigin, now: performance.now(), date: Date.now() });
     return new Response("ok");
   },
 };`;
 
-describe("crypto.subtle on the host", () => {
+describe("Web APIs that lean on the host", () => {
   let s: TempStack;
   let started = 0;
   before(async () => {
@@ -78,6 +81,10 @@ describe("crypto.subtle on the host", () => {
     const r = (await (await s.fetch("/hmac")).json()) as { verified: boolean; exported: { name: string } };
     assert.equal(r.verified, true);
     assert.equal(r.exported.name, "InvalidAccessError");
+  });
+
+  test("URL maps and punycode-encodes international host names with tables the host hands over on first use", async () => {
+    assert.deepEqual(await (await s.fetch("/idna")).json(), ["xn--mnchen-3ya.example", "example.xn--fiqs8s", false]);
   });
 
   test("performance.timeOrigin is when the instance started, not when the prelude snapshot was built", async () => {
