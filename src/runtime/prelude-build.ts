@@ -132,6 +132,9 @@ export function preludeScript(): string {
 const LAZY_MODULES: Record<string, () => string> = {
   // UTS #46 with its Unicode tables (~240 KB): only hosts that are not plain ASCII need it.
   tr46: () => join(packageDir("tr46"), "index.js"),
+  // The Encoding standard with the legacy multi-byte tables (~170 KB): only TextDecoders for
+  // Shift_JIS, EUC-JP, ISO-2022-JP, GBK, gb18030, Big5 and EUC-KR need it.
+  encoding: () => join(packageDir("@exodus/bytes"), "encoding.js"),
 };
 
 /**

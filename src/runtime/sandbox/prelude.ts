@@ -16,7 +16,7 @@ import {
   type ReadableStreamDefaultReader,
 } from "web-streams-polyfill";
 import { URL, URLSearchParams } from "./url.ts";
-import { setLazyLoader } from "./tr46-lazy.ts";
+import { setLazyLoader } from "./lazy.ts";
 import { structuredClone } from "./clone.ts";
 import { AbortController, AbortSignal } from "./abort.ts";
 import { CustomEvent, Event, EventTarget, setEventClock } from "./events.ts";

@@ -5,6 +5,8 @@
 // STD3 rules, no hyphen checks, no DNS length check), simply lowercased; every other host goes to
 // the real tr46, whose source the host hands over on first use (prelude-build.ts, LAZY_MODULES).
 
+import { lazyModule } from "./lazy.ts";
+
 /** The options whatwg-url passes to tr46.toASCII. */
 type Options = Record<string, boolean>;
 interface Tr46 {
@@ -12,20 +14,8 @@ interface Tr46 {
   toUnicode(domain: string, options?: Options): { domain: string; error: boolean };
 }
 
-let load: ((name: string) => string | null) | null = null;
-/** Connects the host's lazy module source (set once the host bridge is there). */
-export function setLazyLoader(loader: (name: string) => string | null): void {
-  load = loader;
-}
-
-let real: Tr46 | null = null;
 function tr46(): Tr46 {
-  if (real) return real;
-  const source = load?.("tr46");
-  if (typeof source !== "string") throw new TypeError("Stratus: international domain names cannot be processed before the isolate is initialised");
-  // Indirect eval: the module runs in the global scope, like the rest of the prelude.
-  real = (0, eval)(source) as Tr46;
-  return real;
+  return lazyModule<Tr46>("tr46");
 }
 
 const ASCII = /^[\x00-\x7f]*$/;

@@ -291,3 +291,12 @@ test(() => {
   assert_true(s.fatal);
   assert_equals(new TextEncoderStream().encoding, "utf-8");
 }, "TextDecoderStream and TextEncoderStream attributes");
+
+test(() => {
+  const d = new TextDecoder("euc-kr");
+  assert_equals(d.encoding, "euc-kr");
+  let out = d.decode(new Uint8Array([0xb0]), { stream: true });
+  out += d.decode(new Uint8Array([0xa1]));
+  assert_equals(out, "\uac00");
+  assert_throws_js(TypeError, () => new TextDecoder("big5", { fatal: true }).decode(new Uint8Array([0x81])));
+}, "multi-byte legacy encodings stream and honour fatal");
