@@ -24,3 +24,17 @@ test("the tr46 module's source evaluates to UTS #46 processing inside an isolate
     isolate.dispose();
   }
 });
+
+test("the encoding module's source evaluates to the full Encoding standard inside an isolate", () => {
+  const source = lazyModuleSource("encoding");
+  assert.equal(typeof source, "string");
+  const isolate = new ivm.Isolate({ memoryLimit: 32 });
+  try {
+    const context = isolate.createContextSync();
+    context.global.setSync("source", source);
+    const out = context.evalSync(`new ((0, eval)(source).TextDecoder)("shift_jis").decode(new Uint8Array([0x82, 0xa0]))`) as string;
+    assert.equal(out, "\u3042");
+  } finally {
+    isolate.dispose();
+  }
+});
