@@ -13,7 +13,7 @@ function needsArgument(name: string, n: number): void {
 /** Encodes a string of Latin-1 characters as base64. */
 export function btoa(data: unknown): string {
   needsArgument("btoa", arguments.length);
-  const s = String(data);
+  const s = `${data as string}`; // not String(): a symbol must be a TypeError
   let out = "";
   for (let i = 0; i < s.length; i += 3) {
     const a = s.charCodeAt(i);
@@ -35,7 +35,7 @@ export function atob(data: unknown): string {
   needsArgument("atob", arguments.length);
   const invalid = (): DOMException => new DOMException("atob: the string is not valid base64", "InvalidCharacterError");
   // Remove ASCII whitespace, then at most two trailing "=" when the length is a multiple of 4.
-  let s = String(data).replace(/[\t\n\f\r ]+/g, "");
+  let s = `${data as string}`.replace(/[\t\n\f\r ]+/g, "");
   if (s.length % 4 === 0) s = s.replace(/={1,2}$/, "");
   if (s.length % 4 === 1) throw invalid();
   let out = "";

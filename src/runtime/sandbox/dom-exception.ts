@@ -74,7 +74,8 @@ export class DOMException extends Error {
     super();
     // Error's constructor made an own `message` only when given one; ours lives in the slot.
     delete (this as { message?: unknown }).message;
-    slots.set(this, { message: message === undefined ? "" : String(message), name: name === undefined ? "Error" : String(name) });
+    // Template literals, not String(): WebIDL's DOMString conversion throws on a symbol.
+    slots.set(this, { message: message === undefined ? "" : `${message as string}`, name: name === undefined ? "Error" : `${name as string}` });
     // Again, now that name and message are known, so the stack's first line shows them.
     (Error as unknown as { captureStackTrace?(o: object, c: unknown): void }).captureStackTrace?.(this, new.target);
   }

@@ -67,7 +67,7 @@ export class Event {
 
   constructor(type: string, eventInitDict?: { bubbles?: boolean; cancelable?: boolean; composed?: boolean }) {
     needArgs("Event constructor", 1, arguments.length);
-    this.#type = String(type);
+    this.#type = domString(type);
     const init = dictionary(eventInitDict, "EventInit");
     this.#bubbles = Boolean(init["bubbles"]);
     this.#cancelable = Boolean(init["cancelable"]);
@@ -223,13 +223,28 @@ function dictionary(v: unknown, what: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/** WebIDL DOMString conversion: like String(), but a symbol is a TypeError. */
+function domString(v: unknown): string {
+  return `${v as string}`;
+}
+
 function flatten(options: unknown): { capture: boolean; once: boolean; passive: boolean; signal: unknown } {
   if (typeof options === "boolean" || options === undefined || options === null || (typeof options !== "object" && typeof options !== "function")) {
     return { capture: Boolean(options), once: false, passive: false, signal: undefined };
   }
+  // DOM "flatten more": capture, once, passive, signal, in that order.
   const o = options as Record<string, unknown>;
+  const capture = Boolean(o["capture"]);
+  const once = Boolean(o["once"]);
+  const passive = Boolean(o["passive"]);
   const signal = o["signal"];
-  return { capture: Boolean(o["capture"]), once: Boolean(o["once"]), passive: Boolean(o["passive"]), signal };
+  return { capture, once, passive, signal };
+}
+
+/** DOM "flatten": removeEventListener looks at capture only. */
+function captureOf(options: unknown): boolean {
+  if (typeof options === "object" && options !== null) return Boolean((options as Record<string, unknown>)["capture"]);
+  return Boolean(options);
 }
 
 /** A DOM EventTarget. */
@@ -243,7 +258,7 @@ export class EventTarget {
   ): void {
     needArgs("addEventListener", 2, arguments.length);
     const map = this.#listeners;
-    const t = String(type);
+    const t = domString(type);
     const o = flatten(options);
     if (o.signal !== undefined) {
       const aborted = signalHooks?.aborted(o.signal);
@@ -264,7 +279,7 @@ export class EventTarget {
     needArgs("removeEventListener", 2, arguments.length);
     const list = this.#listeners.get(String(type));
     if (!list || callback === null || callback === undefined) return;
-    const capture = flatten(options).capture;
+    const capture = captureOf(options);
     const l = list.find((x) => x.callback === callback && x.capture === capture);
     if (l) removeListener(list, l);
   }

@@ -86,3 +86,8 @@ test(() => {
   assert_equals(atob.name, "atob");
   assert_equals(btoa.name, "btoa");
 }, "length and name");
+
+test(() => {
+  assert_throws_js(TypeError, () => btoa(Symbol("s")));
+  assert_throws_js(TypeError, () => atob(Symbol("s")));
+}, "a symbol argument is a TypeError");

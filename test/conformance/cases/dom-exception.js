@@ -146,3 +146,8 @@ test(() => {
     throw new DOMException("x", "NotSupportedError");
   });
 }, "can be thrown and caught");
+
+test(() => {
+  assert_throws_js(TypeError, () => new DOMException(Symbol("m")));
+  assert_throws_js(TypeError, () => new DOMException("m", Symbol("n")));
+}, "symbols are not converted to strings");

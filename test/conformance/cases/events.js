@@ -501,3 +501,25 @@ test(() => {
   assert_true(b >= a);
   assert_true(a >= 0);
 }, "timeStamp is a non-decreasing time");
+
+test(() => {
+  const t = new EventTarget();
+  const read = [];
+  const f = () => {};
+  t.addEventListener("x", f);
+  t.removeEventListener("x", f, {
+    get capture() {
+      read.push("capture");
+      return false;
+    },
+    get once() {
+      read.push("once");
+      return false;
+    },
+  });
+  assert_array_equals(read, ["capture"]);
+}, "removeEventListener reads only capture");
+
+test(() => {
+  assert_throws_js(TypeError, () => new Event(Symbol("x")));
+}, "a symbol event type is a TypeError");
