@@ -2,10 +2,11 @@
  * The host side of the bindings: every I/O call a function makes arrives here with the binding
  * name, and is checked against what the stack file grants that service before anything happens.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { ResolvedService } from "../config/index.ts";
 import { StratusError } from "../errors/index.ts";
 import type { SqlMode, SqlValue, StateProvider } from "../state/index.ts";
+import { subtleOperation } from "./host-crypto.ts";
 import type { InvokeRequest, InvokeResult } from "./instance.ts";
 
 /** Calls another service in-process (no network hop). */
@@ -27,7 +28,6 @@ const MAX_FETCH_BODY = 32 * 1024 * 1024;
 /** Headers one fetch or service-call request or response may carry, by count and in total bytes. */
 const MAX_HEADERS = 256;
 const MAX_HEADER_BYTES = 256 * 1024;
-const DIGESTS: Record<string, string> = { "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
 
 function tooLarge(what: string, size: string, cap: number): StratusError {
   return new StratusError(
@@ -150,19 +150,8 @@ export class HostIo {
         return this.#publishEvent(args);
       case "fetch":
         return this.#fetch(args);
-      case "digest": {
-        const alg = DIGESTS[args[0] as string];
-        if (!alg)
-          throw new StratusError(
-            "STRATUS_E_BINDING_DENIED",
-            `crypto.subtle.digest: unsupported algorithm ${JSON.stringify(args[0])}; use SHA-1, SHA-256, SHA-384 or SHA-512`,
-          );
-        return new Uint8Array(
-          createHash(alg)
-            .update(args[1] as Uint8Array)
-            .digest(),
-        );
-      }
+      case "subtle":
+        return subtleOperation(args[0] as string, args[1] as unknown[]);
       default:
         throw new StratusError("STRATUS_E_INTERNAL", `unknown host operation "${op}"`);
     }

@@ -13,7 +13,7 @@ import ivm from "isolated-vm";
 import type { ResolvedService } from "../config/index.ts";
 import { ERROR_CODES, StratusError, type ErrorCode } from "../errors/index.ts";
 import { ConsoleLimiter } from "../telemetry/index.ts";
-import { preludeScript, preludeSnapshot } from "./prelude-build.ts";
+import { lazyModuleSource, preludeScript, preludeSnapshot } from "./prelude-build.ts";
 import { decodeChunk, decodeFrames, decodeReply, decodeTask, encodeRequest, isViolation, type Violation } from "./protocol.ts";
 
 /** A request as the runtime receives it. */
@@ -304,7 +304,8 @@ export class Instance {
     );
     // Wasm memory and resizable buffers live outside the heap limit: the prelude bounds them by the same number.
     g.getSync("__stratus_wasm_limit", { reference: true }).applySync(undefined, [this.service.limits.memoryMb * 1024 * 1024]);
-        g.setSync("__h_done", new ivm.Callback((frames: unknown, bodies: unknown) => this.#delivered(frames, bodies), { ignored: true }));
+    g.setSync("__h_done", new ivm.Callback((frames: unknown, bodies: unknown) => this.#delivered(frames, bodies), { ignored: true }));
+    g.setSync("__h_lazy", new ivm.Callback(lazyModuleSource));
     const descriptors: Record<string, { kind: string; value?: unknown }> = {};
     for (const [name, v] of Object.entries(this.service.vars)) descriptors[name] = { kind: "var", value: v };
     for (const [name, b] of Object.entries(this.service.bindings)) {

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as Esbuild from "esbuild";
 import ivm from "isolated-vm";
@@ -19,20 +19,22 @@ import ivm from "isolated-vm";
 const SANDBOX = fileURLToPath(new URL("./sandbox/", import.meta.url));
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** Packages whose code ends up in the prelude, plus the tools that shape it. */
-const PACKAGES = [
-  "web-streams-polyfill",
-  "core-js-pure",
-  "@ungap/structured-clone",
-  "abort-controller",
-  "event-target-shim",
-  "fast-text-encoding",
-  "esbuild",
-  "isolated-vm",
-];
+const PACKAGES = ["web-streams-polyfill", "whatwg-url", "tr46", "punycode", "webidl-conversions", "@exodus/bytes", "esbuild", "isolated-vm"];
 
 let preludeCode: string | null = null;
+const lazyCode = new Map<string, string>();
 let snapshot: ivm.ExternalCopy<ArrayBuffer> | null | undefined;
 let cacheKey: string | null = null;
+
+/** The folder of an installed package (some, like @exodus/bytes, do not export their package.json). */
+function packageDir(name: string): string {
+  const require = createRequire(join(ROOT, "package.json"));
+  try {
+    return dirname(require.resolve(`${name}/package.json`));
+  } catch {
+    return join(ROOT, "node_modules", name);
+  }
+}
 
 /** A key that changes whenever the prelude or what it is built or loaded with could change. */
 function key(): string {
@@ -41,10 +43,11 @@ function key(): string {
   for (const f of readdirSync(SANDBOX).sort()) h.update(f).update(readFileSync(join(SANDBOX, f)));
   // The wire format is shared with the host and bundled into the prelude.
   h.update("protocol.ts").update(readFileSync(join(SANDBOX, "..", "protocol.ts")));
-  const require = createRequire(join(ROOT, "package.json"));
+  // This file too: how the prelude is bundled (aliases, options) shapes what ends up in it.
+  h.update(readFileSync(fileURLToPath(import.meta.url)));
   for (const p of PACKAGES) {
     try {
-      h.update(p).update(String((JSON.parse(readFileSync(require.resolve(`${p}/package.json`), "utf8")) as { version?: string }).version));
+      h.update(p).update(String((JSON.parse(readFileSync(join(packageDir(p), "package.json"), "utf8")) as { version?: string }).version));
     } catch {
       h.update(p).update("?");
     }
@@ -107,12 +110,69 @@ export function preludeScript(): string {
         keepNames: true,
         legalComments: "none",
         logLevel: "silent",
+        // whatwg-url's tr46 goes through a shim that loads the real one (and its large Unicode
+        // table) only for hosts that need more than lowercasing: see sandbox/tr46-lazy.ts.
+        // whatwg-url asks for @exodus/bytes' full encodings; the URL API needs UTF-8 only, and
+        // the legacy multi-byte tables are left out of the isolate (see sandbox/encoding.ts).
+        // Its tr46 goes through a shim that loads the real one only when a host needs it.
+        alias: {
+          "@exodus/bytes/encoding.js": join(packageDir("@exodus/bytes"), "encoding-lite.js"),
+          tr46: join(SANDBOX, "tr46-lazy.ts"),
+        },
       });
       preludeCode = result.outputFiles[0]!.text;
       writeCache(`prelude-${key()}.js`, preludeCode);
     }
   }
   return preludeCode;
+}
+
+/**
+ * Modules the prelude loads only when first needed, kept out of the snapshot because every byte of
+ * source in it makes each new isolate slower to create: name -> package entry.
+ */
+const LAZY_MODULES: Record<string, () => string> = {
+  // UTS #46 with its Unicode tables (~240 KB): only hosts that are not plain ASCII need it.
+  tr46: () => join(packageDir("tr46"), "index.js"),
+  // The Encoding standard with the legacy multi-byte tables (~170 KB): only TextDecoders for
+  // Shift_JIS, EUC-JP, ISO-2022-JP, GBK, gb18030, Big5 and EUC-KR need it.
+  encoding: () => join(packageDir("@exodus/bytes"), "encoding.js"),
+};
+
+/**
+ * The source of lazy module `name` for the isolate (null for any other name: the name comes from
+ * inside the isolate). Evaluated there, the source's completion value is the module's exports.
+ */
+export function lazyModuleSource(name: unknown): string | null {
+  if (typeof name !== "string" || !Object.hasOwn(LAZY_MODULES, name)) return null;
+  let code = lazyCode.get(name);
+  if (code === undefined) {
+    const file = `lazy-${name}-${key()}.js`;
+    const cached = readCache(file);
+    if (cached) code = cached.toString("utf8");
+    else {
+      const require = createRequire(import.meta.url);
+      const esbuild = require("esbuild") as typeof Esbuild;
+      const result = esbuild.buildSync({
+        entryPoints: [LAZY_MODULES[name]!()],
+        bundle: true,
+        write: false,
+        format: "iife",
+        globalName: "__stratus_lazy",
+        platform: "neutral",
+        target: "es2024",
+        mainFields: ["browser", "module", "main"],
+        minify: true,
+        legalComments: "none",
+        logLevel: "silent",
+      });
+      // Wrapped so the bundle's var stays local and the exports are the completion value.
+      code = `(() => {${result.outputFiles[0]!.text}; return __stratus_lazy; })()`;
+      writeCache(file, code);
+    }
+    lazyCode.set(name, code);
+  }
+  return code;
 }
 
 /** A startup snapshot of the prelude, or null where it cannot be made (then each isolate runs the prelude). */
