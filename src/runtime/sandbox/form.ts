@@ -8,18 +8,36 @@
 import { ReadableStream } from "web-streams-polyfill";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
+let utf8: TextDecoder | null = null;
+
+/**
+ * UTF-8 decode as the Encoding standard's "UTF-8 decode": one leading BOM dropped, invalid bytes
+ * replaced. Made on first use from the TextDecoder global the prelude finally installs; the BOM is
+ * dropped here so the result does not depend on which decoder that is.
+ */
+export function utf8Decode(bytes: Uint8Array): string {
+  utf8 ??= new (globalThis as unknown as { TextDecoder: typeof TextDecoder }).TextDecoder("utf-8", { ignoreBOM: true });
+  const b = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+  return utf8.decode(b);
+}
+
+/** A string as a WebIDL USVString: lone surrogates become U+FFFD. */
+export function usv(v: unknown): string {
+  return String(v).toWellFormed();
+}
 
 type BlobPart = string | ArrayBuffer | ArrayBufferView | Blob;
 
-function partBytes(p: BlobPart): Uint8Array {
-  if (typeof p === "string") return enc.encode(p);
+function partBytes(p: unknown, native: boolean): Uint8Array {
   if (p instanceof Blob) return p._bytes;
   if (p instanceof ArrayBuffer) return new Uint8Array(p.slice(0));
-  return new Uint8Array(p.buffer.slice(p.byteOffset, p.byteOffset + p.byteLength));
+  if (ArrayBuffer.isView(p)) return new Uint8Array(p.buffer.slice(p.byteOffset, p.byteOffset + p.byteLength));
+  const s = usv(p);
+  return enc.encode(native ? s.replace(/\r\n?/g, "\n") : s);
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
   for (const p of parts) {
@@ -29,19 +47,67 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** The File API's type normalisation: lowercase, or "" when it has characters outside U+0020-U+007E. */
+function blobType(t: unknown): string {
+  if (t === undefined) return "";
+  const s = String(t);
+  return /^[\x20-\x7e]*$/.test(s) ? s.toLowerCase() : "";
+}
+
+function options<T>(o: unknown, what: string): T | undefined {
+  if (o === undefined || o === null) return undefined;
+  if (typeof o !== "object" && typeof o !== "function") throw new TypeError(`${what} options must be an object, got ${typeof o}`);
+  return o as T;
+}
+
+/** WebIDL `long long` conversion without clamping (NaN and infinities are 0). */
+function longLong(v: unknown): number {
+  const n = Number(v);
+  return Number.isFinite(n) ? Math.trunc(n) : 0;
+}
+
+function blobBytes(parts: unknown, opts: unknown, what: string): { bytes: Uint8Array; type: string } {
+  const o = options<{ type?: unknown; endings?: unknown }>(opts, what);
+  let native = false;
+  if (o?.endings !== undefined) {
+    const e = String(o.endings);
+    if (e !== "transparent" && e !== "native") throw new TypeError(`${what}: endings must be "transparent" or "native", got ${JSON.stringify(e)}`);
+    native = e === "native";
+  }
+  const type = blobType(o?.type);
+  if (parts === undefined) return { bytes: new Uint8Array(0), type };
+  if (parts === null || typeof parts !== "object" || typeof (parts as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function") {
+    throw new TypeError(`${what}: the parts must be an array (or other iterable) of strings, buffers and Blobs`);
+  }
+  const list: Uint8Array[] = [];
+  for (const p of parts as Iterable<unknown>) list.push(partBytes(p, native));
+  return { bytes: list.length === 0 ? new Uint8Array(0) : concat(list), type };
+}
+
 /** The File API Blob, kept as bytes in memory. */
 export class Blob {
-  readonly _bytes: Uint8Array;
-  readonly type: string;
-  constructor(parts: BlobPart[] = [], options?: { type?: string }) {
-    this._bytes = concat(parts.map(partBytes));
-    this.type = (options?.type ?? "").toLowerCase();
+  _bytes: Uint8Array;
+  _type: string;
+  constructor(parts?: BlobPart[] | Iterable<unknown>, opts?: { type?: string; endings?: string }) {
+    const { bytes, type } = blobBytes(parts, opts, "Blob");
+    this._bytes = bytes;
+    this._type = type;
+  }
+  /** A Blob over `bytes` as they are (no copy): for bodies already read. */
+  static _of(bytes: Uint8Array, type: string): Blob {
+    const b = new Blob();
+    b._bytes = bytes;
+    b._type = blobType(type);
+    return b;
   }
   get size(): number {
     return this._bytes.byteLength;
   }
+  get type(): string {
+    return this._type;
+  }
   async text(): Promise<string> {
-    return dec.decode(this._bytes);
+    return utf8Decode(this._bytes);
   }
   async arrayBuffer(): Promise<ArrayBuffer> {
     return this._bytes.slice().buffer;
@@ -49,90 +115,161 @@ export class Blob {
   async bytes(): Promise<Uint8Array> {
     return this._bytes.slice();
   }
-  slice(start?: number, end?: number, type?: string): Blob {
-    return new Blob([this._bytes.slice(start, end)], { type: type ?? "" });
+  slice(start?: number, end?: number, contentType?: string): Blob {
+    const size = this._bytes.byteLength;
+    const rel = (v: unknown, dflt: number): number => {
+      if (v === undefined) return dflt;
+      const n = longLong(v);
+      return n < 0 ? Math.max(size + n, 0) : Math.min(n, size);
+    };
+    const from = rel(start, 0);
+    const to = rel(end, size);
+    return Blob._of(this._bytes.slice(from, Math.max(from, to)), contentType === undefined ? "" : String(contentType));
   }
   stream(): ReadableStream<Uint8Array> {
     const bytes = this._bytes;
+    let at = 0;
+    // Chunks of 64 KiB, pulled on demand, so a large Blob is not one huge chunk in the queue.
     return new ReadableStream<Uint8Array>({
-      start(c) {
-        c.enqueue(bytes.slice());
-        c.close();
+      pull(c) {
+        if (at >= bytes.byteLength) {
+          c.close();
+          return;
+        }
+        const end = Math.min(at + 65536, bytes.byteLength);
+        c.enqueue(bytes.slice(at, end));
+        at = end;
+        if (at >= bytes.byteLength) c.close();
       },
     });
   }
-  get [Symbol.toStringTag](): string {
-    return "Blob";
-  }
 }
+Object.defineProperty(Blob.prototype, Symbol.toStringTag, { value: "Blob", configurable: true });
 
-/** A Blob with a name. */
+/** A Blob with a name and a modification time. */
 export class File extends Blob {
-  readonly name: string;
-  readonly lastModified: number;
-  constructor(parts: BlobPart[], name: string, options?: { type?: string; lastModified?: number }) {
-    super(parts, options);
-    this.name = String(name);
-    this.lastModified = options?.lastModified ?? Date.now();
+  _name: string;
+  _lastModified: number;
+  constructor(parts: BlobPart[] | Iterable<unknown>, name: string, opts?: { type?: string; endings?: string; lastModified?: number }) {
+    if (arguments.length < 2) throw new TypeError(`File needs its contents and a name, got ${arguments.length} argument(s)`);
+    super(parts, opts);
+    this._name = usv(name);
+    const lm = options<{ lastModified?: unknown }>(opts, "File")?.lastModified;
+    this._lastModified = lm === undefined ? Date.now() : longLong(lm);
   }
-  get [Symbol.toStringTag](): string {
-    return "File";
+  get name(): string {
+    return this._name;
+  }
+  get lastModified(): number {
+    return this._lastModified;
+  }
+  get webkitRelativePath(): string {
+    return "";
   }
 }
+Object.defineProperty(File.prototype, Symbol.toStringTag, { value: "File", configurable: true });
 
 type Entry = [string, string | File];
 
-function toEntryValue(value: string | Blob, filename?: string): string | File {
-  if (!(value instanceof Blob)) return String(value);
-  if (value instanceof File && filename === undefined) return value;
-  return new File([value], filename ?? (value instanceof File ? value.name : "blob"), { type: value.type });
+function needArgs(n: number, got: number, what: string): void {
+  if (got < n) throw new TypeError(`${what} needs ${n} argument${n > 1 ? "s" : ""}, got ${got}`);
 }
 
-/** The Fetch standard FormData. */
-export class FormData {
-  #entries: Entry[] = [];
-  append(name: string, value: string | Blob, filename?: string): void {
-    this.#entries.push([String(name), toEntryValue(value, filename)]);
+/** XHR's "create an entry": Blobs become Files, named "blob" or by the filename given. */
+function toEntry(name: unknown, value: unknown, filename: unknown, argc: number, what: string): Entry {
+  const n = usv(name);
+  if (!(value instanceof Blob)) {
+    if (argc > 2) throw new TypeError(`${what}: a filename can only be given with a Blob or File value`);
+    return [n, usv(value)];
   }
-  set(name: string, value: string | Blob, filename?: string): void {
-    const n = String(name);
-    const v = toEntryValue(value, filename);
-    const i = this.#entries.findIndex(([k]) => k === n);
-    this.#entries = this.#entries.filter(([k], j) => k !== n || j === i);
-    if (i < 0) this.#entries.push([n, v]);
-    else this.#entries[this.#entries.findIndex(([k]) => k === n)] = [n, v];
+  if (value instanceof File && argc <= 2) return [n, value];
+  const file = new File([value], argc > 2 ? usv(filename) : "blob", {
+    type: value.type,
+    lastModified: value instanceof File ? value.lastModified : undefined,
+  });
+  return [n, file];
+}
+
+/** Iterates a FormData by index over its live entry list, as WebIDL pair iterators do. */
+class FormDataIterator {
+  #entries: () => Entry[];
+  #kind: 0 | 1 | 2;
+  #index = 0;
+  constructor(entries: () => Entry[], kind: 0 | 1 | 2) {
+    this.#entries = entries;
+    this.#kind = kind;
   }
-  get(name: string): string | File | null {
-    return this.#entries.find(([k]) => k === String(name))?.[1] ?? null;
-  }
-  getAll(name: string): (string | File)[] {
-    return this.#entries.filter(([k]) => k === String(name)).map(([, v]) => v);
-  }
-  has(name: string): boolean {
-    return this.#entries.some(([k]) => k === String(name));
-  }
-  delete(name: string): void {
-    this.#entries = this.#entries.filter(([k]) => k !== String(name));
-  }
-  forEach(cb: (value: string | File, key: string, parent: FormData) => void, thisArg?: unknown): void {
-    for (const [k, v] of this.#entries) cb.call(thisArg, v, k, this);
-  }
-  *entries(): IterableIterator<Entry> {
-    yield* this.#entries.map(([k, v]) => [k, v] as Entry);
-  }
-  *keys(): IterableIterator<string> {
-    for (const [k] of this.#entries) yield k;
-  }
-  *values(): IterableIterator<string | File> {
-    for (const [, v] of this.#entries) yield v;
-  }
-  [Symbol.iterator](): IterableIterator<Entry> {
-    return this.entries();
-  }
-  get [Symbol.toStringTag](): string {
-    return "FormData";
+  next(): IteratorResult<unknown> {
+    const list = this.#entries();
+    if (this.#index >= list.length) return { value: undefined, done: true };
+    const e = list[this.#index++]!;
+    return { value: this.#kind === 0 ? [e[0], e[1]] : e[this.#kind - 1], done: false };
   }
 }
+Object.setPrototypeOf(FormDataIterator.prototype, Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())) as object);
+Object.defineProperty(FormDataIterator.prototype, Symbol.toStringTag, { value: "FormData Iterator", configurable: true });
+
+/** The XHR standard FormData (without the HTML form element constructor argument). */
+export class FormData {
+  #entries: Entry[] = [];
+  constructor(form?: unknown) {
+    if (form !== undefined) throw new TypeError("FormData: there are no HTML forms here; call new FormData() and append() the fields");
+  }
+  append(name: string, value: string | Blob, filename?: string): void {
+    needArgs(2, arguments.length, "FormData.append");
+    this.#entries.push(toEntry(name, value, filename, arguments.length, "FormData.append"));
+  }
+  set(name: string, value: string | Blob, filename?: string): void {
+    needArgs(2, arguments.length, "FormData.set");
+    const entry = toEntry(name, value, filename, arguments.length, "FormData.set");
+    const i = this.#entries.findIndex(([k]) => k === entry[0]);
+    if (i < 0) {
+      this.#entries.push(entry);
+      return;
+    }
+    this.#entries[i] = entry;
+    this.#entries = this.#entries.filter(([k], j) => k !== entry[0] || j <= i);
+  }
+  get(name: string): string | File | null {
+    needArgs(1, arguments.length, "FormData.get");
+    const n = usv(name);
+    return this.#entries.find(([k]) => k === n)?.[1] ?? null;
+  }
+  getAll(name: string): (string | File)[] {
+    needArgs(1, arguments.length, "FormData.getAll");
+    const n = usv(name);
+    return this.#entries.filter(([k]) => k === n).map(([, v]) => v);
+  }
+  has(name: string): boolean {
+    needArgs(1, arguments.length, "FormData.has");
+    const n = usv(name);
+    return this.#entries.some(([k]) => k === n);
+  }
+  delete(name: string): void {
+    needArgs(1, arguments.length, "FormData.delete");
+    const n = usv(name);
+    this.#entries = this.#entries.filter(([k]) => k !== n);
+  }
+  forEach(cb: (value: string | File, key: string, parent: FormData) => void, thisArg?: unknown): void {
+    if (typeof cb !== "function") throw new TypeError("FormData.forEach needs a callback function");
+    for (let i = 0; i < this.#entries.length; i++) {
+      const [k, v] = this.#entries[i]!;
+      cb.call(thisArg, v, k, this);
+    }
+  }
+  entries(): IterableIterator<Entry> {
+    return new FormDataIterator(() => this.#entries, 0) as unknown as IterableIterator<Entry>;
+  }
+  keys(): IterableIterator<string> {
+    return new FormDataIterator(() => this.#entries, 1) as unknown as IterableIterator<string>;
+  }
+  values(): IterableIterator<string | File> {
+    return new FormDataIterator(() => this.#entries, 2) as unknown as IterableIterator<string | File>;
+  }
+  declare [Symbol.iterator]: () => IterableIterator<Entry>;
+}
+Object.defineProperty(FormData.prototype, Symbol.iterator, { value: FormData.prototype.entries, writable: true, configurable: true });
+Object.defineProperty(FormData.prototype, Symbol.toStringTag, { value: "FormData", configurable: true });
 
 const quote = (s: string): string => s.replace(/"/g, "%22").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
 
@@ -173,7 +310,7 @@ export function parseFormData(bytes: Uint8Array, contentType: string | null): Fo
   const type = (contentType ?? "").toLowerCase();
   const form = new FormData();
   if (type.startsWith("application/x-www-form-urlencoded")) {
-    for (const [k, v] of new URLSearchParams(dec.decode(bytes)) as unknown as Iterable<[string, string]>) form.append(k, v);
+    for (const [k, v] of new URLSearchParams(utf8Decode(bytes)) as unknown as Iterable<[string, string]>) form.append(k, v);
     return form;
   }
   if (!type.startsWith("multipart/form-data")) {
@@ -192,7 +329,7 @@ export function parseFormData(bytes: Uint8Array, contentType: string | null): Fo
     at += 2; // CRLF after the delimiter
     const headEnd = indexOf(bytes, enc.encode("\r\n\r\n"), at);
     if (headEnd < 0) throw new TypeError("formData(): a multipart part has no header end");
-    const head = dec.decode(bytes.subarray(at, headEnd));
+    const head = utf8Decode(bytes.subarray(at, headEnd));
     const next = indexOf(bytes, delimiter, headEnd + 4);
     if (next < 0) throw new TypeError("formData(): the multipart body is not closed");
     const body = bytes.slice(headEnd + 4, next - 2); // drop the CRLF before the delimiter
@@ -200,8 +337,8 @@ export function parseFormData(bytes: Uint8Array, contentType: string | null): Fo
     const name = param(disposition, "name");
     if (name !== undefined) {
       const filename = param(disposition, "filename");
-      if (filename === undefined) form.append(name, dec.decode(body));
-      else form.append(name, new File([body], filename, { type: /content-type:\s*([^\r\n]*)/i.exec(head)?.[1]?.trim() ?? "" }));
+      if (filename === undefined) form.append(name, utf8Decode(body));
+      else form.append(name, new File([body], filename, { type: /content-type:\s*([^\r\n]*)/i.exec(head)?.[1]?.trim() || "text/plain" }));
     }
     at = next;
   }
