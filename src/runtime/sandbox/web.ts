@@ -4,21 +4,22 @@
  * inside the isolate so a request crosses the boundary once in and once out. Hand-written because
  * the well-kept polyfills (whatwg-fetch) have no stream bodies, which response streaming needs.
  */
-import { ReadableStream } from "web-streams-polyfill";
-import { Blob, FormData, encodeMultipart, parseFormData } from "./form.ts";
+import {
+  ReadableStream,
+  ReadableStreamDefaultReader,
+  ReadableStreamBYOBReader,
+  ReadableStreamDefaultController,
+  ReadableByteStreamController,
+  ReadableStreamBYOBRequest,
+  WritableStreamDefaultWriter,
+  WritableStreamDefaultController,
+  TransformStreamDefaultController,
+} from "web-streams-polyfill";
+import { Blob, FormData, encodeMultipart, parseFormData, utf8Decode } from "./form.ts";
 
 const encoder = new TextEncoder();
-let utf8: TextDecoder | null = null;
-/**
- * UTF-8 decoding (BOM stripped, invalid bytes replaced). The decoder is made on first use, from
- * the TextDecoder global as the prelude finally installs it, not whichever existed at load time.
- */
-const decoder = {
-  decode(bytes: Uint8Array): string {
-    utf8 ??= new (globalThis as unknown as { TextDecoder: typeof TextDecoder }).TextDecoder();
-    return utf8.decode(bytes);
-  },
-};
+/** UTF-8 decoding as Fetch's body mixin does it (BOM dropped, invalid bytes replaced). */
+const decoder = { decode: utf8Decode };
 
 /** Raw body storage: a string or bytes is kept as is until someone asks for a stream. */
 export type RawBody = string | Uint8Array | ReadableStream<Uint8Array> | null;
@@ -752,3 +753,19 @@ export async function bodyBytes(r: Request | Response): Promise<Uint8Array | nul
 }
 
 export { encoder, decoder, toBytes };
+
+// The Streams standard exposes its readers, writers and controllers as globals too. They are
+// installed here, beside the streams' own use, so the prelude's globals table stays short; the
+// descriptor matches the one the prelude gives every other Web API global.
+for (const [name, value] of Object.entries({
+  ReadableStreamDefaultReader,
+  ReadableStreamBYOBReader,
+  ReadableStreamDefaultController,
+  ReadableByteStreamController,
+  ReadableStreamBYOBRequest,
+  WritableStreamDefaultWriter,
+  WritableStreamDefaultController,
+  TransformStreamDefaultController,
+})) {
+  Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+}
