@@ -131,6 +131,7 @@ export class Blob {
     let at = 0;
     // Chunks of 64 KiB, pulled on demand, so a large Blob is not one huge chunk in the queue.
     return new ReadableStream<Uint8Array>({
+      type: "bytes",
       pull(c) {
         if (at >= bytes.byteLength) {
           c.close();
@@ -268,7 +269,12 @@ export class FormData {
   }
   declare [Symbol.iterator]: () => IterableIterator<Entry>;
 }
-Object.defineProperty(FormData.prototype, Symbol.iterator, { value: FormData.prototype.entries, writable: true, configurable: true });
+// WebIDL: @@iterator is the very same function object as entries().
+Object.defineProperty(FormData.prototype, Symbol.iterator, {
+  value: Object.getOwnPropertyDescriptor(FormData.prototype, "entries")!.value as unknown,
+  writable: true,
+  configurable: true,
+});
 Object.defineProperty(FormData.prototype, Symbol.toStringTag, { value: "FormData", configurable: true });
 
 const quote = (s: string): string => s.replace(/"/g, "%22").replace(/\r/g, "%0D").replace(/\n/g, "%0A");

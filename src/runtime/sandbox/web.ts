@@ -223,7 +223,12 @@ export class Headers {
   }
   declare [Symbol.iterator]: () => IterableIterator<[string, string]>;
 }
-Object.defineProperty(Headers.prototype, Symbol.iterator, { value: Headers.prototype.entries, writable: true, configurable: true });
+// WebIDL: @@iterator is the very same function object as entries().
+Object.defineProperty(Headers.prototype, Symbol.iterator, {
+  value: Object.getOwnPropertyDescriptor(Headers.prototype, "entries")!.value as unknown,
+  writable: true,
+  configurable: true,
+});
 Object.defineProperty(Headers.prototype, Symbol.toStringTag, { value: "Headers", configurable: true });
 
 function toBytes(chunk: unknown): Uint8Array {
@@ -301,9 +306,13 @@ class Body {
     if (isStream(this._raw)) return this._raw;
     if (!this._stream) {
       const raw = this._raw;
+      // A byte stream, as Fetch has it (BYOB readers work). Enqueueing transfers the buffer, so
+      // bytes that may be shared (a Blob's, the host's request body) go in as a copy.
+      const bytes = typeof raw === "string" ? encoder.encode(raw) : raw.slice();
       this._stream = new ReadableStream<Uint8Array>({
+        type: "bytes",
         start: (controller) => {
-          controller.enqueue(typeof raw === "string" ? encoder.encode(raw) : raw);
+          if (bytes.byteLength > 0) controller.enqueue(bytes);
           controller.close();
         },
       });
@@ -315,6 +324,7 @@ class Body {
     return this._used || (isStream(this._raw) && (this._raw as unknown as StreamState)._disturbed === true);
   }
   _take(): RawBody {
+    if (this._raw === null) return null; // no body: reads give empty results and nothing is used
     if (this.bodyUsed) throw new TypeError("Body has already been used; clone() the Request or Response to read it twice");
     if (isStream(this._raw) && this._raw.locked) throw new TypeError("Body is locked by a reader; release the reader or read it through the reader");
     this._used = true;
@@ -645,7 +655,7 @@ export class Request extends Body {
     }
     if (i.signal !== undefined) {
       if (i.signal !== null && !(i.signal instanceof abortGlobals().AbortSignal)) throw new TypeError("Request init: signal must be an AbortSignal");
-      this._parentSignal = i.signal as SignalLike | null;
+      this._parentSignal = i.signal;
     }
     this._headers = new Headers(i.headers !== undefined ? i.headers : src?._headers);
     const initBody = i.body;

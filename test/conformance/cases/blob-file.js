@@ -273,3 +273,15 @@ promise_test(async () => {
   const r = new Response(b);
   assert_equals(await r.text(), "a");
 }, "A Blob can be a Response body");
+
+promise_test(async () => {
+  const reader = new Blob(["abcdef"]).stream().getReader({ mode: "byob" });
+  const r = await reader.read(new Uint8Array(3));
+  assert_equals(new TextDecoder().decode(r.value), "abc");
+}, "stream() can be read with a BYOB reader");
+
+promise_test(async () => {
+  const b = new Blob(["abc"]);
+  await new Response(b.stream()).text();
+  assert_equals(await b.text(), "abc");
+}, "Reading stream() leaves the Blob intact");

@@ -452,3 +452,80 @@ promise_test(async () => {
   const r = new Response(new Uint8Array([0xff, 0x61]));
   assert_equals(await r.text(), "\ufffda");
 }, "text() replaces invalid UTF-8");
+
+promise_test(async () => {
+  const r = new Response("abcdef");
+  const reader = r.body.getReader({ mode: "byob" });
+  const first = await reader.read(new Uint8Array(4));
+  assert_equals(new TextDecoder().decode(first.value), "abcd");
+  const second = await reader.read(new Uint8Array(4));
+  assert_equals(new TextDecoder().decode(second.value), "ef");
+  assert_true((await reader.read(new Uint8Array(4))).done);
+}, "A body can be read with a BYOB reader");
+
+promise_test(async () => {
+  const blob = new Blob(["shared"]);
+  const r = new Response(blob);
+  await r.body.getReader({ mode: "byob" }).read(new Uint8Array(2));
+  assert_equals(await blob.text(), "shared");
+}, "Reading a Blob body as a stream leaves the Blob intact");
+
+promise_test(async () => {
+  const r = new Response("abc");
+  await r.body.cancel();
+  assert_true(r.bodyUsed);
+}, "Cancelling the body stream marks it used");
+
+promise_test(async (t) => {
+  const r = new Response("abc");
+  const reader = r.body.getReader();
+  await reader.read();
+  reader.releaseLock();
+  assert_true(r.bodyUsed);
+  await promise_rejects_js(t, TypeError, r.text());
+  assert_throws_js(TypeError, () => r.clone());
+}, "A body partly read through a reader is used: reads reject, clone throws");
+
+promise_test(async () => {
+  const r = new Response("");
+  const result = await r.body.getReader().read();
+  assert_true(result.done);
+}, "An empty body stream ends at once");
+
+promise_test(async () => {
+  const r = new Response();
+  assert_equals(await r.text(), "");
+  assert_equals((await new Response().arrayBuffer()).byteLength, 0);
+  assert_equals((await new Response().blob()).size, 0);
+  assert_equals((await new Response().bytes()).length, 0);
+  assert_false(r.bodyUsed);
+}, "Reading a Response without body gives empty results and leaves bodyUsed false");
+
+promise_test(async (t) => {
+  await promise_rejects_js(t, SyntaxError, new Response().json());
+}, "json() of a Response without body rejects with SyntaxError");
+
+promise_test(async () => {
+  const fd = await new Response(null, { headers: { "content-type": "application/x-www-form-urlencoded" } }).formData();
+  assert_equals([...fd].length, 0);
+}, "formData() of an empty urlencoded Response is empty");
+
+promise_test(async () => {
+  const r = new Response("x");
+  const c = r.clone();
+  await r.text();
+  assert_false(c.bodyUsed);
+  assert_equals(await c.text(), "x");
+}, "Reading the original leaves the clone unused");
+
+promise_test(async () => {
+  const r = Response.json({ "\u00e9": "\u2603" });
+  assert_equals(await r.text(), '{"\u00e9":"\u2603"}');
+  assert_equals((await Response.json({ a: 1 }).arrayBuffer()).byteLength, 7);
+}, "Response.json() encodes as UTF-8");
+
+test(() => {
+  const r = new Response(null, { status: 299, statusText: "" });
+  assert_equals(r.statusText, "");
+  assert_equals(new Response(null, { status: 200, statusText: "OK" }).statusText, "OK");
+}, "statusText is kept as given");
