@@ -28,12 +28,12 @@ export function usv(v: unknown): string {
 
 type BlobPart = string | ArrayBuffer | ArrayBufferView | Blob;
 
-function partBytes(p: unknown, native: boolean): Uint8Array {
+/** WebIDL conversion of one BlobPart: bytes are copied now, anything else becomes a USVString. */
+function convertPart(p: unknown): Uint8Array | string {
   if (p instanceof Blob) return p._bytes;
   if (p instanceof ArrayBuffer) return new Uint8Array(p.slice(0));
   if (ArrayBuffer.isView(p)) return new Uint8Array(p.buffer.slice(p.byteOffset, p.byteOffset + p.byteLength));
-  const s = usv(p);
-  return enc.encode(native ? s.replace(/\r\n?/g, "\n") : s);
+  return usv(p);
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -67,21 +67,26 @@ function longLong(v: unknown): number {
 }
 
 function blobBytes(parts: unknown, opts: unknown, what: string): { bytes: Uint8Array; type: string } {
+  // WebIDL converts the arguments left to right: every part first, then the options, whose
+  // members are read in lexicographic order (endings, then type).
+  const list: (Uint8Array | string)[] = [];
+  if (parts !== undefined) {
+    if (parts === null || typeof parts !== "object" || typeof (parts as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function") {
+      throw new TypeError(`${what}: the parts must be an array (or other iterable) of strings, buffers and Blobs`);
+    }
+    for (const p of parts as Iterable<unknown>) list.push(convertPart(p));
+  }
   const o = options<{ type?: unknown; endings?: unknown }>(opts, what);
   let native = false;
-  if (o?.endings !== undefined) {
-    const e = String(o.endings);
+  const endings = o?.endings;
+  if (endings !== undefined) {
+    const e = String(endings);
     if (e !== "transparent" && e !== "native") throw new TypeError(`${what}: endings must be "transparent" or "native", got ${JSON.stringify(e)}`);
     native = e === "native";
   }
   const type = blobType(o?.type);
-  if (parts === undefined) return { bytes: new Uint8Array(0), type };
-  if (parts === null || typeof parts !== "object" || typeof (parts as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function") {
-    throw new TypeError(`${what}: the parts must be an array (or other iterable) of strings, buffers and Blobs`);
-  }
-  const list: Uint8Array[] = [];
-  for (const p of parts as Iterable<unknown>) list.push(partBytes(p, native));
-  return { bytes: list.length === 0 ? new Uint8Array(0) : concat(list), type };
+  const bytes = list.map((p) => (typeof p === "string" ? enc.encode(native ? p.replace(/\r\n?/g, "\n") : p) : p));
+  return { bytes: bytes.length === 0 ? new Uint8Array(0) : concat(bytes), type };
 }
 
 /** The File API Blob, kept as bytes in memory. */
@@ -146,6 +151,7 @@ export class Blob {
   }
 }
 Object.defineProperty(Blob.prototype, Symbol.toStringTag, { value: "Blob", configurable: true });
+Object.defineProperty(Blob, "length", { value: 0 });
 
 /** A Blob with a name and a modification time. */
 export class File extends Blob {
@@ -169,6 +175,7 @@ export class File extends Blob {
   }
 }
 Object.defineProperty(File.prototype, Symbol.toStringTag, { value: "File", configurable: true });
+Object.defineProperty(File, "length", { value: 2 });
 
 type Entry = [string, string | File];
 
@@ -276,6 +283,7 @@ Object.defineProperty(FormData.prototype, Symbol.iterator, {
   configurable: true,
 });
 Object.defineProperty(FormData.prototype, Symbol.toStringTag, { value: "FormData", configurable: true });
+Object.defineProperty(FormData, "length", { value: 0 });
 
 const quote = (s: string): string => s.replace(/"/g, "%22").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
 

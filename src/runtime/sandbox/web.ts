@@ -230,6 +230,7 @@ Object.defineProperty(Headers.prototype, Symbol.iterator, {
   configurable: true,
 });
 Object.defineProperty(Headers.prototype, Symbol.toStringTag, { value: "Headers", configurable: true });
+Object.defineProperty(Headers, "length", { value: 0 }); // WebIDL: the required arguments
 
 function toBytes(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
@@ -466,13 +467,10 @@ export class Response extends Body {
   static json(data: unknown, init?: ResponseInitLike): Response {
     const text = JSON.stringify(data);
     if (text === undefined) throw new TypeError(`Response.json(): ${typeof data} cannot be serialised as JSON`);
-    const r = new Response(text, init);
-    if (
-      r._headers.get("content-type") === "text/plain;charset=UTF-8" &&
-      !new Headers(dictionary<ResponseInitLike>(init, "init")?.headers).has("content-type")
-    ) {
-      r._headers.set("content-type", "application/json");
-    }
+    const r = new Response(null, init);
+    if (NULL_BODY_STATUS.has(r._status)) throw new TypeError(`A Response with status ${r._status} cannot have a body; use new Response(null, init)`);
+    r._raw = text;
+    if (!r._headers.has("content-type")) r._headers.set("content-type", "application/json");
     return r;
   }
   static redirect(url: string | URL, status = 302): Response {
@@ -498,6 +496,7 @@ export class Response extends Body {
   }
 }
 Object.defineProperty(Response.prototype, Symbol.toStringTag, { value: "Response", configurable: true });
+Object.defineProperty(Response, "length", { value: 0 }); // WebIDL: the required arguments
 
 /** RequestInit as the Fetch standard has it. */
 export interface RequestInitLike {
@@ -755,6 +754,7 @@ export class Request extends Body {
   }
 }
 Object.defineProperty(Request.prototype, Symbol.toStringTag, { value: "Request", configurable: true });
+Object.defineProperty(Request, "length", { value: 1 }); // WebIDL: the required arguments
 
 /** Reads any body into bytes for the host (fetch, service calls). */
 export async function bodyBytes(r: Request | Response): Promise<Uint8Array | null> {

@@ -285,3 +285,50 @@ promise_test(async () => {
   await new Response(b.stream()).text();
   assert_equals(await b.text(), "abc");
 }, "Reading stream() leaves the Blob intact");
+
+test(() => {
+  assert_equals(Blob.length, 0);
+  assert_equals(File.length, 2);
+}, "Constructor lengths count required arguments");
+
+test(() => {
+  const order = [];
+  const parts = [{ toString: () => (order.push("part"), "x") }];
+  const opts = {
+    get type() {
+      order.push("type");
+      return "";
+    },
+    get endings() {
+      order.push("endings");
+      return undefined;
+    },
+  };
+  new Blob(parts, opts);
+  assert_array_equals(order, ["part", "endings", "type"]);
+}, "Parts are converted before options, and options are read in lexicographic order");
+
+test(() => {
+  for (const bad of [new Date(), /x/, { 0: "a", length: 1 }, true, 1.5]) assert_throws_js(TypeError, () => new Blob(bad), String(bad));
+}, "Dates, RegExps and array-likes without @@iterator are not parts");
+
+promise_test(async () => {
+  assert_equals(await new Blob(new Uint8Array([1, 2, 3])).text(), "123");
+  assert_equals(await new Blob(new String("xyz")).text(), "xyz");
+}, "Iterables of non-parts are converted element by element");
+
+promise_test(async () => {
+  const err = new Error("thrown");
+  try {
+    new Blob([
+      {
+        toString() {
+          throw err;
+        },
+      },
+    ]);
+    assert_unreached("should throw");
+  } catch (e) {
+    assert_equals(e, err);
+  }
+}, "An exception from a part's toString propagates");

@@ -342,3 +342,10 @@ test(() => {
   const keys = Object.keys(h);
   assert_array_equals(keys, []);
 }, "Headers has no own enumerable properties");
+
+test(() => {
+  assert_equals(Headers.length, 0);
+  assert_equals(Request.length, 1);
+  assert_equals(Response.length, 0);
+  assert_equals(FormData.length, 0);
+}, "Fetch constructor lengths count required arguments");
