@@ -32,6 +32,8 @@ export default tseslint.config(
       "bin/**",
       "eslint.config.js",
       "docs/**",
+      // plain scripts in testharness.js style, run inside an isolate and in Node (test/conformance.test.ts)
+      "test/conformance/**/*.js",
     ],
   },
   ...tseslint.configs.recommendedTypeChecked,
