@@ -164,6 +164,12 @@ export class File extends Blob {
     const lm = options<{ lastModified?: unknown }>(opts, "File")?.lastModified;
     this._lastModified = lm === undefined ? Date.now() : longLong(lm);
   }
+  /** A File over `bytes` as they are (no copy), as the multipart parser makes them. */
+  static _named(bytes: Uint8Array, name: string, type: string): File {
+    const f = new File([], name, { type, lastModified: 0 });
+    f._bytes = bytes;
+    return f;
+  }
   get name(): string {
     return this._name;
   }
@@ -285,7 +291,10 @@ Object.defineProperty(FormData.prototype, Symbol.iterator, {
 Object.defineProperty(FormData.prototype, Symbol.toStringTag, { value: "FormData", configurable: true });
 Object.defineProperty(FormData, "length", { value: 0 });
 
-const quote = (s: string): string => s.replace(/"/g, "%22").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+// Names and filenames are escaped one way (LF, CR and '"' only); names, like string values, have
+// their line breaks normalised to CRLF first. (HTML "multipart/form-data encoding algorithm".)
+const crlf = (s: string): string => s.replace(/\r\n|\r|\n/g, "\r\n");
+const escape = (s: string): string => s.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
 
 /** Serialises FormData as multipart/form-data; returns the bytes and the content type. */
 export function encodeMultipart(form: FormData): { bytes: Uint8Array; type: string } {
@@ -294,11 +303,11 @@ export function encodeMultipart(form: FormData): { bytes: Uint8Array; type: stri
   const boundary = `----StratusFormBoundary${Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("")}`;
   const parts: Uint8Array[] = [];
   for (const [name, value] of form) {
-    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${quote(name)}"`;
+    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${escape(crlf(name))}"`;
     if (typeof value === "string") {
-      parts.push(enc.encode(`${head}\r\n\r\n`), enc.encode(value.replace(/\r?\n|\r/g, "\r\n")), enc.encode("\r\n"));
+      parts.push(enc.encode(`${head}\r\n\r\n${crlf(value)}\r\n`));
     } else {
-      head += `; filename="${quote(value.name)}"\r\nContent-Type: ${value.type || "application/octet-stream"}`;
+      head += `; filename="${escape(value.name)}"\r\nContent-Type: ${value.type || "application/octet-stream"}`;
       parts.push(enc.encode(`${head}\r\n\r\n`), value._bytes, enc.encode("\r\n"));
     }
   }
@@ -307,54 +316,183 @@ export function encodeMultipart(form: FormData): { bytes: Uint8Array; type: stri
 }
 
 function indexOf(hay: Uint8Array, needle: Uint8Array, from: number): number {
-  outer: for (let i = from; i <= hay.length - needle.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    return i;
+  const first = needle[0]!;
+  const last = hay.length - needle.length;
+  for (let i = hay.indexOf(first, from); i !== -1 && i <= last; i = hay.indexOf(first, i + 1)) {
+    let j = 1;
+    while (j < needle.length && hay[i + j] === needle[j]) j++;
+    if (j === needle.length) return i;
   }
   return -1;
 }
 
-function param(header: string, name: string): string | undefined {
-  const m = new RegExp(`;\\s*${name}="([^"]*)"|;\\s*${name}=([^;\\s]*)`, "i").exec(header);
-  return m ? (m[1] ?? m[2]) : undefined;
+const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const QUOTED_OK = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** A parsed MIME type (WHATWG MIME Sniffing "parse a MIME type"). */
+interface Mime {
+  essence: string;
+  params: Map<string, string>;
+}
+
+/** WHATWG "parse a MIME type"; null on failure. */
+export function parseMime(input: string): Mime | null {
+  const s = input.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+  const slash = s.indexOf("/");
+  if (slash < 0) return null;
+  const type = s.slice(0, slash);
+  let at = s.indexOf(";", slash);
+  if (at < 0) at = s.length;
+  const subtype = s.slice(slash + 1, at).replace(/[\t\n\r ]+$/, "");
+  if (!HTTP_TOKEN.test(type) || !HTTP_TOKEN.test(subtype)) return null;
+  const params = new Map<string, string>();
+  while (at < s.length) {
+    at++; // the ";"
+    while (at < s.length && /[\t\n\r ]/.test(s[at]!)) at++;
+    let end = at;
+    while (end < s.length && s[end] !== ";" && s[end] !== "=") end++;
+    const name = s.slice(at, end).toLowerCase();
+    at = end;
+    if (at >= s.length) break;
+    if (s[at] === ";") continue;
+    at++; // the "="
+    let value = "";
+    if (s[at] === '"') {
+      at++;
+      while (at < s.length && s[at] !== '"') {
+        if (s[at] === "\\" && at + 1 < s.length) at++;
+        value += s[at++];
+      }
+      while (at < s.length && s[at] !== ";") at++;
+    } else {
+      end = s.indexOf(";", at);
+      if (end < 0) end = s.length;
+      value = s.slice(at, end).replace(/[\t\n\r ]+$/, "");
+      at = end;
+      if (value === "") continue;
+    }
+    if (name !== "" && HTTP_TOKEN.test(name) && QUOTED_OK.test(value) && !params.has(name)) params.set(name, value);
+  }
+  return { essence: `${type}/${subtype}`.toLowerCase(), params };
+}
+
+/** WHATWG "serialize a MIME type". */
+function serializeMime(m: Mime): string {
+  let out = m.essence;
+  for (const [k, v] of m.params) out += `;${k}=${v !== "" && HTTP_TOKEN.test(v) ? v : `"${v.replace(/(["\\])/g, "\\$1")}"`}`;
+  return out;
+}
+
+/** Fetch "extract a MIME type" from a (combined) Content-Type value: the last valid one wins. */
+export function extractMime(value: string | null): Mime | null {
+  if (value === null) return null;
+  let found: Mime | null = null;
+  for (const part of value.split(/,(?=(?:[^"]*"[^"]*")*[^"]*$)/)) {
+    const m = parseMime(part);
+    if (m === null || m.essence === "*/*") continue;
+    found = m;
+  }
+  return found;
+}
+
+const CRLF = enc.encode("\r\n");
+
+/** One part's headers as the multipart parser needs them. */
+interface PartHead {
+  name: string;
+  filename: string | undefined;
+  contentType: string[];
+}
+
+function fail(why: string): never {
+  throw new TypeError(`formData(): the multipart/form-data body is malformed: ${why}`);
+}
+
+/** Content-Disposition: form-data; name="..."; filename="..." (quoted values are not unescaped). */
+function disposition(value: string, head: PartHead): void {
+  if (!/^form-data(?:[\t ]*;|[\t ]*$)/i.test(value)) fail(`a part's Content-Disposition is not form-data: ${JSON.stringify(value)}`);
+  const re = /;[\t ]*([^=;\t ]+)[\t ]*=[\t ]*(?:"([^"]*)"|([^;]*))/g;
+  let name: string | undefined;
+  for (let m = re.exec(value); m !== null; m = re.exec(value)) {
+    const key = m[1]!.toLowerCase();
+    const v = m[2] ?? m[3]!.trim();
+    if (key === "name" && name === undefined) name = v;
+    else if (key === "filename" && head.filename === undefined) head.filename = v;
+  }
+  if (name === undefined) fail("a part's Content-Disposition has no name");
+  head.name = name;
+}
+
+/** Parses a multipart/form-data body (Fetch "multipart/form-data parser"). */
+function parseMultipart(bytes: Uint8Array, boundary: string): FormData {
+  const form = new FormData();
+  const delimiter = enc.encode(`--${boundary}`);
+  const next = enc.encode(`\r\n--${boundary}`);
+  const isPad = (b: number | undefined): boolean => b === 0x20 || b === 0x09;
+  if (indexOf(bytes, delimiter, 0) !== 0) fail("it does not start with the boundary delimiter");
+  let at = delimiter.length;
+  for (;;) {
+    if (bytes[at] === 0x2d && bytes[at + 1] === 0x2d) {
+      at += 2;
+      while (isPad(bytes[at])) at++;
+      if (at === bytes.length || (bytes[at] === 0x0d && bytes[at + 1] === 0x0a)) return form;
+      fail("there is something after the closing delimiter on its line");
+    }
+    while (isPad(bytes[at])) at++;
+    if (bytes[at] !== 0x0d || bytes[at + 1] !== 0x0a) fail(at >= bytes.length ? "it ends after a delimiter" : "a delimiter line does not end in CRLF");
+    at += 2;
+    const head: PartHead = { name: "", filename: undefined, contentType: [] };
+    let sawDisposition = false;
+    for (;;) {
+      const eol = indexOf(bytes, CRLF, at);
+      if (eol < 0) fail("a part's headers do not end");
+      if (eol === at) {
+        at += 2;
+        break;
+      }
+      const raw = bytes.subarray(at, eol);
+      at = eol + 2;
+      if (raw.includes(0x0a) || raw.includes(0x0d) || raw.includes(0)) fail("a header line has a bare CR, LF or NUL");
+      const line = utf8Decode(raw).replace(/^[\t ]+/, "");
+      const colon = line.indexOf(":");
+      if (colon < 0) fail(`a header line has no colon: ${JSON.stringify(line.slice(0, 60))}`);
+      const name = line.slice(0, colon).replace(/[\t ]+$/, "");
+      if (!HTTP_TOKEN.test(name)) fail(`a header name is not a token: ${JSON.stringify(name)}`);
+      const value = line.slice(colon + 1).replace(/^[\t ]+|[\t ]+$/g, "");
+      const lower = name.toLowerCase();
+      if (lower === "content-disposition") {
+        disposition(value, head);
+        sawDisposition = true;
+      } else if (lower === "content-type") head.contentType.push(value);
+    }
+    if (!sawDisposition) fail("a part has no Content-Disposition header");
+    const end = indexOf(bytes, next, at);
+    if (end < 0) fail("it is not closed by a delimiter");
+    const body = bytes.slice(at, end);
+    at = end + next.length;
+    if (head.filename === undefined) form.append(head.name, utf8Decode(body));
+    else {
+      const mime = head.contentType.length === 0 ? "text/plain" : extractMime(head.contentType.join(", "));
+      const type = mime === null ? "" : typeof mime === "string" ? mime : serializeMime(mime);
+      form.append(head.name, File._named(body, head.filename, type));
+    }
+  }
 }
 
 /** Parses a body as FormData by its content type (multipart/form-data or urlencoded). */
 export function parseFormData(bytes: Uint8Array, contentType: string | null): FormData {
-  const type = (contentType ?? "").toLowerCase();
-  const form = new FormData();
-  if (type.startsWith("application/x-www-form-urlencoded")) {
+  const mime = extractMime(contentType);
+  if (mime?.essence === "application/x-www-form-urlencoded") {
+    const form = new FormData();
     for (const [k, v] of new URLSearchParams(utf8Decode(bytes)) as unknown as Iterable<[string, string]>) form.append(k, v);
     return form;
   }
-  if (!type.startsWith("multipart/form-data")) {
+  if (mime?.essence !== "multipart/form-data") {
     throw new TypeError(
       `formData(): the body is ${contentType ?? "without a content type"}; expected multipart/form-data or application/x-www-form-urlencoded`,
     );
   }
-  const boundary = param(contentType!, "boundary");
-  if (!boundary) throw new TypeError("formData(): the multipart/form-data content type has no boundary");
-  const delimiter = enc.encode(`--${boundary}`);
-  let at = indexOf(bytes, delimiter, 0);
-  if (at < 0) throw new TypeError("formData(): the multipart body has no part boundary");
-  for (;;) {
-    at += delimiter.length;
-    if (bytes[at] === 45 && bytes[at + 1] === 45) break; // "--": the closing delimiter
-    at += 2; // CRLF after the delimiter
-    const headEnd = indexOf(bytes, enc.encode("\r\n\r\n"), at);
-    if (headEnd < 0) throw new TypeError("formData(): a multipart part has no header end");
-    const head = utf8Decode(bytes.subarray(at, headEnd));
-    const next = indexOf(bytes, delimiter, headEnd + 4);
-    if (next < 0) throw new TypeError("formData(): the multipart body is not closed");
-    const body = bytes.slice(headEnd + 4, next - 2); // drop the CRLF before the delimiter
-    const disposition = /content-disposition:([^\r\n]*)/i.exec(head)?.[1] ?? "";
-    const name = param(disposition, "name");
-    if (name !== undefined) {
-      const filename = param(disposition, "filename");
-      if (filename === undefined) form.append(name, utf8Decode(body));
-      else form.append(name, new File([body], filename, { type: /content-type:\s*([^\r\n]*)/i.exec(head)?.[1]?.trim() || "text/plain" }));
-    }
-    at = next;
-  }
-  return form;
+  const boundary = mime.params.get("boundary");
+  if (!boundary) throw new TypeError("formData(): the multipart/form-data content type has no boundary parameter");
+  return parseMultipart(bytes, boundary);
 }

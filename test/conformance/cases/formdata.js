@@ -333,3 +333,95 @@ promise_test(async () => {
   const back = await r.formData();
   assert_equals(back.get("a"), "1");
 }, "FormData as a Request body");
+
+// multipart/form-data parsing, through Response.formData().
+const mp = (...lines) => lines.join("\r\n");
+const parseMp = (body, type = "multipart/form-data; boundary=B") => new Response(body, { headers: { "content-type": type } }).formData();
+
+promise_test(async () => {
+  const fd = await parseMp(mp("--B", "Content-Type: image/png", 'Content-Disposition: form-data; name="f"; filename="i.png"', "", "PNG", "--B--", ""));
+  assert_equals(fd.get("f").type, "image/png");
+  assert_equals(fd.get("f").name, "i.png");
+}, "Parse a Content-Type before the Content-Disposition");
+
+promise_test(async () => {
+  const fd = await parseMp(mp("--B", 'Content-Disposition: form-data; name="a"', "", "x--B", "--B--", ""));
+  assert_equals(fd.get("a"), "x--B");
+}, "Parse a value holding the delimiter not preceded by CRLF");
+
+promise_test(async () => {
+  const fd = await parseMp(mp("--B", 'Content-Disposition: form-data; name="a"', "", "l1", "l2", "--B--", ""));
+  assert_equals(fd.get("a"), "l1\r\nl2");
+}, "Parse a value holding CRLF");
+
+promise_test(async () => {
+  const fd = await parseMp(mp("--B \t", 'Content-Disposition: form-data; name="a"', "", "v", "--B-- \t", "epilogue"));
+  assert_equals(fd.get("a"), "v");
+}, "Parse transport padding and an epilogue");
+
+promise_test(async () => {
+  const fd = await parseMp(mp("--B", 'CONTENT-DISPOSITION: form-data; name="a"; filename="f"', "CoNtEnT-TyPe: TEXT/HTML", "X-Other: y", "", "v", "--B--", ""));
+  assert_equals(fd.get("a").type, "text/html");
+}, "Parse header names case-insensitively and ignore unknown headers");
+
+promise_test(async () => {
+  const fd = await parseMp(mp("--B", 'Content-Disposition: form-data; name="a%22b"; filename="c%0Ad"', "", "v", "--B--", ""));
+  assert_equals([...fd.keys()][0], "a%22b");
+  assert_equals(fd.get("a%22b").name, "c%0Ad");
+}, "Percent sequences in names and filenames are not decoded");
+
+promise_test(async () => {
+  const fd = await parseMp(mp("--B", 'Content-Disposition: form-data; name="\u00e9"; filename="\u4e2d.txt"', "", "\ud83d\ude00", "--B--", ""));
+  assert_equals([...fd.keys()][0], "\u00e9");
+  assert_equals(fd.get("\u00e9").name, "\u4e2d.txt");
+}, "Parse non-ASCII names and filenames as UTF-8");
+
+promise_test(async () => {
+  const fd = await parseMp(mp("--x.y", 'Content-Disposition: form-data; name="a"', "", "v", "--x.y--", ""), 'multipart/form-data; boundary="x.y"');
+  assert_equals(fd.get("a"), "v");
+}, "Parse with a quoted boundary");
+
+promise_test(async () => {
+  const fd = await parseMp(mp("--B", 'Content-Disposition: form-data; name="a"; filename="f"', "Content-Type: text/html, text/plain", "", "v", "--B--", ""));
+  assert_equals(fd.get("a").type, "text/plain");
+}, "The last Content-Type value wins");
+
+promise_test(async (t) => {
+  for (const body of [
+    mp("preamble", "--B", 'Content-Disposition: form-data; name="a"', "", "v", "--B--", ""),
+    mp("--B", 'Content-Disposition: form-data; name="a"', "", "v", "--B--junk", ""),
+    mp("--B", "", "v", "--B--", ""),
+    mp("--B", "Content-Type: text/plain", "", "v", "--B--", ""),
+    mp("--B", 'Content-Disposition form-data; name="a"', "", "v", "--B--", ""),
+    mp("--B", 'Content-Disposition: form-data; name="a"', "", "v"),
+    mp("--B", 'Content-Disposition: form-data; name="a"', "", "v--B--", ""),
+    "--B",
+  ]) {
+    await promise_rejects_js(t, TypeError, parseMp(body), JSON.stringify(body));
+  }
+}, "Malformed multipart bodies reject with TypeError");
+
+promise_test(async () => {
+  const fd = new FormData();
+  fd.append("a\nb", "c\nd");
+  fd.append("f", new File([], 'e"f\n.txt'));
+  const r = new Response(fd);
+  const text = await r.text();
+  assert_true(text.includes('name="a%0D%0Ab"'), "name escaped after CRLF normalisation");
+  assert_true(text.includes('filename="e%22f%0A.txt"'), "filename escaped without normalisation");
+  assert_true(text.includes("\r\n\r\nc\r\nd\r\n"), "value normalised");
+}, "Serialisation escapes names and filenames");
+
+test(() => {
+  const type = new Response(new FormData()).headers.get("content-type");
+  const boundary = type.slice("multipart/form-data; boundary=".length);
+  assert_regexp_match(boundary, /^[0-9A-Za-z-]{27,70}$/);
+  assert_not_equals(boundary, new Response(new FormData()).headers.get("content-type").slice(30));
+}, "The boundary is random, 27 to 70 bytes of letters, digits and dashes");
+
+promise_test(async () => {
+  const fd = new FormData();
+  const r = new Response(fd);
+  const boundary = r.headers.get("content-type").split("boundary=")[1];
+  assert_equals(await r.text(), `--${boundary}--\r\n`);
+}, "An empty FormData serialises to the closing delimiter");
