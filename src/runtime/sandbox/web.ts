@@ -405,6 +405,14 @@ function unsignedShort(v: unknown): number {
   return t < 0 ? t + 65536 : t;
 }
 
+// WebIDL accessors throw a TypeError on an object that is not of their class.
+function isResponse(o: unknown): void {
+  if (!(o instanceof Response)) throw new TypeError("Illegal invocation: not a Response");
+}
+function isRequest(o: unknown): void {
+  if (!(o instanceof Request)) throw new TypeError("Illegal invocation: not a Request");
+}
+
 /** The Fetch standard Response. */
 export class Response extends Body {
   _status = 200;
@@ -432,24 +440,31 @@ export class Response extends Body {
     }
   }
   get status(): number {
+    isResponse(this);
     return this._status;
   }
   get statusText(): string {
+    isResponse(this);
     return this._statusText;
   }
   get headers(): Headers {
+    isResponse(this);
     return this._headers;
   }
   get type(): string {
+    isResponse(this);
     return this._type;
   }
   get url(): string {
+    isResponse(this);
     return this._url;
   }
   get redirected(): boolean {
+    isResponse(this);
     return false;
   }
   get ok(): boolean {
+    isResponse(this);
     return this._status >= 200 && this._status < 300;
   }
   clone(): Response {
@@ -691,53 +706,69 @@ export class Request extends Body {
     return r;
   }
   get url(): string {
+    isRequest(this);
     return this._url;
   }
   get method(): string {
+    isRequest(this);
     return this._method;
   }
   get headers(): Headers {
+    isRequest(this);
     return this._headers;
   }
   get signal(): SignalLike {
+    isRequest(this);
     // Made on first use: most handlers never look, and a controller per request is not free.
     if (this._signal === null) this._signal = follow(this._parentSignal);
     return this._signal;
   }
   get redirect(): string {
+    isRequest(this);
     return this._redirect ?? "follow";
   }
   get mode(): string {
+    isRequest(this);
     return this._mode ?? "cors";
   }
   get credentials(): string {
+    isRequest(this);
     return this._credentials ?? "same-origin";
   }
   get cache(): string {
+    isRequest(this);
     return this._cache ?? "default";
   }
   get referrer(): string {
+    isRequest(this);
     return this._referrer ?? "about:client";
   }
   get referrerPolicy(): string {
+    isRequest(this);
     return this._referrerPolicy ?? "";
   }
   get integrity(): string {
+    isRequest(this);
     return this._integrity ?? "";
   }
   get keepalive(): boolean {
+    isRequest(this);
     return this._keepalive ?? false;
   }
   get destination(): string {
+    isRequest(this);
     return "";
   }
   get isReloadNavigation(): boolean {
+    isRequest(this);
     return false;
   }
   get isHistoryNavigation(): boolean {
+    isRequest(this);
     return false;
   }
   get duplex(): string {
+    isRequest(this);
     return "half";
   }
   clone(): Request {

@@ -393,3 +393,34 @@ test(() => {
   c.abort("why");
   assert_equals(r.signal.reason, "why");
 }, "signal carries the init signal's abort reason");
+
+test(() => {
+  const r = new Request(U);
+  const attempts = { method: "POST", url: "http://other.test/", mode: "navigate", cache: "reload", redirect: "manual", bodyUsed: true, duplex: "full" };
+  for (const [k, v] of Object.entries(attempts)) {
+    try {
+      r[k] = v;
+    } catch {
+      // strict code throws; either way the value must not change
+    }
+  }
+  assert_equals(r.method, "GET");
+  assert_equals(r.url, U);
+  assert_equals(r.mode, "cors");
+  assert_equals(r.cache, "default");
+  assert_equals(r.redirect, "follow");
+  assert_false(r.bodyUsed);
+  assert_equals(r.duplex, "half");
+}, "Request attributes are read-only");
+
+test(() => {
+  const r = new Request(U);
+  const h = r.headers;
+  try {
+    r.headers = new Headers({ a: "1" });
+  } catch {
+    // read-only
+  }
+  assert_equals(r.headers, h);
+  assert_false(r.headers.has("a"));
+}, "Request headers cannot be replaced");

@@ -529,3 +529,25 @@ test(() => {
   assert_equals(r.statusText, "");
   assert_equals(new Response(null, { status: 200, statusText: "OK" }).statusText, "OK");
 }, "statusText is kept as given");
+
+test(() => {
+  const r = new Response(null, { status: 201 });
+  for (const [k, v] of Object.entries({ status: 500, ok: false, statusText: "x", type: "error", url: "http://x/", redirected: true })) {
+    try {
+      r[k] = v;
+    } catch {
+      // strict code throws; either way the value must not change
+    }
+  }
+  assert_equals(r.status, 201);
+  assert_true(r.ok);
+  assert_equals(r.statusText, "");
+  assert_equals(r.type, "default");
+  assert_equals(r.url, "");
+  assert_false(r.redirected);
+}, "Response attributes are read-only");
+
+test(() => {
+  const get = Object.getOwnPropertyDescriptor(Response.prototype, "status").get;
+  assert_throws_js(TypeError, () => get.call({}));
+}, "Response accessors check their receiver");
