@@ -123,6 +123,13 @@ export class Headers {
     return h;
   }
 
+  /** Sets the content type a body implies unless one is set: names and values known valid, no checks. */
+  static _defaultType(h: Headers, type: string): void {
+    if (h.#map.has("content-type")) return;
+    h.#mutate();
+    h.#map.set("content-type", type);
+  }
+
   /** Makes `h` immutable (Response.error(), Response.redirect()). */
   static _freeze(h: Headers): Headers {
     h.#guard = "immutable";
@@ -426,7 +433,7 @@ export class Response extends Body {
     const status = i?.status === undefined ? 200 : unsignedShort(i.status);
     if (status < 200 || status > 599) throw new RangeError(`Response status must be an integer from 200 to 599, got ${String(i?.status)}`);
     const statusText = i?.statusText === undefined ? "" : String(i.statusText);
-    if (!REASON_PHRASE.test(statusText)) {
+    if (statusText !== "" && !REASON_PHRASE.test(statusText)) {
       throw new TypeError(`Response statusText ${JSON.stringify(statusText.slice(0, 60))} has a line break, control or non-Latin-1 character`);
     }
     this._status = status;
@@ -436,7 +443,7 @@ export class Response extends Body {
       if (NULL_BODY_STATUS.has(status)) throw new TypeError(`A Response with status ${status} cannot have a body; pass null`);
       const { body: raw, type } = extractBody(body);
       this._raw = raw;
-      if (type && !this._headers.has("content-type")) this._headers.set("content-type", type);
+      if (type) Headers._defaultType(this._headers, type);
     }
   }
   get status(): number {
@@ -485,7 +492,7 @@ export class Response extends Body {
     const r = new Response(null, init);
     if (NULL_BODY_STATUS.has(r._status)) throw new TypeError(`A Response with status ${r._status} cannot have a body; use new Response(null, init)`);
     r._raw = text;
-    if (!r._headers.has("content-type")) r._headers.set("content-type", "application/json");
+    Headers._defaultType(r._headers, "application/json");
     return r;
   }
   static redirect(url: string | URL, status = 302): Response {
@@ -683,7 +690,7 @@ export class Request extends Body {
         if (this._keepalive) throw new TypeError("Request: keepalive cannot be used with a stream body");
       }
       this._raw = body;
-      if (type && !this._headers.has("content-type")) this._headers.set("content-type", type);
+      if (type) Headers._defaultType(this._headers, type);
     } else if (src !== null && inputBody !== null) {
       if (src.bodyUsed || (isStream(inputBody) && inputBody.locked)) throw new TypeError("Request: the input Request's body has already been used");
       // The new Request takes the body over; the input is left disturbed, as in Fetch.
