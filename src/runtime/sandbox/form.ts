@@ -26,6 +26,22 @@ export function usv(v: unknown): string {
   return String(v).toWellFormed();
 }
 
+/**
+ * Gives a class the shape WebIDL gives an interface: Symbol.toStringTag, the constructor's length
+ * (its required arguments), and enumerable methods and accessors on the prototype (internal `_`
+ * members stay hidden). `iteratorOf` makes the class an iterator prototype for that interface.
+ */
+export function idl(C: abstract new (...args: never[]) => unknown, tag: string, length: number | null, iteratorOf = false): void {
+  const proto = C.prototype as object;
+  if (iteratorOf) Object.setPrototypeOf(proto, Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())) as object);
+  for (const key of Object.getOwnPropertyNames(proto)) {
+    if (key === "constructor" || key.startsWith("_")) continue;
+    Object.defineProperty(proto, key, { enumerable: true });
+  }
+  Object.defineProperty(proto, Symbol.toStringTag, { value: tag, configurable: true });
+  if (length !== null) Object.defineProperty(C, "length", { value: length });
+}
+
 type BlobPart = string | ArrayBuffer | ArrayBufferView | Blob;
 
 /** WebIDL conversion of one BlobPart: bytes are copied now, anything else becomes a USVString. */
@@ -150,8 +166,7 @@ export class Blob {
     });
   }
 }
-Object.defineProperty(Blob.prototype, Symbol.toStringTag, { value: "Blob", configurable: true });
-Object.defineProperty(Blob, "length", { value: 0 });
+idl(Blob, "Blob", 0);
 
 /** A Blob with a name and a modification time. */
 export class File extends Blob {
@@ -180,8 +195,7 @@ export class File extends Blob {
     return "";
   }
 }
-Object.defineProperty(File.prototype, Symbol.toStringTag, { value: "File", configurable: true });
-Object.defineProperty(File, "length", { value: 2 });
+idl(File, "File", 2);
 
 type Entry = [string, string | File];
 
@@ -220,8 +234,7 @@ class FormDataIterator {
     return { value: this.#kind === 0 ? [e[0], e[1]] : e[this.#kind - 1], done: false };
   }
 }
-Object.setPrototypeOf(FormDataIterator.prototype, Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())) as object);
-Object.defineProperty(FormDataIterator.prototype, Symbol.toStringTag, { value: "FormData Iterator", configurable: true });
+idl(FormDataIterator, "FormData Iterator", null, true);
 
 /** The XHR standard FormData (without the HTML form element constructor argument). */
 export class FormData {
@@ -288,8 +301,7 @@ Object.defineProperty(FormData.prototype, Symbol.iterator, {
   writable: true,
   configurable: true,
 });
-Object.defineProperty(FormData.prototype, Symbol.toStringTag, { value: "FormData", configurable: true });
-Object.defineProperty(FormData, "length", { value: 0 });
+idl(FormData, "FormData", 0);
 
 // Names and filenames are escaped one way (LF, CR and '"' only); names, like string values, have
 // their line breaks normalised to CRLF first. (HTML "multipart/form-data encoding algorithm".)

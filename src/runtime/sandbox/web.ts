@@ -15,7 +15,7 @@ import {
   WritableStreamDefaultController,
   TransformStreamDefaultController,
 } from "web-streams-polyfill";
-import { Blob, FormData, encodeMultipart, parseFormData, utf8Decode } from "./form.ts";
+import { Blob, FormData, encodeMultipart, idl, parseFormData, utf8Decode } from "./form.ts";
 
 const encoder = new TextEncoder();
 /** UTF-8 decoding as Fetch's body mixin does it (BOM dropped, invalid bytes replaced). */
@@ -67,8 +67,7 @@ class HeadersIterator {
     return { value: this.#kind === 0 ? [pair[0], pair[1]] : pair[this.#kind - 1], done: false };
   }
 }
-Object.setPrototypeOf(HeadersIterator.prototype, Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())) as object);
-Object.defineProperty(HeadersIterator.prototype, Symbol.toStringTag, { value: "Headers Iterator", configurable: true });
+idl(HeadersIterator, "Headers Iterator", null, true);
 
 /** The Fetch standard Headers class (case-insensitive, combined values, getSetCookie, guards). */
 export class Headers {
@@ -79,7 +78,9 @@ export class Headers {
 
   constructor(init?: HeadersInitLike) {
     if (init === undefined) return;
-    if (init instanceof Headers) {
+    // Headers is not in HeadersInit: a Headers is read through its iterator, so the internal copy
+    // is only a shortcut for one whose iterator nobody replaced.
+    if (init instanceof Headers && (init as { [Symbol.iterator]: unknown })[Symbol.iterator] === ENTRIES) {
       for (const [k, v] of init.#map) this.#map.set(k, v);
       for (const c of init.#cookies) this.#cookies.push(c);
       return;
@@ -236,8 +237,8 @@ Object.defineProperty(Headers.prototype, Symbol.iterator, {
   writable: true,
   configurable: true,
 });
-Object.defineProperty(Headers.prototype, Symbol.toStringTag, { value: "Headers", configurable: true });
-Object.defineProperty(Headers, "length", { value: 0 }); // WebIDL: the required arguments
+idl(Headers, "Headers", 0);
+const ENTRIES: unknown = Object.getOwnPropertyDescriptor(Headers.prototype, "entries")!.value;
 
 function toBytes(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
@@ -517,8 +518,8 @@ export class Response extends Body {
     return r;
   }
 }
-Object.defineProperty(Response.prototype, Symbol.toStringTag, { value: "Response", configurable: true });
-Object.defineProperty(Response, "length", { value: 0 }); // WebIDL: the required arguments
+idl(Body, "Body", null);
+idl(Response, "Response", 0);
 
 /** RequestInit as the Fetch standard has it. */
 export interface RequestInitLike {
@@ -791,8 +792,7 @@ export class Request extends Body {
     return r;
   }
 }
-Object.defineProperty(Request.prototype, Symbol.toStringTag, { value: "Request", configurable: true });
-Object.defineProperty(Request, "length", { value: 1 }); // WebIDL: the required arguments
+idl(Request, "Request", 1);
 
 /** Reads any body into bytes for the host (fetch, service calls). */
 export async function bodyBytes(r: Request | Response): Promise<Uint8Array | null> {

@@ -349,3 +349,25 @@ test(() => {
   assert_equals(Response.length, 0);
   assert_equals(FormData.length, 0);
 }, "Fetch constructor lengths count required arguments");
+
+test(() => {
+  const h = new Headers({ a: "1" });
+  h[Symbol.iterator] = function* () {
+    yield ["from-iterator", "yes"];
+  };
+  const copy = new Headers(h);
+  assert_equals(copy.get("from-iterator"), "yes");
+  assert_false(copy.has("a"));
+}, "A Headers with its own iterator is copied through that iterator");
+
+test(() => {
+  const it = new Headers({ a: "1" }).keys();
+  const d = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(it), "next");
+  assert_true(d.enumerable && d.writable && d.configurable);
+}, "The iterator's next() is an enumerable, writable, configurable method");
+
+test(() => {
+  for (const m of ["append", "get", "set", "has", "delete", "forEach", "getSetCookie"]) {
+    assert_true(Object.getOwnPropertyDescriptor(Headers.prototype, m).enumerable, m);
+  }
+}, "Headers methods are enumerable");
