@@ -501,7 +501,9 @@ export class Response extends Body {
     try {
       href = new URL(String(url)).href;
     } catch {
-      throw new TypeError(`Response.redirect(): ${JSON.stringify(String(url))} is not an absolute URL`);
+      throw new TypeError(
+        `Response.redirect(): ${JSON.stringify(String(url))} is not an absolute URL; resolve a path first, e.g. Response.redirect(new URL("/path", request.url))`,
+      );
     }
     const s = unsignedShort(status);
     if (![301, 302, 303, 307, 308].includes(s)) throw new RangeError(`Response.redirect(): status must be 301, 302, 303, 307 or 308, got ${String(status)}`);
@@ -632,7 +634,7 @@ export class Request extends Body {
       try {
         url = new URL(String(input));
       } catch {
-        throw new TypeError(`Request: ${JSON.stringify(String(input))} is not an absolute URL`);
+        throw new TypeError(`Request: ${JSON.stringify(String(input))} is not an absolute URL; resolve a path first, e.g. new URL("/path", request.url)`);
       }
       const { username, password } = url as unknown as { username: string; password: string };
       if (username !== "" || password !== "") throw new TypeError(`Request: the URL ${url.href} has credentials; send them in an Authorization header`);
