@@ -2,10 +2,10 @@
  * The host side of the bindings: every I/O call a function makes arrives here with the binding
  * name, and is checked against what the stack file grants that service before anything happens.
  */
-import { createHash } from "node:crypto";
 import type { ResolvedService } from "../config/index.ts";
 import { StratusError } from "../errors/index.ts";
 import type { SqlMode, SqlValue, StateProvider } from "../state/index.ts";
+import { subtleOperation } from "./host-crypto.ts";
 import { readBody, type InvokeRequest, type InvokeResult } from "./instance.ts";
 
 /** Calls another service in-process (no network hop). */
@@ -24,7 +24,6 @@ type Wire = [number, string, string[], Uint8Array | null];
 
 const MAX_HOPS = 16;
 const MAX_FETCH_BODY = 32 * 1024 * 1024;
-const DIGESTS: Record<string, string> = { "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
 
 /** Does `host` (hostname[:port]) match a grant ("api.x.com", "*.x.com", "127.0.0.1:9000")? */
 export function hostAllowed(url: URL, grants: readonly string[]): boolean {
@@ -101,19 +100,8 @@ export class HostIo {
         return this.#publishEvent(args);
       case "fetch":
         return this.#fetch(args);
-      case "digest": {
-        const alg = DIGESTS[args[0] as string];
-        if (!alg)
-          throw new StratusError(
-            "STRATUS_E_BINDING_DENIED",
-            `crypto.subtle.digest: unsupported algorithm ${JSON.stringify(args[0])}; use SHA-1, SHA-256, SHA-384 or SHA-512`,
-          );
-        return new Uint8Array(
-          createHash(alg)
-            .update(args[1] as Uint8Array)
-            .digest(),
-        );
-      }
+      case "subtle":
+        return subtleOperation(args[0] as string, args[1] as unknown[]);
       default:
         throw new StratusError("STRATUS_E_INTERNAL", `unknown host operation "${op}"`);
     }

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as Esbuild from "esbuild";
 import ivm from "isolated-vm";
@@ -19,30 +19,32 @@ import ivm from "isolated-vm";
 const SANDBOX = fileURLToPath(new URL("./sandbox/", import.meta.url));
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** Packages whose code ends up in the prelude, plus the tools that shape it. */
-const PACKAGES = [
-  "web-streams-polyfill",
-  "core-js-pure",
-  "@ungap/structured-clone",
-  "abort-controller",
-  "event-target-shim",
-  "fast-text-encoding",
-  "esbuild",
-  "isolated-vm",
-];
+const PACKAGES = ["web-streams-polyfill", "whatwg-url", "tr46", "punycode", "webidl-conversions", "@exodus/bytes", "esbuild", "isolated-vm"];
 
 let preludeCode: string | null = null;
 let snapshot: ivm.ExternalCopy<ArrayBuffer> | null | undefined;
 let cacheKey: string | null = null;
+
+/** The folder of an installed package (some, like @exodus/bytes, do not export their package.json). */
+function packageDir(name: string): string {
+  const require = createRequire(join(ROOT, "package.json"));
+  try {
+    return dirname(require.resolve(`${name}/package.json`));
+  } catch {
+    return join(ROOT, "node_modules", name);
+  }
+}
 
 /** A key that changes whenever the prelude or what it is built or loaded with could change. */
 function key(): string {
   if (cacheKey !== null) return cacheKey;
   const h = createHash("sha256");
   for (const f of readdirSync(SANDBOX).sort()) h.update(f).update(readFileSync(join(SANDBOX, f)));
-  const require = createRequire(join(ROOT, "package.json"));
+  // This file too: how the prelude is bundled (aliases, options) shapes what ends up in it.
+  h.update(readFileSync(fileURLToPath(import.meta.url)));
   for (const p of PACKAGES) {
     try {
-      h.update(p).update(String((JSON.parse(readFileSync(require.resolve(`${p}/package.json`), "utf8")) as { version?: string }).version));
+      h.update(p).update(String((JSON.parse(readFileSync(join(packageDir(p), "package.json"), "utf8")) as { version?: string }).version));
     } catch {
       h.update(p).update("?");
     }
@@ -105,6 +107,15 @@ export function preludeScript(): string {
         keepNames: true,
         legalComments: "none",
         logLevel: "silent",
+        // whatwg-url's tr46 goes through a shim that loads the real one (and its large Unicode
+        // table) only for hosts that need more than lowercasing: see sandbox/tr46-lazy.ts.
+        // whatwg-url asks for @exodus/bytes' full encodings; the URL API needs UTF-8 only, and
+        // the legacy multi-byte tables are left out of the isolate (see sandbox/encoding.ts).
+        alias: {
+          "@exodus/bytes/encoding.js": join(packageDir("@exodus/bytes"), "encoding-lite.js"),
+          tr46: join(SANDBOX, "tr46-lazy.ts"),
+          "stratus-tr46-real": packageDir("tr46"),
+        },
       });
       preludeCode = result.outputFiles[0]!.text;
       writeCache(`prelude-${key()}.js`, preludeCode);

@@ -20,30 +20,9 @@ declare class URL {
   readonly searchParams: URLSearchParams;
   toString(): string;
 }
-declare module "core-js-pure/web/url" {
-  const URLImpl: typeof URL;
-  export default URLImpl;
+declare module "whatwg-url" {
+  export const URL: typeof globalThis.URL;
+  export const URLSearchParams: typeof globalThis.URLSearchParams;
 }
-declare module "core-js-pure/web/url-search-params" {
-  const URLSearchParamsImpl: typeof URLSearchParams;
-  export default URLSearchParamsImpl;
-}
-declare module "@ungap/structured-clone" {
-  export default function structuredClone<T>(value: T, options?: { json?: boolean; lossy?: boolean }): T;
-}
-declare module "fast-text-encoding";
-declare module "abort-controller/dist/abort-controller.mjs" {
-  export const AbortController: new () => { readonly signal: unknown; abort(reason?: unknown): void };
-  export const AbortSignal: unknown;
-}
-declare module "event-target-shim" {
-  export class EventTarget {
-    addEventListener(type: string, listener: (e: Event) => void): void;
-    removeEventListener(type: string, listener: (e: Event) => void): void;
-    dispatchEvent(e: Event): boolean;
-  }
-  export class Event {
-    constructor(type: string, init?: { bubbles?: boolean; cancelable?: boolean });
-    readonly type: string;
-  }
-}
+/** esbuild bundles require() calls in the prelude as lazily evaluated modules. */
+declare function require(id: string): unknown;

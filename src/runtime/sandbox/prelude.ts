@@ -5,7 +5,8 @@
  * dispatcher the host calls once per request.
  */
 import "./global-shim.ts";
-import "fast-text-encoding";
+// Before web.ts and form.ts: they make their TextEncoder/TextDecoder when they load.
+import { TextDecoder, TextDecoderStream, TextEncoder, TextEncoderStream } from "./encoding.ts";
 import {
   ReadableStream,
   WritableStream,
@@ -14,11 +15,14 @@ import {
   CountQueuingStrategy,
   type ReadableStreamDefaultReader,
 } from "web-streams-polyfill";
-import URL from "core-js-pure/web/url";
-import URLSearchParams from "core-js-pure/web/url-search-params";
-import structuredClone from "@ungap/structured-clone";
-import { AbortController, AbortSignal } from "abort-controller/dist/abort-controller.mjs";
-import { Event, EventTarget } from "event-target-shim";
+import { URL, URLSearchParams } from "./url.ts";
+import { structuredClone } from "./clone.ts";
+import { AbortController, AbortSignal } from "./abort.ts";
+import { CustomEvent, Event, EventTarget, setEventClock } from "./events.ts";
+import { DOMException } from "./dom-exception.ts";
+import { atob, btoa } from "./base64.ts";
+import { Crypto, CryptoKey, SubtleCrypto, crypto, setCryptoHost } from "./crypto.ts";
+import { now, performance, startClock } from "./performance.ts";
 import { Headers, Request, Response, bodyBytes, encoder, decoder, toBytes } from "./web.ts";
 import { Blob, File, FormData } from "./form.ts";
 
@@ -131,67 +135,6 @@ function setTimer(fn: unknown, ms: unknown, args: unknown[], every: boolean): nu
 function clearTimer(id: unknown): void {
   if (typeof id === "number" && timers.delete(id)) bridge().clearTimer(id);
 }
-
-// ---- base64 --------------------------------------------------------------------------------
-const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-function btoa(data: string): string {
-  const s = String(data);
-  let out = "";
-  for (let i = 0; i < s.length; i += 3) {
-    const a = s.charCodeAt(i),
-      b = s.charCodeAt(i + 1),
-      c = s.charCodeAt(i + 2);
-    if (a > 255 || b > 255 || c > 255) throw new CodedError("InvalidCharacterError", "btoa: the string has characters outside Latin1");
-    const n = (a << 16) | ((b || 0) << 8) | (c || 0);
-    out += B64[(n >> 18) & 63]! + B64[(n >> 12) & 63]! + (i + 1 < s.length ? B64[(n >> 6) & 63]! : "=") + (i + 2 < s.length ? B64[n & 63]! : "=");
-  }
-  return out;
-}
-function atob(data: string): string {
-  const s = String(data)
-    .replace(/[\t\n\f\r ]/g, "")
-    .replace(/==?$/, "");
-  if (s.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(s)) throw new CodedError("InvalidCharacterError", "atob: the string is not valid base64");
-  let out = "";
-  let bits = 0,
-    acc = 0;
-  for (const ch of s) {
-    acc = (acc << 6) | B64.indexOf(ch);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += String.fromCharCode((acc >> bits) & 255);
-    }
-  }
-  return out;
-}
-
-// ---- crypto --------------------------------------------------------------------------------
-const crypto = {
-  getRandomValues<T extends ArrayBufferView>(array: T): T {
-    if (!ArrayBuffer.isView(array) || array instanceof Float32Array || array instanceof Float64Array) {
-      throw new TypeError("getRandomValues needs an integer typed array");
-    }
-    if (array.byteLength > 65536) throw new CodedError("QuotaExceededError", "getRandomValues: at most 65536 bytes at a time");
-    const bytes = bridge().random(array.byteLength);
-    new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(bytes);
-    return array;
-  },
-  randomUUID(): string {
-    const b = bridge().random(16);
-    b[6] = (b[6]! & 0x0f) | 0x40;
-    b[8] = (b[8]! & 0x3f) | 0x80;
-    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  },
-  subtle: {
-    async digest(algorithm: string | { name: string }, data: ArrayBuffer | ArrayBufferView): Promise<ArrayBuffer> {
-      const name = typeof algorithm === "string" ? algorithm : algorithm.name;
-      const out = (await io("digest", [String(name).toUpperCase(), toBytes(data)])) as Uint8Array;
-      return out.slice().buffer;
-    },
-  },
-};
 
 // ---- fetch and service calls ---------------------------------------------------------------
 type Wire = [status: number, statusText: string, headers: string[], body: Uint8Array | null];
@@ -388,6 +331,7 @@ function errorInfo(e: unknown): { code: string; message: string } {
 const api = {
   /** Takes the host callbacks off the global scope (where the host put them) and builds env. */
   init(descriptors: Record<string, BindingDescriptor>): void {
+    startClock();
     const take = <T>(name: string): T => {
       const v = g[name] as T;
       delete g[name];
@@ -630,25 +574,37 @@ function flushOutbox(): void {
   bridge().done(batch);
 }
 
+setCryptoHost({ random: (n) => bridge().random(n), subtle: (op, args) => io("subtle", [op, args]) });
+setEventClock(now);
+
 const globals: Record<string, unknown> = {
   self: globalThis,
   console,
   fetch,
   crypto,
+  Crypto,
+  CryptoKey,
+  SubtleCrypto,
   atob,
   btoa,
-  structuredClone: (v: unknown) => structuredClone(v, { lossy: false }),
+  structuredClone,
+  DOMException,
+  TextEncoder,
+  TextDecoder,
+  TextEncoderStream,
+  TextDecoderStream,
   setTimeout: (fn: unknown, ms?: unknown, ...args: unknown[]) => setTimer(fn, ms, args, false),
   setInterval: (fn: unknown, ms?: unknown, ...args: unknown[]) => setTimer(fn, ms, args, true),
   clearTimeout: clearTimer,
   clearInterval: clearTimer,
   queueMicrotask: (fn: () => void) => void Promise.resolve().then(fn),
-  performance: { now: () => Date.now(), timeOrigin: Date.now() },
+  performance,
   navigator: { userAgent: "Stratus" },
   AbortController,
   AbortSignal,
   Event,
   EventTarget,
+  CustomEvent,
   Blob,
   File,
   FormData,

@@ -258,3 +258,36 @@ test(() => {
   assert_equals(typeof d.get, "function");
   assert_throws_js(TypeError, () => d.get.call({}));
 }, "encoding is a prototype accessor that checks its receiver");
+
+promise_test(async () => {
+  const chunks = [new Uint8Array([0xe2, 0x82]), new Uint8Array([0xac, 0x61])];
+  const readable = new ReadableStream({
+    start(c) {
+      for (const ch of chunks) c.enqueue(ch);
+      c.close();
+    },
+  }).pipeThrough(new TextDecoderStream());
+  let out = "";
+  for await (const s of readable) out += s;
+  assert_equals(out, "\u20aca");
+}, "TextDecoderStream decodes across chunks");
+
+promise_test(async () => {
+  const readable = new ReadableStream({
+    start(c) {
+      c.enqueue("\ud83d");
+      c.enqueue("\ude00x");
+      c.close();
+    },
+  }).pipeThrough(new TextEncoderStream());
+  const bytes = [];
+  for await (const chunk of readable) bytes.push(...chunk);
+  assert_array_equals(bytes, [0xf0, 0x9f, 0x98, 0x80, 0x78]);
+}, "TextEncoderStream joins a surrogate pair split over chunks");
+
+test(() => {
+  const s = new TextDecoderStream("utf-16be", { fatal: true });
+  assert_equals(s.encoding, "utf-16be");
+  assert_true(s.fatal);
+  assert_equals(new TextEncoderStream().encoding, "utf-8");
+}, "TextDecoderStream and TextEncoderStream attributes");
