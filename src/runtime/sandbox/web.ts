@@ -582,7 +582,7 @@ interface ControllerLike {
 }
 type Globals = { AbortController: new () => ControllerLike; AbortSignal: new () => SignalLike };
 // Looked up when used, not at load time: the prelude installs the AbortController globals after this module runs.
-const abortGlobals = (): Globals => globalThis as unknown as Globals;
+const abortGlobals = (): Globals => globalThis;
 
 /** A signal that aborts when `parent` does (Fetch "create a dependent abort signal"). */
 function follow(parent: SignalLike | null): SignalLike {
