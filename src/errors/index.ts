@@ -50,6 +50,13 @@ export const ERROR_CODES = {
   STRATUS_E_DIGEST_MISMATCH: { status: 400, user: true, summary: "An uploaded bundle does not match the digest sent with it." },
   STRATUS_E_VERSION_UNKNOWN: { status: 404, user: true, summary: "A service version (or service) that the node does not have." },
   STRATUS_E_DEPLOY_FAILED: { status: 422, user: true, summary: "An apply or deploy was refused (a service failed to load); nothing changed." },
+  STRATUS_E_SQL_DENIED: {
+    status: 403,
+    user: true,
+    summary: "An SQL statement reaches outside the service's own database (ATTACH, VACUUM INTO, a pragma not allowed).",
+  },
+  STRATUS_E_SQL_TIMEOUT: { status: 504, user: true, summary: "An SQL statement ran longer than limits.timeout and was stopped." },
+  STRATUS_E_STORAGE_QUOTA: { status: 507, user: true, summary: "A KV or SQL write would take the service over limits.storage; nothing stored was lost." },
   STRATUS_E_INTERNAL: { status: 500, user: false, summary: "A fault inside Stratus." },
 } as const satisfies Record<string, { status: number; user: boolean; summary: string }>;
 

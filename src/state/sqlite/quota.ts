@@ -1,0 +1,63 @@
+/**
+ * The per-service storage quota. One quota spans all of a service's KV and SQL bindings: before a
+ * write, the database being written may grow to the quota less what the service's other database
+ * files hold (their size on disk), and SQLite's max_page_count stops any statement that would
+ * grow it further. The other files count with their write-ahead logs (where recent writes sit
+ * until a checkpoint); journal_size_limit keeps a log from staying large once checkpointed.
+ */
+import { readdirSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { StratusError } from "../../errors/index.ts";
+
+/** A service's storage quota. */
+export interface Quota {
+  /** The service it belongs to (named in the error). */
+  service: string;
+  /** Bytes all of the service's KV and SQL databases may hold together. */
+  bytes: number;
+}
+
+/** The default quota when a service sets no limits.storage: 1 GiB. */
+export const DEFAULT_STORAGE_BYTES = 1024 * 1024 * 1024;
+
+/** Bytes `file` may occupy: the quota less the sizes of the other databases in its directory. */
+export function allowanceFor(file: string, quota: Quota): number {
+  const dir = dirname(file);
+  const self = basename(file);
+  let others = 0;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return quota.bytes;
+  }
+  for (const name of names) {
+    if (name === self || name === `${self}-wal` || !(name.endsWith(".sqlite") || name.endsWith(".sqlite-wal"))) continue;
+    try {
+      others += statSync(join(dir, name)).size;
+    } catch {
+      // Removed meanwhile: it holds nothing.
+    }
+  }
+  return Math.max(0, quota.bytes - others);
+}
+
+/** STRATUS_E_STORAGE_QUOTA for a write that would take `service` over its quota. */
+export function quotaError(quota: Quota, what: "SQL" | "KV"): StratusError {
+  return new StratusError(
+    "STRATUS_E_STORAGE_QUOTA",
+    `${what} write refused: service "${quota.service}" would exceed its storage quota of ${formatBytes(quota.bytes)} (all its KV and SQL bindings together); ` +
+      `nothing stored was lost. Delete data, or raise services.${quota.service}.limits.storage in stratus.yaml`,
+  );
+}
+
+function formatBytes(n: number): string {
+  for (const [unit, size] of [
+    ["GB", 1024 ** 3],
+    ["MB", 1024 ** 2],
+    ["KB", 1024],
+  ] as const) {
+    if (n >= size && n % size === 0) return `${n / size}${unit}`;
+  }
+  return `${n} bytes`;
+}
