@@ -8,7 +8,7 @@ import { StratusError } from "../../errors/index.ts";
 import type { SqlMode, SqlResult, SqlValue } from "../interface.ts";
 import { installSqlPolicy } from "./policy.ts";
 import { privateDbFile } from "./files.ts";
-import { quotaError, type Quota } from "./quota.ts";
+import { quotaError, quotaStopped, type Quota } from "./quota.ts";
 
 const CACHE = 128;
 const SQLITE_FULL = 13;
@@ -22,20 +22,17 @@ export class SqliteSqlEngine {
   readonly #cache = new Map<string, StatementSync>();
   readonly #policy: { trusted<T>(fn: () => T): T };
   readonly #pageSize: number;
+  readonly #path: string;
   /** Bytes this database may occupy right now (the service's quota less its other files), or null. */
   #allowance: number | null = null;
   #quota: Quota | null = null;
 
-  /**
-   * `heapLimitBytes` caps the heap of every SQLite connection in this process (SQLite's limit is
-   * process-wide): set it only in a process of its own, the executor.
-   */
-  constructor(path: string, opts: { heapLimitBytes?: number | null } = {}) {
+  constructor(path: string) {
     privateDbFile(path);
+    this.#path = path;
     this.#db = new DatabaseSync(path, { timeout: 5000 });
     // temp_store=MEMORY: temporary tables and sorts never become files outside the quota.
     this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=4194304; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;");
-    if (opts.heapLimitBytes) this.#db.exec(`PRAGMA hard_heap_limit = ${Math.floor(opts.heapLimitBytes)}`);
     privateDbFile(path);
     this.#pageSize = Number((this.#db.prepare("PRAGMA page_size").get() as { page_size: number }).page_size);
     this.#policy = installSqlPolicy(this.#db);
@@ -51,6 +48,14 @@ export class SqliteSqlEngine {
     const pages = bytes === null ? 0xfffffffe : Math.max(1, Math.floor(bytes / this.#pageSize));
     // SQLite never lowers max_page_count below the current size: a lowered quota stops growth only.
     this.#policy.trusted(() => this.#db.exec(`PRAGMA max_page_count = ${pages}`));
+  }
+
+  /**
+   * Caps the heap of every SQLite connection in this process (SQLite's limit is process-wide):
+   * call it only in a process of its own, the executor.
+   */
+  setHeapLimit(bytes: number): void {
+    this.#policy.trusted(() => this.#db.exec(`PRAGMA hard_heap_limit = ${Math.max(0, Math.floor(bytes))}`));
   }
 
   #prepare(sql: string): StatementSync {
@@ -162,8 +167,7 @@ export class SqliteSqlEngine {
     if (err instanceof StratusError) return err;
     if ((err as { errcode?: number }).errcode === SQLITE_FULL && this.#allowance !== null && this.#quota !== null) {
       const pages = this.#policy.trusted(() => this.#db.prepare("PRAGMA page_count").get() as { page_count: number });
-      // Within a few pages of the allowance: the quota stopped it, not a full disk.
-      if ((Number(pages.page_count) + 8) * this.#pageSize >= this.#allowance) return quotaError(this.#quota, "SQL");
+      if (quotaStopped(this.#path, this.#allowance, Number(pages.page_count) * this.#pageSize)) return quotaError(this.#quota, "SQL");
     }
     return sqlError(err, sql);
   }

@@ -18,20 +18,20 @@ new Worker(
   { eval: true, workerData: process.ppid },
 ).unref();
 
-const heapBytes = Number(process.env["STRATUS_SQL_HEAP_BYTES"] ?? 0);
 const engines = new Map<string, SqliteSqlEngine>();
-
-function engine(file: string): SqliteSqlEngine {
-  let e = engines.get(file);
-  if (!e) {
-    e = new SqliteSqlEngine(file, { heapLimitBytes: engines.size === 0 && heapBytes > 0 ? heapBytes : null });
-    engines.set(file, e);
-  }
-  return e;
-}
+let heapBytes = 0;
 
 function run(req: ExecRequest): unknown {
-  const e = engine(req.file);
+  let e = engines.get(req.file);
+  if (!e) {
+    e = new SqliteSqlEngine(req.file);
+    engines.set(req.file, e);
+  }
+  // SQLite's heap limit is process-wide: this process serves one service, so it is that service's.
+  if (req.heapBytes !== heapBytes) {
+    e.setHeapLimit(req.heapBytes);
+    heapBytes = req.heapBytes;
+  }
   e.setAllowance(req.quota ? allowanceFor(req.file, req.quota) : null, req.quota);
   switch (req.op) {
     case "query":

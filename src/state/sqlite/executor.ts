@@ -16,7 +16,7 @@ import type { SqlMode, SqlValue } from "../interface.ts";
 import type { Quota } from "./quota.ts";
 
 /** One call to the executor process. */
-export type ExecRequest = { id: number; file: string; quota: Quota | null } & (
+export type ExecRequest = { id: number; file: string; quota: Quota | null; heapBytes: number } & (
   | { op: "query"; args: [string, readonly SqlValue[], SqlMode] }
   | { op: "batch"; args: [readonly (readonly [string, readonly SqlValue[]])[]] }
   | { op: "exec"; args: [string] }
@@ -37,6 +37,34 @@ const MAIN = fileURLToPath(new URL("./executor-main.ts", import.meta.url));
 /** An executor with nothing to do for this long exits (and is started again on demand). */
 const IDLE_MS = 5 * 60_000;
 
+/**
+ * One started executor process kept spare per worker process, from the first SQL call on:
+ * starting one takes a few hundred milliseconds, which a service's first call (or the call after
+ * a kill) should not wait for.
+ */
+let spare: ChildProcess | null = null;
+const spareReady = new WeakSet<ChildProcess>();
+
+function startProcess(): ChildProcess {
+  const child = fork(MAIN, [], { execArgv: [], serialization: "advanced", stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  child.on("message", (m: unknown) => {
+    if (m === "ready") spareReady.add(child);
+  });
+  child.on("error", () => undefined);
+  // A spare or idle executor must not keep the worker process alive.
+  child.channel?.unref();
+  child.unref();
+  return child;
+}
+
+function takeSpare(): ChildProcess {
+  let child = spare;
+  spare = null;
+  if (!child || child.exitCode !== null || child.signalCode !== null || !child.connected) child = startProcess();
+  setImmediate(() => (spare ??= startProcess()));
+  return child;
+}
+
 /** SqlExecutor: the executor process of one service, and the queue of its calls. */
 export class SqlExecutor {
   readonly #service: string;
@@ -52,7 +80,7 @@ export class SqlExecutor {
   #seq = 0;
   #closed = false;
 
-  /** `heapBytes` is read when a process starts: the SQLite heap it may use. */
+  /** `heapBytes`: the SQLite heap the process may use (read at each call: a deploy may change it). */
   constructor(service: string, heapBytes: () => number) {
     this.#service = service;
     this.#heapBytes = heapBytes;
@@ -62,7 +90,7 @@ export class SqlExecutor {
   call<T>(file: string, op: ExecRequest["op"], args: ExecRequest["args"], limits: ExecLimits): Promise<T> {
     if (this.#closed) return Promise.reject(new StratusError("STRATUS_E_SQL", `SQL: the state of service "${this.#service}" is closed`));
     return new Promise<T>((resolve, reject) => {
-      const req = { id: ++this.#seq, file, quota: limits.quota, op, args } as ExecRequest;
+      const req = { id: ++this.#seq, file, quota: limits.quota, heapBytes: this.#heapBytes(), op, args } as ExecRequest;
       this.#queue.push({ req, timeoutMs: limits.timeoutMs, resolve: resolve as (v: unknown) => void, reject });
       this.#next();
     });
@@ -98,12 +126,9 @@ export class SqlExecutor {
 
   #spawn(): ChildProcess {
     if (this.#child) return this.#child;
-    const child = fork(MAIN, [], {
-      execArgv: [],
-      serialization: "advanced",
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
-      env: { ...process.env, STRATUS_SQL_HEAP_BYTES: String(this.#heapBytes()) },
-    });
+    const child = takeSpare();
+    if (spareReady.has(child)) this.#ready.add(child);
+    child.removeAllListeners("message");
     child.on("message", (m: ExecReply | "ready") => {
       if (m === "ready") {
         this.#ready.add(child);
@@ -128,10 +153,6 @@ export class SqlExecutor {
         ),
       );
     });
-    child.on("error", () => undefined);
-    // An idle executor must not keep the worker process alive.
-    child.channel?.unref();
-    child.unref();
     this.#child = child;
     return child;
   }

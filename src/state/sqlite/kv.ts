@@ -3,7 +3,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StratusError } from "../../errors/index.ts";
 import { KV_LIMITS, type KvListResult, type KvPutOptions, type KvStore } from "../interface.ts";
 import { privateDbFile } from "./files.ts";
-import { allowanceFor, quotaError, type Quota } from "./quota.ts";
+import { allowanceFor, quotaError, quotaStopped, type Quota } from "./quota.ts";
 
 /** Milliseconds since the epoch; injectable so tests can move time. */
 export type Clock = () => number;
@@ -88,12 +88,16 @@ export class SqliteKvStore implements KvStore {
     if (++this.#writes % 1000 === 0) this.#purge.run(now);
     const quota = this.#path === ":memory:" ? null : this.#quota();
     // SQLite never lowers max_page_count below the current size: a lowered quota stops growth only.
-    const pages = quota === null ? 0xfffffffe : Math.max(1, Math.floor(allowanceFor(this.#path, quota) / this.#pageSize));
+    const allowance = quota === null ? null : allowanceFor(this.#path, quota);
+    const pages = allowance === null ? 0xfffffffe : Math.max(1, Math.floor(allowance / this.#pageSize));
     this.#db.exec(`PRAGMA max_page_count = ${pages}`);
     try {
       this.#put.run(key, value, expires, options.metadata ?? null);
     } catch (err) {
-      if (quota !== null && (err as { errcode?: number }).errcode === SQLITE_FULL) throw quotaError(quota, "KV");
+      if (quota !== null && allowance !== null && (err as { errcode?: number }).errcode === SQLITE_FULL) {
+        const used = Number((this.#db.prepare("PRAGMA page_count").get() as { page_count: number }).page_count) * this.#pageSize;
+        if (quotaStopped(this.#path, allowance, used)) throw quotaError(quota, "KV");
+      }
       throw err;
     }
   }

@@ -5,7 +5,7 @@
  * grow it further. The other files count with their write-ahead logs (where recent writes sit
  * until a checkpoint); journal_size_limit keeps a log from staying large once checkpointed.
  */
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, statfsSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { StratusError } from "../../errors/index.ts";
 
@@ -40,6 +40,19 @@ export function allowanceFor(file: string, quota: Quota): number {
     }
   }
   return Math.max(0, quota.bytes - others);
+}
+
+/**
+ * Whether SQLite's "database or disk is full" on `file` came from the quota (max_page_count) and
+ * not from the disk: the disk still has more room than the quota left the file.
+ */
+export function quotaStopped(file: string, allowance: number, usedBytes: number): boolean {
+  try {
+    const fs = statfsSync(dirname(file));
+    return fs.bavail * fs.bsize > allowance - usedBytes;
+  } catch {
+    return true;
+  }
 }
 
 /** STRATUS_E_STORAGE_QUOTA for a write that would take `service` over its quota. */
