@@ -358,13 +358,14 @@ describe("SQL limits.timeout (executor process)", () => {
 
   test("a runaway statement is stopped at limits.timeout; the next call gets a fresh executor", async () => {
     const p = new SqliteStateProvider({ dir: tempDir() });
+    await p.sql("svc", "DB", LIMITS).exec("CREATE TABLE t (x); INSERT INTO t VALUES (1)");
+    // The service's limits as a deploy sets them: they apply from the next call.
     const db = p.sql("svc", "DB", { ...LIMITS, timeoutMs: 300 });
-    await db.exec("CREATE TABLE t (x); INSERT INTO t VALUES (1)");
     await assert.rejects(
       () => db.query(RUNAWAY, [], "all"),
       (e: Denied) => e.code === "STRATUS_E_SQL_TIMEOUT" && /limits\.timeout \(300ms\)/.test(e.message),
     );
-    const r = await db.query("SELECT x FROM t", [], "raw");
+    const r = await p.sql("svc", "DB", LIMITS).query("SELECT x FROM t", [], "raw");
     assert.ok("rows" in r);
     assert.deepEqual(r.rows, [[1]]);
     p.close();

@@ -43,6 +43,11 @@ function run(req: ExecRequest): unknown {
   }
 }
 
+/** Sends to the parent; a parent that is gone is the watchdog's and the disconnect's business. */
+function send(m: ExecReply | "ready"): void {
+  if (process.connected) process.send!(m, undefined, undefined, () => undefined);
+}
+
 process.on("message", (req: ExecRequest) => {
   let reply: ExecReply;
   try {
@@ -51,10 +56,10 @@ process.on("message", (req: ExecRequest) => {
     const code = err instanceof StratusError ? err.code : "STRATUS_E_SQL";
     reply = { id: req.id, ok: false, code, message: err instanceof Error ? err.message : String(err) };
   }
-  process.send!(reply);
+  send(reply);
 });
 
-process.send!("ready");
+send("ready");
 
 // The parent closes the channel when the service goes idle or the node stops: close the files
 // cleanly (checkpointing the write-ahead log) and leave.

@@ -110,6 +110,8 @@ export class SqlExecutor {
     this.#current = p;
     const child = this.#spawn();
     this.#sentTo = child;
+    // While a call is in flight the process must keep this one alive (a script awaiting SQL).
+    child.channel?.ref();
     if (this.#ready.has(child)) this.#send(child, p);
     // else: sent on the child's "ready" (starting a process is not the statement's time).
   }
@@ -162,6 +164,7 @@ export class SqlExecutor {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     this.#current = null;
+    this.#sentTo?.channel?.unref();
     this.#sentTo = null;
     settle();
     this.#next();

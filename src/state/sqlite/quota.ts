@@ -20,24 +20,35 @@ export interface Quota {
 /** The default quota when a service sets no limits.storage: 1 GiB. */
 export const DEFAULT_STORAGE_BYTES = 1024 * 1024 * 1024;
 
+/** How long a directory's list of database files is reused; their sizes are read at every call. */
+const LISTING_MS = 1000;
+const listings = new Map<string, { at: number; names: string[] }>();
+
+function databaseFiles(dir: string): string[] {
+  const now = Date.now();
+  const cached = listings.get(dir);
+  if (cached && now - cached.at < LISTING_MS) return cached.names;
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith(".sqlite"));
+  } catch {
+    // Not created yet: nothing in it.
+  }
+  if (listings.size > 1000) listings.clear();
+  listings.set(dir, { at: now, names });
+  return names;
+}
+
 /** Bytes `file` may occupy: the quota less the sizes of the other databases in its directory. */
 export function allowanceFor(file: string, quota: Quota): number {
   const dir = dirname(file);
   const self = basename(file);
   let others = 0;
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return quota.bytes;
-  }
-  for (const name of names) {
-    if (name === self || name === `${self}-wal` || !(name.endsWith(".sqlite") || name.endsWith(".sqlite-wal"))) continue;
-    try {
-      others += statSync(join(dir, name)).size;
-    } catch {
-      // Removed meanwhile: it holds nothing.
-    }
+  for (const name of databaseFiles(dir)) {
+    if (name === self) continue;
+    // A -wal appears with the first write, after the listing may have been taken: stat it always.
+    others += statSync(join(dir, name), { throwIfNoEntry: false })?.size ?? 0;
+    others += statSync(join(dir, `${name}-wal`), { throwIfNoEntry: false })?.size ?? 0;
   }
   return Math.max(0, quota.bytes - others);
 }
