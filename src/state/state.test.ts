@@ -267,6 +267,18 @@ for (const mode of sqlModes) {
       p.close();
     });
 
+    test("a result too large to hand to a function is refused, not built", async () => {
+      const p = mode.make(tempDir());
+      const db = p.sql("svc", "DB");
+      await assert.rejects(
+        () => db.query("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c LIMIT 100) SELECT randomblob(1048576) AS b FROM c", [], "all"),
+        (e: Denied) => e.code === "STRATUS_E_SQL" && /is over 64 MiB/.test(e.message),
+      );
+      const ok = await db.query("SELECT 1 AS n", [], "all");
+      assert.ok("results" in ok && ok.results[0]?.["n"] === 1);
+      p.close();
+    });
+
     test("a transaction never outlives the call that opened it", async () => {
       const p = mode.make(tempDir());
       const db = p.sql("svc", "DB");

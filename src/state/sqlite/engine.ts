@@ -11,6 +11,8 @@ import { privateDbFile } from "./files.ts";
 import { quotaError, quotaStopped, type Quota } from "./quota.ts";
 
 const CACHE = 128;
+/** Largest result one call returns (an estimate of its size): it is copied into the isolate. */
+export const MAX_RESULT_BYTES = 64 * 1024 * 1024;
 const SQLITE_FULL = 13;
 
 /** A raw-mode result. */
@@ -78,13 +80,13 @@ export class SqliteSqlEngine {
     if (mode === "raw") {
       stmt.setReturnArrays(true);
       try {
-        return { columns, rows: columns.length > 0 ? (stmt.all(...params) as unknown as SqlValue[][]) : (stmt.run(...params), []) };
+        return { columns, rows: columns.length > 0 ? (this.#rows(stmt, params, sql) as unknown as SqlValue[][]) : (stmt.run(...params), []) };
       } finally {
         stmt.setReturnArrays(false);
       }
     }
     if (columns.length > 0) {
-      const results = stmt.all(...params) as Record<string, SqlValue>[];
+      const results = this.#rows(stmt, params, sql) as Record<string, SqlValue>[];
       return { success: true, results, meta: { duration: performance.now() - start, changes: 0, last_row_id: 0, rows_read: results.length, rows_written: 0 } };
     }
     const r = stmt.run(...params);
@@ -94,6 +96,25 @@ export class SqliteSqlEngine {
       results: [],
       meta: { duration: performance.now() - start, changes, last_row_id: Number(r.lastInsertRowid), rows_read: 0, rows_written: changes },
     };
+  }
+
+  /** All rows, refusing a result too large to hand to a function (it would be copied twice more). */
+  #rows(stmt: StatementSync, params: readonly SqlValue[], sql: string): unknown[] {
+    const rows: unknown[] = [];
+    let bytes = 0;
+    for (const row of stmt.iterate(...params)) {
+      for (const v of Object.values(row as object) as SqlValue[]) {
+        bytes += 16 + (typeof v === "string" ? v.length * 2 : v instanceof Uint8Array ? v.byteLength : 0);
+      }
+      if (bytes > MAX_RESULT_BYTES) {
+        throw new StratusError(
+          "STRATUS_E_SQL",
+          `SQL: the result of "${sql.length > 80 ? `${sql.slice(0, 77)}...` : sql}" is over ${MAX_RESULT_BYTES / 1024 / 1024} MiB after ${rows.length} rows; read it in pages (LIMIT and a WHERE on the last key)`,
+        );
+      }
+      rows.push(row);
+    }
+    return rows;
   }
 
   /**

@@ -46,7 +46,9 @@ let spare: ChildProcess | null = null;
 const spareReady = new WeakSet<ChildProcess>();
 
 function startProcess(): ChildProcess {
-  const child = fork(MAIN, [], { execArgv: [], serialization: "advanced", stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  // A small JS heap: results are bounded (engine.ts MAX_RESULT_BYTES); past it the process dies
+  // alone instead of growing the machine's memory.
+  const child = fork(MAIN, [], { execArgv: ["--max-old-space-size=512"], serialization: "advanced", stdio: ["ignore", "ignore", "inherit", "ipc"] });
   child.on("message", (m: unknown) => {
     if (m === "ready") spareReady.add(child);
   });
