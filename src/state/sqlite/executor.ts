@@ -35,7 +35,7 @@ type Pending = { req: ExecRequest; timeoutMs: number; resolve: (v: unknown) => v
 
 const MAIN = fileURLToPath(new URL("./executor-main.ts", import.meta.url));
 /** An executor with nothing to do for this long exits (and is started again on demand). */
-const IDLE_MS = 5 * 60_000;
+const IDLE_MS = 60_000;
 
 /**
  * One started executor process kept spare per worker process, from the first SQL call on:
