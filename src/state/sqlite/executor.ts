@@ -36,6 +36,8 @@ type Pending = { req: ExecRequest; timeoutMs: number; resolve: (v: unknown) => v
 const MAIN = fileURLToPath(new URL("./executor-main.ts", import.meta.url));
 /** An executor with nothing to do for this long exits (and is started again on demand). */
 const IDLE_MS = 60_000;
+/** Longest an executor process may take to start (a very busy machine takes seconds). */
+const START_MS = 30_000;
 
 /**
  * One started executor process kept spare per worker process, from the first SQL call on:
@@ -115,10 +117,21 @@ export class SqlExecutor {
     // While a call is in flight the process must keep this one alive (a script awaiting SQL).
     child.channel?.ref();
     if (this.#ready.has(child)) this.#send(child, p);
-    // else: sent on the child's "ready" (starting a process is not the statement's time).
+    // Else it is sent on the child's "ready": starting a process is not the statement's time,
+    // but a process that never starts must not hold the call forever either.
+    else this.#timer = setTimeout(() => this.#startFailed(p), START_MS);
+  }
+
+  #startFailed(p: Pending): void {
+    if (this.#current !== p) return;
+    this.#kill();
+    this.#finish(p, () =>
+      p.reject(new StratusError("STRATUS_E_SQL", `SQL: the executor of service "${this.#service}" did not start within ${START_MS / 1000}s; retry`)),
+    );
   }
 
   #send(child: ChildProcess, p: Pending): void {
+    if (this.#timer) clearTimeout(this.#timer);
     this.#timer = setTimeout(() => this.#timedOut(p), p.timeoutMs);
     try {
       child.send(p.req);
