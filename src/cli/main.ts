@@ -70,6 +70,8 @@ program
   .option("--no-watch", "do not rebuild on file changes")
   .action(
     async (dir: string, o: { port: number; host: string; workers: number; controlPort?: number; workerMemory: number; json?: boolean; watch: boolean }) => {
+      // The data under .stratus/ (state, events) is the developer's only; workers inherit the mask.
+      process.umask(0o077);
       const json = o.json ?? !process.stdout.isTTY;
       const logger = createLogger({ json });
       const dev = new DevServer({

@@ -68,6 +68,9 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .option("-w, --workers <n>", "worker processes (default: one per CPU core; 1 serves from this process)", port("--workers"), availableParallelism())
     .option("--json", "log JSON lines (the default when not a terminal)")
     .action(async (o: { data: string; host: string; port: number; controlPort: number; workers: number; json?: boolean }) => {
+      // Everything the node writes (registry, state, events, their -wal/-shm) is its owner's only;
+      // worker processes inherit the mask.
+      process.umask(0o077);
       const json = o.json ?? !process.stdout.isTTY;
       const logs = new LogBuffer();
       const logger = createLogger({ json, buffer: logs });

@@ -171,9 +171,9 @@ export function parseDuration(value: number | string): number {
 /** Parses "1mb" / 4096 into bytes. */
 export function parseSize(value: number | string): number {
   if (typeof value === "number") return value;
-  const m = /^(\d+)(kb|mb|b)$/i.exec(value);
-  if (!m) throw new StratusError("STRATUS_E_CONFIG_INVALID", `"${value}" is not a size; write e.g. "512kb" or "1mb"`);
-  const unit = { b: 1, kb: 1024, mb: 1024 * 1024 }[m[2]!.toLowerCase() as "b" | "kb" | "mb"];
+  const m = /^(\d+)(kb|mb|gb|b)$/i.exec(value);
+  if (!m) throw new StratusError("STRATUS_E_CONFIG_INVALID", `"${value}" is not a size; write e.g. "512kb", "1mb" or "1gb"`);
+  const unit = { b: 1, kb: 1024, mb: 1024 * 1024, gb: 1024 * 1024 * 1024 }[m[2]!.toLowerCase() as "b" | "kb" | "mb" | "gb"];
   return Number(m[1]) * unit;
 }
 
@@ -306,6 +306,7 @@ function resolveStack(data: StackFileParsed, file: string, where: (p: readonly P
         memoryMb: svc.limits.memory,
         timeoutMs: parseDuration(svc.limits.timeout),
         cpuMs: parseDuration(svc.limits.cpu),
+        storageBytes: parseSize(svc.limits.storage),
       },
       subscriptions,
       schedules,

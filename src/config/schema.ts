@@ -12,10 +12,13 @@ export const Duration = z
   ])
   .describe('A duration: milliseconds as a number, or a string such as "500ms", "10s", "2m", "1h", "7d".');
 
-/** A size: bytes as a number, or a string such as "512kb", "1mb". */
+/** A size: bytes as a number, or a string such as "512kb", "1mb", "1gb". */
 export const Size = z
-  .union([z.number().int().positive(), z.string().regex(/^\d+(kb|mb|b)$/i, { message: 'write a size such as "512kb" or "1mb" (or bytes as a number)' })])
-  .describe('A size: bytes as a number, or a string such as "512kb", "1mb".');
+  .union([
+    z.number().int().positive(),
+    z.string().regex(/^\d+(kb|mb|gb|b)$/i, { message: 'write a size such as "512kb", "1mb" or "1gb" (or bytes as a number)' }),
+  ])
+  .describe('A size: bytes as a number, or a string such as "512kb", "1mb", "1gb".');
 
 const ROUTE_RE =
   /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) (\/(?:[A-Za-z0-9._~\-]+|:[A-Za-z_][A-Za-z0-9_]*)?(?:\/(?:[A-Za-z0-9._~\-]+|:[A-Za-z_][A-Za-z0-9_]*))*(?:\/\*)?|\/\*)$/;
@@ -121,6 +124,9 @@ export const Service = z.strictObject({
       timeout: Duration.default("10s").describe("Wall-time limit per invocation (default 10s)."),
       cpu: Duration.default("1s").describe(
         "CPU time an instance may spend without finishing a request (default 1s; exactly per request at concurrency 1); past it the instance is replaced.",
+      ),
+      storage: Size.default("1gb").describe(
+        "Bytes all of this service's KV and SQL bindings may hold together (default 1gb); a write past it fails with STRATUS_E_STORAGE_QUOTA.",
       ),
     })
     .prefault({})

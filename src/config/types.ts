@@ -71,7 +71,8 @@ export interface ResolvedService {
     readonly idleTimeoutMs: number;
     readonly queue: number;
   };
-  readonly limits: { readonly memoryMb: number; readonly timeoutMs: number; readonly cpuMs: number };
+  /** storageBytes: what all of the service's KV and SQL bindings may hold together. */
+  readonly limits: { readonly memoryMb: number; readonly timeoutMs: number; readonly cpuMs: number; readonly storageBytes: number };
   readonly subscriptions: readonly ResolvedSubscription[];
   readonly schedules: readonly ResolvedSchedule[];
   /** Attempts of an async invocation before it fails into the dead-letter store. */

@@ -62,6 +62,13 @@ export const ERROR_CODES = {
       "A body or header list that fetch() or a service binding sent or received is over its limit (a quarter of limits.memory, at most 32 MiB; 256 headers).",
   },
   STRATUS_E_TIMER_LIMIT: { status: 500, user: true, summary: "setTimeout/setInterval past the 10,000 timers one instance may hold pending." },
+  STRATUS_E_SQL_DENIED: {
+    status: 403,
+    user: true,
+    summary: "An SQL statement reaches outside the service's own database (ATTACH, VACUUM INTO, a pragma not allowed).",
+  },
+  STRATUS_E_SQL_TIMEOUT: { status: 504, user: true, summary: "An SQL statement ran longer than limits.timeout and was stopped." },
+  STRATUS_E_STORAGE_QUOTA: { status: 507, user: true, summary: "A KV or SQL write would take the service over limits.storage; nothing stored was lost." },
   STRATUS_E_INTERNAL: { status: 500, user: false, summary: "A fault inside Stratus." },
 } as const satisfies Record<string, { status: number; user: boolean; summary: string }>;
 

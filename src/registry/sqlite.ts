@@ -1,6 +1,7 @@
 /** The registry in one SQLite file of the node's data directory (node:sqlite, WAL, synchronous=FULL). */
 import { DatabaseSync } from "node:sqlite";
 import { StratusError } from "../errors/index.ts";
+import { privateDbFile } from "../state/index.ts";
 import type { AppliedStack, AuditEntry, Registry, Role, SealedSecret, TokenInfo, VersionRecord } from "./interface.ts";
 
 const SCHEMA = `
@@ -42,9 +43,12 @@ export class SqliteRegistry implements Registry {
 
   constructor(file: string) {
     try {
+      // Tokens and sealed secrets: the file and its -wal/-shm are readable by the owner only.
+      privateDbFile(file);
       this.#db = new DatabaseSync(file, { timeout: 10_000 });
       this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
       this.#db.exec(SCHEMA);
+      privateDbFile(file);
     } catch (err) {
       throw new StratusError(
         "STRATUS_E_REGISTRY",

@@ -123,27 +123,29 @@ export class HostIo {
     const svc = this.#service.name;
     switch (op) {
       case "kv.get": {
-        const r = this.#state.kv(svc, this.#grant(args[0], "kv")).get(args[1] as string);
+        const r = await this.#state.kv(svc, this.#grant(args[0], "kv"), this.#service.limits).get(args[1] as string);
         return r ? [r.value, r.metadata] : null;
       }
       case "kv.put":
-        this.#state.kv(svc, this.#grant(args[0], "kv")).put(args[1] as string, args[2] as Uint8Array, {
+        await this.#state.kv(svc, this.#grant(args[0], "kv"), this.#service.limits).put(args[1] as string, args[2] as Uint8Array, {
           expirationTtl: args[3] as number | null,
           expiration: args[4] as number | null,
           metadata: args[5] as string | null,
         });
         return null;
       case "kv.delete":
-        this.#state.kv(svc, this.#grant(args[0], "kv")).delete(args[1] as string);
+        await this.#state.kv(svc, this.#grant(args[0], "kv"), this.#service.limits).delete(args[1] as string);
         return null;
       case "kv.list":
-        return this.#state.kv(svc, this.#grant(args[0], "kv")).list({ prefix: args[1] as string, cursor: args[2] as string | null, limit: args[3] as number });
+        return this.#state
+          .kv(svc, this.#grant(args[0], "kv"), this.#service.limits)
+          .list({ prefix: args[1] as string, cursor: args[2] as string | null, limit: args[3] as number });
       case "sql.query":
-        return this.#state.sql(svc, this.#grant(args[0], "sql")).query(args[1] as string, args[2] as SqlValue[], args[3] as SqlMode);
+        return this.#state.sql(svc, this.#grant(args[0], "sql"), this.#service.limits).query(args[1] as string, args[2] as SqlValue[], args[3] as SqlMode);
       case "sql.batch":
-        return this.#state.sql(svc, this.#grant(args[0], "sql")).batch(args[1] as [string, SqlValue[]][]);
+        return this.#state.sql(svc, this.#grant(args[0], "sql"), this.#service.limits).batch(args[1] as [string, SqlValue[]][]);
       case "sql.exec":
-        return this.#state.sql(svc, this.#grant(args[0], "sql")).exec(args[1] as string);
+        return this.#state.sql(svc, this.#grant(args[0], "sql"), this.#service.limits).exec(args[1] as string);
       case "service":
         return this.#serviceCall(args, requestIds, hops);
       case "publish":

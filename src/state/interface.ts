@@ -3,7 +3,10 @@
  * the embedded one is SQLite (sqlite/). Guarantees every backend keeps:
  * - a namespace or database is private to one (service, binding) pair: nothing is shared;
  * - a resolved put/delete/run is durable: it survives a restart of the process;
- * - KV reads after a write in the same process see that write.
+ * - KV reads after a write in the same process see that write;
+ * - writes beyond the service's storage quota fail with STRATUS_E_STORAGE_QUOTA and lose nothing;
+ * - SQL runs under the SQL policy (only the service's own database) and limits.timeout.
+ * Every call returns a Promise, so a backend may run it in another process or over the network.
  */
 
 /** Limits every KV backend enforces (the same as Cloudflare KV where it has one). */
@@ -46,10 +49,10 @@ export interface KvPutOptions {
 
 /** A KV namespace. */
 export interface KvStore {
-  get(key: string): { value: Uint8Array; metadata: string | null } | null;
-  put(key: string, value: Uint8Array, options?: KvPutOptions): void;
-  delete(key: string): void;
-  list(options: { prefix?: string; cursor?: string | null; limit?: number }): KvListResult;
+  get(key: string): Promise<{ value: Uint8Array; metadata: string | null } | null>;
+  put(key: string, value: Uint8Array, options?: KvPutOptions): Promise<void>;
+  delete(key: string): Promise<void>;
+  list(options: { prefix?: string; cursor?: string | null; limit?: number }): Promise<KvListResult>;
   close(): void;
 }
 
@@ -69,17 +72,30 @@ export type SqlMode = "all" | "first" | "run" | "raw";
 /** A SQL database. */
 export interface SqlDatabase {
   /** Runs one statement. "raw" returns { columns, rows }. */
-  query(sql: string, params: readonly SqlValue[], mode: SqlMode): SqlResult | { columns: string[]; rows: SqlValue[][] };
+  query(sql: string, params: readonly SqlValue[], mode: SqlMode): Promise<SqlResult | { columns: string[]; rows: SqlValue[][] }>;
   /** Runs statements in one transaction; all or nothing. */
-  batch(statements: readonly (readonly [string, readonly SqlValue[]])[]): SqlResult[];
+  batch(statements: readonly (readonly [string, readonly SqlValue[]])[]): Promise<SqlResult[]>;
   /** Runs one or more statements separated by semicolons, without parameters. */
-  exec(sql: string): { count: number; duration: number };
+  exec(sql: string): Promise<{ count: number; duration: number }>;
   close(): void;
+}
+
+/** The limits of a service that its state enforces (from services.<name>.limits). */
+export interface StateLimits {
+  /** Longest a single SQL call may run before it is stopped (limits.timeout). */
+  readonly timeoutMs: number;
+  /** Bytes all of the service's KV and SQL bindings may hold together (limits.storage). */
+  readonly storageBytes: number;
+  /** Heap of the service's SQL engine, in MB (limits.memory). */
+  readonly memoryMb?: number;
 }
 
 /** Opens state for services. One per node; namespaces are opened lazily and cached. */
 export interface StateProvider {
-  kv(service: string, binding: string): KvStore;
-  sql(service: string, binding: string): SqlDatabase;
+  /** The KV namespace of (service, binding); `limits` (when given) replace the service's limits. */
+  kv(service: string, binding: string, limits?: StateLimits): KvStore;
+  /** The SQL database of (service, binding); `limits` (when given) replace the service's limits. */
+  sql(service: string, binding: string, limits?: StateLimits): SqlDatabase;
+  /** Closes every namespace and stops any process the backend started. */
   close(): void;
 }

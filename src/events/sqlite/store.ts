@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StratusError } from "../../errors/index.ts";
+import { privateDbFile } from "../../state/index.ts";
 import type { AppendInput, AppendResult, DeadLetter, EventStore, InvocationRecord, RetryEntry, StoredEvent, SubscriptionState } from "../interface.ts";
 
 /** Options of SqliteEventStore. */
@@ -56,10 +57,15 @@ export class SqliteEventStore implements EventStore {
   #closed = false;
 
   constructor(opts: SqliteEventStoreOptions) {
-    if (opts.file !== ":memory:") mkdirSync(dirname(opts.file), { recursive: true });
     try {
+      // Event payloads are the services' data: private to the owner, like the state files.
+      if (opts.file !== ":memory:") {
+        mkdirSync(dirname(opts.file), { recursive: true, mode: 0o700 });
+        privateDbFile(opts.file);
+      }
       this.#db = new DatabaseSync(opts.file, { timeout: 10_000 });
       this.#db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=${opts.durability === "normal" ? "NORMAL" : "FULL"};`);
+      privateDbFile(opts.file);
       this.#db.exec(SCHEMA);
       this.#migrate();
     } catch (err) {

@@ -2,13 +2,20 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StratusError } from "../../errors/index.ts";
 import { KV_LIMITS, type KvListResult, type KvPutOptions, type KvStore } from "../interface.ts";
+import { privateDbFile } from "./files.ts";
+import { allowanceFor, quotaError, quotaStopped, type Quota } from "./quota.ts";
 
 /** Milliseconds since the epoch; injectable so tests can move time. */
 export type Clock = () => number;
 
 const encoder = new TextEncoder();
 
-/** SqliteKvStore: one table, WITHOUT ROWID, keyed by the UTF-8 key; expiry checked on read. */
+const SQLITE_FULL = 13;
+
+/**
+ * SqliteKvStore: one table, WITHOUT ROWID, keyed by the UTF-8 key; expiry checked on read. Its
+ * statements are fixed and bounded, so it runs in the calling process (no SQL executor).
+ */
 export class SqliteKvStore implements KvStore {
   readonly #db: DatabaseSync;
   readonly #clock: Clock;
@@ -17,14 +24,23 @@ export class SqliteKvStore implements KvStore {
   readonly #del: StatementSync;
   readonly #list: StatementSync;
   readonly #purge: StatementSync;
+  readonly #path: string;
+  readonly #quota: () => Quota | null;
+  readonly #pageSize: number;
   #writes = 0;
 
-  constructor(path: string, clock: Clock = Date.now) {
+  /** `quota` is read before each put: the service's quota may change with a deploy. */
+  constructor(path: string, clock: Clock = Date.now, quota: () => Quota | null = () => null) {
+    privateDbFile(path);
+    this.#path = path;
+    this.#quota = quota;
     this.#db = new DatabaseSync(path, { timeout: 5000 });
     this.#db.exec(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" +
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=4194304;" +
         "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires INTEGER, metadata TEXT) WITHOUT ROWID;",
     );
+    privateDbFile(path);
+    this.#pageSize = Number((this.#db.prepare("PRAGMA page_size").get() as { page_size: number }).page_size);
     this.#clock = clock;
     this.#get = this.#db.prepare("SELECT value, metadata FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)");
     this.#put = this.#db.prepare("INSERT OR REPLACE INTO kv (key, value, expires, metadata) VALUES (?, ?, ?, ?)");
@@ -35,13 +51,13 @@ export class SqliteKvStore implements KvStore {
     this.#purge = this.#db.prepare("DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?");
   }
 
-  get(key: string): { value: Uint8Array; metadata: string | null } | null {
+  async get(key: string): Promise<{ value: Uint8Array; metadata: string | null } | null> {
     checkKey(key);
     const row = this.#get.get(key, this.#clock()) as { value: Uint8Array; metadata: string | null } | undefined;
     return row ? { value: row.value, metadata: row.metadata } : null;
   }
 
-  put(key: string, value: Uint8Array, options: KvPutOptions = {}): void {
+  async put(key: string, value: Uint8Array, options: KvPutOptions = {}): Promise<void> {
     checkKey(key);
     if (!(value instanceof Uint8Array)) throw new StratusError("STRATUS_E_KV_ARGUMENT", "KV put: the value must be bytes");
     if (value.byteLength > KV_LIMITS.maxValueBytes) {
@@ -69,16 +85,29 @@ export class SqliteKvStore implements KvStore {
       }
       expires = Math.round(options.expiration * 1000);
     }
-    this.#put.run(key, value, expires, options.metadata ?? null);
     if (++this.#writes % 1000 === 0) this.#purge.run(now);
+    const quota = this.#path === ":memory:" ? null : this.#quota();
+    // SQLite never lowers max_page_count below the current size: a lowered quota stops growth only.
+    const allowance = quota === null ? null : allowanceFor(this.#path, quota);
+    const pages = allowance === null ? 0xfffffffe : Math.max(1, Math.floor(allowance / this.#pageSize));
+    this.#db.exec(`PRAGMA max_page_count = ${pages}`);
+    try {
+      this.#put.run(key, value, expires, options.metadata ?? null);
+    } catch (err) {
+      if (quota !== null && allowance !== null && (err as { errcode?: number }).errcode === SQLITE_FULL) {
+        const used = Number((this.#db.prepare("PRAGMA page_count").get() as { page_count: number }).page_count) * this.#pageSize;
+        if (quotaStopped(this.#path, allowance, used)) throw quotaError(quota, "KV");
+      }
+      throw err;
+    }
   }
 
-  delete(key: string): void {
+  async delete(key: string): Promise<void> {
     checkKey(key);
     this.#del.run(key);
   }
 
-  list(options: { prefix?: string; cursor?: string | null; limit?: number }): KvListResult {
+  async list(options: { prefix?: string; cursor?: string | null; limit?: number }): Promise<KvListResult> {
     const prefix = options.prefix ?? "";
     const limit = options.limit ?? KV_LIMITS.maxListLimit;
     if (typeof prefix !== "string") throw new StratusError("STRATUS_E_KV_ARGUMENT", "KV list: prefix must be a string");
