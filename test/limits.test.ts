@@ -275,13 +275,13 @@ test("an egress body without content-length is cut at the cap and the upstream t
 
 test("egress request bodies, response header lists and service-binding bodies are bounded too", async () => {
   const headers = (await (await get("/egress/headers")).json()) as { ok: boolean; code: string; message: string };
-  assert.equal(headers.code, "STRATUS_E_FETCH_TOO_LARGE");
+  assert.equal(headers.code, "STRATUS_E_FETCH_TOO_LARGE", JSON.stringify(headers));
   assert.match(headers.message, /has 30\d headers; the limit is 256/);
   const upload = (await (await get("/uploader/upload")).json()) as { ok: boolean; code: string; message: string };
-  assert.equal(upload.code, "STRATUS_E_FETCH_TOO_LARGE");
+  assert.equal(upload.code, "STRATUS_E_FETCH_TOO_LARGE", JSON.stringify(upload));
   assert.match(upload.message, /the request body is 41943040 bytes; the limit is 33554432/);
   const svc = (await (await get("/egress/service")).json()) as { ok: boolean; code: string; message: string };
-  assert.equal(svc.code, "STRATUS_E_FETCH_TOO_LARGE");
+  assert.equal(svc.code, "STRATUS_E_FETCH_TOO_LARGE", JSON.stringify(svc));
   assert.match(svc.message, /service "big": the response body is over 16777216 bytes/);
   await neighbourAnswers();
 });
@@ -314,10 +314,10 @@ test("WebAssembly memory and resizable buffers count against limits.memory, howe
 });
 
 test("a streamed body that never ends is cut at limits.timeout and the instance's slot is freed", async () => {
-  const res = await get("/drip/forever");
-  assert.equal(res.status, 200);
-  // Headers were out, so the gateway can only cut the connection.
-  await assert.rejects(res.text());
+  // Headers are out once the body starts, so the gateway can only cut the connection: the client
+  // never sees a clean end. (Under load the deadline can pass before the first chunk, and then the
+  // cut comes before the client has even read the status.)
+  await assert.rejects(get("/drip/forever").then((res) => res.text()));
   // scale.max 1, concurrency 1: this is answered only if the stream's slot was given back.
   assert.equal(await (await get("/drip/ok")).text(), "drip ok");
   // A streamed body nobody reads (HEAD) gives its slot back too.

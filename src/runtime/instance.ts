@@ -502,11 +502,14 @@ export class Instance {
       let resolveStream!: () => void;
       streamDone = new Promise((r) => (resolveStream = r));
       const deadline = sent + this.service.limits.timeoutMs;
-      result.stream = this.#stream(streamId, resolveStream, deadline);
+      const cut = { done: false };
+      result.stream = this.#stream(streamId, resolveStream, deadline, cut);
       // A stream nobody reads (HEAD, a client gone before the first chunk) never runs the
       // generator's cleanup: free the slot at the deadline all the same.
       const guard = setTimeout(
         () => {
+          // Marked first: a pull answered after this cancel says "end", which must read as a cut.
+          cut.done = true;
           if (!this.dead) this.#api.cancel.apply(undefined, [streamId]).catch(() => undefined);
           resolveStream();
         },
@@ -653,7 +656,7 @@ export class Instance {
    * cancelled there and fails with STRATUS_E_TIMEOUT, freeing the instance's slot. Headers are
    * already out by then, so the gateway can only cut the connection.
    */
-  async *#stream(id: number, end: () => void, deadline: number): AsyncGenerator<Uint8Array> {
+  async *#stream(id: number, end: () => void, deadline: number, cut: { done: boolean }): AsyncGenerator<Uint8Array> {
     let complete = false;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<"expired">((resolve) => {
@@ -661,8 +664,8 @@ export class Instance {
     });
     try {
       for (;;) {
-        const raced = await Promise.race([this.#api.pull.apply(undefined, [id], COPY), expired]);
-        if (raced === "expired") {
+        const raced = cut.done ? "expired" : await Promise.race([this.#api.pull.apply(undefined, [id], COPY), expired]);
+        if (raced === "expired" || cut.done) {
           throw new StratusError(
             "STRATUS_E_TIMEOUT",
             `service "${this.service.name}": the response body did not end within ${this.service.limits.timeoutMs} ms of the request (limits.timeout); the stream was cancelled and the connection closed`,
