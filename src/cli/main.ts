@@ -7,7 +7,7 @@ import { loadStack, stackJsonSchema } from "../config/index.ts";
 import { DevServer } from "../dev/index.ts";
 import { Router } from "../gateway/index.ts";
 import { readBody } from "../runtime/index.ts";
-import { hasErrorCode, StratusError } from "../errors/index.ts";
+import { StratusError, toStratusError } from "../errors/index.ts";
 import { StackHost } from "../stack/index.ts";
 import { createLogger, silentLogger, type ServiceFigures } from "../telemetry/index.ts";
 import { callControl, controlBase } from "./control-client.ts";
@@ -234,11 +234,15 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : 2;
-  } else if (hasErrorCode(err)) {
-    process.stderr.write(`stratus: ${err.message}\n`);
-    process.exitCode = 1;
   } else {
-    process.stderr.write(`stratus: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 70;
+    // The one error boundary: whatever was thrown leaves as a coded error.
+    const e = toStratusError(err);
+    if (e.code === "STRATUS_E_INTERNAL") {
+      process.stderr.write(`stratus: ${e.message} (${e.code})${err instanceof Error && err.stack ? `\n${err.stack}` : ""}\n`);
+      process.exitCode = 70;
+    } else {
+      process.stderr.write(`stratus: ${e.message}\n`);
+      process.exitCode = 1;
+    }
   }
 }

@@ -50,6 +50,21 @@ export const ERROR_CODES = {
   STRATUS_E_DIGEST_MISMATCH: { status: 400, user: true, summary: "An uploaded bundle does not match the digest sent with it." },
   STRATUS_E_VERSION_UNKNOWN: { status: 404, user: true, summary: "A service version (or service) that the node does not have." },
   STRATUS_E_DEPLOY_FAILED: { status: 422, user: true, summary: "An apply or deploy was refused (a service failed to load); nothing changed." },
+  STRATUS_E_BAD_REQUEST: {
+    status: 400,
+    user: true,
+    summary: "A malformed HTTP request: a Host that is not host[:port], a request target that is not a path, bad percent-encoding.",
+  },
+  STRATUS_E_STACK_TOO_LARGE: {
+    status: 413,
+    user: true,
+    summary: "A stack file (or an apply/deploy body) over a documented limit: size, services, routes, bindings, topics.",
+  },
+  STRATUS_E_CODE_DAMAGED: {
+    status: 500,
+    user: false,
+    summary: "A stored bundle no longer matches its digest; that version is refused. Apply the service's bundle again to repair it.",
+  },
   STRATUS_E_INTERNAL: { status: 500, user: false, summary: "A fault inside Stratus." },
 } as const satisfies Record<string, { status: number; user: boolean; summary: string }>;
 
@@ -80,6 +95,38 @@ export class StratusError extends Error {
 /** True when `value` carries a Stratus error code (works across realms and processes). */
 export function hasErrorCode(value: unknown): value is { code: ErrorCode; message: string } {
   return (
-    typeof value === "object" && value !== null && typeof (value as { code?: unknown }).code === "string" && (value as { code: string }).code in ERROR_CODES
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { code?: unknown }).code === "string" &&
+    // Own keys only: "constructor" or "toString" is in every object, and is no code.
+    Object.hasOwn(ERROR_CODES, (value as { code: string }).code)
   );
+}
+
+/**
+ * The one error boundary: turns anything thrown into a StratusError. A StratusError passes as it
+ * is; an object carrying a known code (from another realm or process) keeps its code; anything
+ * else becomes STRATUS_E_INTERNAL. The code is never built from the thrown value's own strings, so
+ * a function or a client cannot make up a code or a status.
+ */
+export function toStratusError(err: unknown): StratusError {
+  if (err instanceof StratusError) return err;
+  if (hasErrorCode(err)) return new StratusError(err.code, typeof err.message === "string" ? err.message : String(err.message), { cause: err });
+  const message = err instanceof Error ? err.message : typeof err === "string" ? err : safeString(err);
+  return new StratusError("STRATUS_E_INTERNAL", `internal error: ${message}`, { cause: err });
+}
+
+/** String(value), even for values whose toString throws or is not a function. */
+function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** The JSON body and status of an error response for anything thrown (see toStratusError). */
+export function errorReply(err: unknown): { status: number; body: string } {
+  const e = toStratusError(err);
+  return { status: e.status, body: JSON.stringify(e.toJSON()) };
 }

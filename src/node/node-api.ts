@@ -5,8 +5,8 @@
  * from it, so the two cannot drift.
  */
 import { createServer, type Server } from "node:http";
-import { ControlServer, closeControl, listenControl, readJson, type ControlReply } from "../control/index.ts";
-import { StratusError } from "../errors/index.ts";
+import { ControlServer, closeControl, listenControl, parseTarget, printable, readJsonObject, sendReply, type ControlReply } from "../control/index.ts";
+import { errorReply, StratusError } from "../errors/index.ts";
 import { authorize, formatPlan, ROLES, type Role, type TokenInfo } from "../registry/index.ts";
 import { z } from "zod";
 import { API_BODIES } from "./api-schema.ts";
@@ -332,16 +332,25 @@ export function openapi(): Record<string, unknown> {
   };
 }
 
+/** Decodes one path segment; bad percent-encoding is the client's error, not a crash. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new StratusError("STRATUS_E_BAD_REQUEST", `the path segment ${JSON.stringify(segment.slice(0, 200))} is not valid percent-encoding (UTF-8)`);
+  }
+}
+
 function match(pattern: string, path: string): Record<string, string> | null {
   const a = pattern.split("/");
   const b = path.split("/");
   if (a.length !== b.length) return null;
+  for (let i = 0; i < a.length; i++) if (!a[i]!.startsWith(":") && a[i] !== b[i]) return null;
   const params: Record<string, string> = {};
   for (let i = 0; i < a.length; i++) {
-    if (a[i]!.startsWith(":")) {
-      if (b[i] === "") return null;
-      params[a[i]!.slice(1)] = decodeURIComponent(b[i]!);
-    } else if (a[i] !== b[i]) return null;
+    if (!a[i]!.startsWith(":")) continue;
+    if (b[i] === "") return null;
+    params[a[i]!.slice(1)] = decodeSegment(b[i]!);
   }
   return params;
 }
@@ -358,49 +367,46 @@ export class NodeApi {
     this.#routes = routes(node, control);
   }
 
-  /** Answers one request: route, token and role checked first. */
+  /** Answers one request: route, token and role checked first. Never throws: any failure is a coded JSON error. */
   async handle(method: string, rawUrl: string, authorization: string | undefined, body: () => Promise<unknown>): Promise<ControlReply> {
-    const url = new URL(rawUrl, "http://node");
-    let found: { route: Route; params: Record<string, string> } | null = null;
-    let allowed: string[] = [];
-    for (const r of this.#routes) {
-      const params = match(r.path, url.pathname);
-      if (!params) continue;
-      if (r.method === method) {
-        found = { route: r, params };
-        break;
-      }
-      allowed.push(r.method);
-    }
-    allowed = [...new Set(allowed)];
     try {
+      const url = parseTarget(rawUrl);
+      let found: { route: Route; params: Record<string, string> } | null = null;
+      const allowed = new Set<string>();
+      for (const r of this.#routes) {
+        const params = match(r.path, url.pathname);
+        if (!params) continue;
+        if (r.method === method) {
+          found = { route: r, params };
+          break;
+        }
+        allowed.add(r.method);
+      }
       if (!found) {
-        if (allowed.length > 0)
-          throw Object.assign(new StratusError("STRATUS_E_METHOD_NOT_ALLOWED", `${method} is not allowed on ${url.pathname}; use ${allowed.join(", ")}`));
-        throw new StratusError("STRATUS_E_NOT_FOUND", `no endpoint ${method} ${url.pathname}; the API is described at GET /v1/openapi.json`);
+        if (allowed.size > 0)
+          throw new StratusError("STRATUS_E_METHOD_NOT_ALLOWED", `${printable(method)} is not allowed on ${url.pathname}; use ${[...allowed].join(", ")}`);
+        throw new StratusError("STRATUS_E_NOT_FOUND", `no endpoint ${printable(method)} ${url.pathname}; the API is described at GET /v1/openapi.json`);
       }
       const token = authorize(this.#node.registry, authorization, found.route.role, Date.now());
-      const out = await found.route.run({ params: found.params, body: await body(), url, token });
-      return out;
+      return await found.route.run({ params: found.params, body: await body(), url, token });
     } catch (err) {
-      const e = err instanceof StratusError ? err : new StratusError("STRATUS_E_INTERNAL", err instanceof Error ? err.message : String(err));
-      return json(e.status, e.toJSON());
+      const e = errorReply(err);
+      return { status: e.status, type: "application/json", body: e.body };
     }
   }
 
-  /** Starts listening; resolves with the bound port. */
-  listen(port: number, host: string): Promise<number> {
-    const server = createServer((req, res) => {
+  /** Starts listening; resolves with the bound port. The node is ready then: its admin token is written on a first start. */
+  async listen(port: number, host: string): Promise<number> {
+    const server = createServer({ requestTimeout: 120_000 }, (req, res) => {
       const method = req.method ?? "GET";
       void this.handle(method, req.url ?? "/", req.headers.authorization, () =>
-        method === "POST" || method === "PUT" ? readJson(req, MAX_BODY) : Promise.resolve(undefined),
-      ).then(({ status, type, body }) => {
-        res.writeHead(status, { "content-type": type });
-        res.end(body);
-      });
+        method === "POST" || method === "PUT" ? readJsonObject(req, MAX_BODY) : Promise.resolve(undefined),
+      ).then((reply) => sendReply(res, reply));
     });
     this.#server = server;
-    return listenControl(server, port, host);
+    const bound = await listenControl(server, port, host);
+    this.#node.ready();
+    return bound;
   }
 
   /** Stops listening. */

@@ -5,7 +5,8 @@
  * rollbacks. Applies and deploys are serialised and all-or-nothing: when any service fails to
  * load, the node goes back to what it ran before.
  */
-import { mkdirSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import { parseStack, type ResolvedService, type ResolvedStack } from "../config/index.ts";
 import { ClusterWorkers, InProcessWorkers, type CanarySpec, type Workers } from "../dev/index.ts";
@@ -90,6 +91,48 @@ interface Running {
   active: Record<string, string>;
 }
 
+/**
+ * Mints an admin token and writes it to DATA/admin-token (0600, written to a temporary name and
+ * renamed, so a reader never sees half a token); audited. Returns the file's path.
+ */
+export function writeAdminToken(registry: Registry, dataDir: string, name: string, actor: string, detail: Record<string, unknown>, now: number): string {
+  const { token, info } = createToken(registry, name, "admin", now, null);
+  const file = join(dataDir, "admin-token");
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${token}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+  registry.audit({ at: now, actor, action: "token.create", detail: { id: info.id, name, role: "admin", ...detail } });
+  return file;
+}
+
+/**
+ * `stratus tokens recover`: a new admin token for a node whose admin tokens are all revoked or
+ * expired. It needs local access to the data directory (that is the proof of ownership) and is
+ * audited as "token.recover".
+ */
+export function recoverAdmin(dataDir: string, now = Date.now()): string {
+  if (!existsSync(join(dataDir, "registry.sqlite"))) {
+    throw new StratusError("STRATUS_E_CLI_USAGE", `${dataDir} holds no node registry (registry.sqlite); pass the --data directory of the node`);
+  }
+  const registry = new SqliteRegistry(join(dataDir, "registry.sqlite"));
+  try {
+    const file = writeAdminToken(registry, dataDir, "recovered-admin", "local", { recover: true }, now);
+    registry.audit({ at: now, actor: "local", action: "token.recover", detail: { user: userName(), file } });
+    return file;
+  } finally {
+    registry.close();
+  }
+}
+
+function userName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? "unknown");
+  }
+}
+
 /** The node. */
 export class NodeServer {
   readonly #o: NodeServerOptions;
@@ -105,6 +148,7 @@ export class NodeServer {
   /** Who holds the apply lock, and since when. */
   #busy: { actor: string; action: string; since: number } | null = null;
   port = 0;
+  #announced = false;
   readonly #clock: () => number;
 
   constructor(opts: NodeServerOptions) {
@@ -120,15 +164,34 @@ export class NodeServer {
     return this.#running;
   }
 
-  /** On first start: an admin token in DATA/admin-token (0600). Returns the path, or null when tokens exist. */
+  /**
+   * On the first start of a new registry (one that never had a token): an admin token in
+   * DATA/admin-token (0600). A registry that has tokens but no usable admin gets none: minting one
+   * would let anyone who can restart the node undo a revocation. Returns the path, or null.
+   */
   #bootstrap(): string | null {
-    if (this.registry.tokens().some((t) => t.role === "admin" && t.revoked === null)) return null;
-    const { token } = createToken(this.registry, "admin", "admin", this.#clock(), null);
-    const file = join(this.#o.dataDir, "admin-token");
-    writeFileSync(file, `${token}\n`, { mode: 0o600 });
-    chmodSync(file, 0o600);
-    this.registry.audit({ at: this.#clock(), actor: "node", action: "token.create", detail: { name: "admin", role: "admin", bootstrap: true } });
-    return file;
+    const all = this.registry.tokens();
+    if (all.length > 0) {
+      const now = this.#clock();
+      if (!all.some((t) => t.role === "admin" && t.revoked === null && (t.expires === null || t.expires > now))) {
+        this.#o.print(
+          `no admin token of this node is active (all revoked or expired), and none is minted on a restart; with local access to the data directory, run: stratus tokens recover --data ${this.#o.dataDir}`,
+        );
+      }
+      return null;
+    }
+    return writeAdminToken(this.registry, this.#o.dataDir, "admin", "node", { bootstrap: true }, this.#clock());
+  }
+
+  /**
+   * Called once the control API listens: on a first start, the admin token is minted and written
+   * now, so a script that waits for DATA/admin-token finds a node that answers.
+   */
+  ready(): void {
+    if (this.#announced) return;
+    this.#announced = true;
+    const tokenFile = this.#bootstrap();
+    if (tokenFile) this.#o.print(`first start: an admin token is in ${tokenFile} (mode 0600); export STRATUS_TOKEN=$(cat ${tokenFile})`);
   }
 
   /** Starts the workers, restores the applied stack, and serves the gateway. */
@@ -152,7 +215,6 @@ export class NodeServer {
     else {
       this.events = passiveEventBus(eventsFile, o.logger);
     }
-    const tokenFile = this.#bootstrap();
     const applied = this.registry.stack();
     if (applied) {
       const stack = JSON.parse(applied.yaml) as ResolvedStack;
@@ -174,7 +236,6 @@ export class NodeServer {
     this.port = await this.#workers.listen(o.port, o.host);
     this.#monitor = setInterval(() => void this.#checkCanaries(), 1000);
     this.#monitor.unref();
-    if (tokenFile) o.print(`first start: an admin token is in ${tokenFile} (mode 0600); export STRATUS_TOKEN=$(cat ${tokenFile})`);
     return this.port;
   }
 
