@@ -10,9 +10,11 @@ import { errorReply, StratusError } from "../errors/index.ts";
 import { authorize, formatPlan, ROLES, type Role, type TokenInfo } from "../registry/index.ts";
 import { z } from "zod";
 import { API_BODIES } from "./api-schema.ts";
+import { STACK_LIMITS } from "./stack-limits.ts";
 import type { CanaryOptions, NodeServer, Upload } from "./node-server.ts";
 
-const MAX_BODY = 64 * 1024 * 1024;
+/** Request body limits: an apply or deploy carries bundles; a plan only digests; the rest are small. */
+const MAX_BODY = { upload: 64 * 1024 * 1024, plan: 4 * 1024 * 1024, other: 1024 * 1024 } as const;
 
 /** One endpoint: method, path pattern (`:name` segments), the least role, what it does. */
 interface Route {
@@ -20,6 +22,8 @@ interface Route {
   path: string;
   role: Role;
   summary: string;
+  /** Largest request body, in bytes (default MAX_BODY.other). */
+  maxBody?: number;
   run: (ctx: { params: Record<string, string>; body: unknown; url: URL; token: TokenInfo }) => Promise<ControlReply>;
 }
 
@@ -36,8 +40,11 @@ function str(body: unknown, key: string, what: string): string {
 function digests(body: unknown): { service: string; digest: string }[] {
   const list = (body as { bundles?: unknown }).bundles;
   if (!Array.isArray(list)) throw new StratusError("STRATUS_E_CLI_USAGE", 'the request needs "bundles": [{ service, digest, code }]');
+  if (list.length > STACK_LIMITS.services) {
+    throw new StratusError("STRATUS_E_STACK_TOO_LARGE", `the request has ${list.length} bundles, over the limit of ${STACK_LIMITS.services} (one per service)`);
+  }
   return list.map((b: unknown) => {
-    const o = b as Record<string, unknown>;
+    const o = (typeof b === "object" && b !== null ? b : {}) as Record<string, unknown>;
     if (typeof o["service"] !== "string" || typeof o["digest"] !== "string") {
       throw new StratusError("STRATUS_E_CLI_USAGE", "each bundle needs service and digest");
     }
@@ -110,16 +117,18 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
       method: "POST",
       path: "/v1/plan",
       role: "deployer",
+      maxBody: MAX_BODY.plan,
       summary: "What applying a stack file with bundles of these digests would change",
-      run: ({ body }) => {
-        const plan = node.plan(str(body, "yaml", "the stack file"), digests(body));
-        return Promise.resolve(json(200, { plan, text: formatPlan(plan) }));
+      run: async ({ body }) => {
+        const plan = await node.plan(str(body, "yaml", "the stack file"), digests(body));
+        return json(200, { plan, text: formatPlan(plan) });
       },
     },
     {
       method: "POST",
       path: "/v1/apply",
       role: "deployer",
+      maxBody: MAX_BODY.upload,
       summary: "Apply a stack file with every service's bundle: all or nothing",
       run: async ({ body, token }) => {
         const r = await node.apply(str(body, "yaml", "the stack file"), uploads(body), token.name);
@@ -130,6 +139,7 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
       method: "POST",
       path: "/v1/services/:name/deploy",
       role: "deployer",
+      maxBody: MAX_BODY.upload,
       summary: "Deploy one service's bundle and config; the other services stay as they run",
       run: async ({ params, body, token }) => {
         const [u] = uploads(body);
@@ -368,7 +378,7 @@ export class NodeApi {
   }
 
   /** Answers one request: route, token and role checked first. Never throws: any failure is a coded JSON error. */
-  async handle(method: string, rawUrl: string, authorization: string | undefined, body: () => Promise<unknown>): Promise<ControlReply> {
+  async handle(method: string, rawUrl: string, authorization: string | undefined, body: (maxBytes: number) => Promise<unknown>): Promise<ControlReply> {
     try {
       const url = parseTarget(rawUrl);
       let found: { route: Route; params: Record<string, string> } | null = null;
@@ -388,7 +398,7 @@ export class NodeApi {
         throw new StratusError("STRATUS_E_NOT_FOUND", `no endpoint ${printable(method)} ${url.pathname}; the API is described at GET /v1/openapi.json`);
       }
       const token = authorize(this.#node.registry, authorization, found.route.role, Date.now());
-      return await found.route.run({ params: found.params, body: await body(), url, token });
+      return await found.route.run({ params: found.params, body: await body(found.route.maxBody ?? MAX_BODY.other), url, token });
     } catch (err) {
       const e = errorReply(err);
       return { status: e.status, type: "application/json", body: e.body };
@@ -399,8 +409,8 @@ export class NodeApi {
   async listen(port: number, host: string): Promise<number> {
     const server = createServer({ requestTimeout: 120_000 }, (req, res) => {
       const method = req.method ?? "GET";
-      void this.handle(method, req.url ?? "/", req.headers.authorization, () =>
-        method === "POST" || method === "PUT" ? readJsonObject(req, MAX_BODY) : Promise.resolve(undefined),
+      void this.handle(method, req.url ?? "/", req.headers.authorization, (max) =>
+        method === "POST" || method === "PUT" ? readJsonObject(req, max) : Promise.resolve(undefined),
       ).then((reply) => sendReply(res, reply));
     });
     this.#server = server;

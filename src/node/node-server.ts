@@ -8,7 +8,7 @@
 import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
-import { parseStack, type ResolvedService, type ResolvedStack } from "../config/index.ts";
+import { type ResolvedService, type ResolvedStack } from "../config/index.ts";
 import { ClusterWorkers, InProcessWorkers, type CanarySpec, type Workers } from "../dev/index.ts";
 import { StratusError } from "../errors/index.ts";
 import { passiveEventBus, type EventBus } from "../events/index.ts";
@@ -28,6 +28,7 @@ import {
 } from "../registry/index.ts";
 import type { BundleRef, LoadOutcome } from "../stack/index.ts";
 import type { LogBuffer, Logger } from "../telemetry/index.ts";
+import { StackParser } from "./stack-limits.ts";
 
 /** Options of NodeServer. */
 export interface NodeServerOptions {
@@ -83,6 +84,13 @@ interface CanaryRecord extends CanaryOptions {
 /** The service config a version was stored with (its entry file is not on the node). */
 function serviceOf(v: VersionRecord): ResolvedService {
   return { ...(JSON.parse(v.config) as Omit<ResolvedService, "entry">), entry: "" };
+}
+
+/** Why a stored version cannot be trusted (its code or config was altered after it was stored), or null. */
+function damage(v: VersionRecord): string | null {
+  const digest = digestOf(v.code);
+  if (digest === v.digest && versionOf(v.digest, v.config) === v.version) return null;
+  return `the stored code of ${v.service}@${v.version} does not match its digest (stored ${v.digest.slice(0, 12)}, content ${digest.slice(0, 12)}): the registry was altered outside Stratus; that version is refused. Apply or deploy the service's bundle again to repair it`;
 }
 
 /** The resolved stack and active versions the node runs. */
@@ -149,6 +157,7 @@ export class NodeServer {
   #busy: { actor: string; action: string; since: number } | null = null;
   port = 0;
   #announced = false;
+  readonly #parser = new StackParser();
   readonly #clock: () => number;
 
   constructor(opts: NodeServerOptions) {
@@ -247,22 +256,36 @@ export class NodeServer {
     return out;
   }
 
-  /** Loads `stack` with the stored code of `active` versions into every worker. */
+  /**
+   * Loads `stack` with the stored code of `active` versions into every worker. Stored code is
+   * checked against its digest (and the version id against digest and config) first: a version
+   * whose stored record was altered fails to load with STRATUS_E_CODE_DAMAGED.
+   */
   async #load(stack: ResolvedStack, active: Record<string, string>): Promise<LoadOutcome[]> {
     const bundles: BundleRef[] = [];
+    const damaged = new Map<string, LoadOutcome>();
     for (const s of stack.services) {
       const v = this.registry.version(s.name, active[s.name] ?? "");
-      if (v) bundles.push({ service: s.name, code: v.code, hash: v.version });
+      if (!v) continue;
+      const problem = damage(v);
+      if (problem) damaged.set(s.name, { service: s.name, status: "failed", error: { code: "STRATUS_E_CODE_DAMAGED", message: problem } });
+      else bundles.push({ service: s.name, code: v.code, hash: v.version });
     }
-    const outcomes = await this.#workers.load(stack, bundles, this.#secretsFor(stack));
+    for (const d of damaged.values())
+      this.#o.logger.error({ service: d.service, code: "STRATUS_E_CODE_DAMAGED" }, d.status === "failed" ? d.error.message : "");
+    const loaded = await this.#workers.load(stack, bundles, this.#secretsFor(stack));
+    const outcomes = loaded.map((x) => damaged.get(x.service) ?? x);
     // The in-process bus was configured by the load; a passive one (beside worker processes) is here.
     if (!(this.#workers instanceof InProcessWorkers)) await this.events.configure(stack);
     return outcomes;
   }
 
-  /** Parses a stack file sent by a client (its entries are not here: the bundles come with it). */
-  #parse(yaml: string): ResolvedStack {
-    return parseStack(yaml, join(this.#o.dataDir, "stratus.yaml"), { checkEntries: false });
+  /**
+   * Parses a stack file sent by a client (its entries are not here: the bundles come with it),
+   * bounded by STACK_LIMITS and off this thread's event loop.
+   */
+  #parse(yaml: string): Promise<ResolvedStack> {
+    return this.#parser.parse(yaml, join(this.#o.dataDir, "stratus.yaml"));
   }
 
   /** Checks uploads against the stack: one per service, digests right, secrets present. */
@@ -306,8 +329,8 @@ export class NodeServer {
   }
 
   /** What applying `yaml` with bundles of these digests would change. */
-  plan(yaml: string, uploads: readonly { service: string; digest: string }[]): Plan {
-    const stack = this.#parse(yaml);
+  async plan(yaml: string, uploads: readonly { service: string; digest: string }[]): Promise<Plan> {
+    const stack = await this.#parse(yaml);
     this.#check(stack, uploads);
     return planStack(this.#current(), stack, this.#versionsOf(stack, uploads));
   }
@@ -362,8 +385,11 @@ export class NodeServer {
     return { plan, outcomes };
   }
 
-  #store(stack: ResolvedStack, uploads: readonly Upload[], versions: Record<string, string>): void {
+  /** Stores the uploaded versions; returns the ones that are new (a refused apply deletes them again). */
+  #store(stack: ResolvedStack, uploads: readonly Upload[], versions: Record<string, string>): { service: string; version: string }[] {
+    const added: { service: string; version: string }[] = [];
     for (const u of uploads) {
+      if (!this.registry.version(u.service, versions[u.service]!)) added.push({ service: u.service, version: versions[u.service]! });
       const svc = stack.services.find((s) => s.name === u.service)!;
       const v: VersionRecord = {
         service: u.service,
@@ -375,11 +401,17 @@ export class NodeServer {
       };
       this.registry.putVersion(v);
     }
+    return added;
+  }
+
+  /** Forgets versions a refused apply, deploy or canary stored: `stratus versions` lists only versions that ran. */
+  #forget(added: readonly { service: string; version: string }[]): void {
+    for (const a of added) this.registry.deleteVersion(a.service, a.version);
   }
 
   /** Applies a whole stack: every service's bundle comes with it. */
   async apply(yaml: string, uploads: readonly Upload[], actor: string): Promise<ApplyResult> {
-    const stack = this.#parse(yaml);
+    const stack = await this.#parse(yaml);
     this.#check(stack, uploads);
     const running = this.#running;
     if (running && running.stack.name !== stack.name) {
@@ -393,8 +425,11 @@ export class NodeServer {
       for (const svc of [...this.#canaries.keys()]) await this.#endCanary(svc, actor, "canary.end", { by: "apply" });
       const versions = this.#versionsOf(stack, uploads);
       const plan = planStack(this.#current(), stack, versions);
-      this.#store(stack, uploads, versions);
-      return this.#switch(stack, versions, actor, "apply", plan);
+      const added = this.#store(stack, uploads, versions);
+      return this.#switch(stack, versions, actor, "apply", plan).catch((err: unknown) => {
+        this.#forget(added);
+        throw err;
+      });
     });
   }
 
@@ -406,6 +441,8 @@ export class NodeServer {
   async #startCanary(service: string, c: CanaryRecord): Promise<void> {
     const v = this.registry.version(service, c.version);
     if (!v) throw new StratusError("STRATUS_E_VERSION_UNKNOWN", `no version ${c.version} of "${service}"`);
+    const problem = damage(v);
+    if (problem) throw new StratusError("STRATUS_E_CODE_DAMAGED", problem);
     const config = serviceOf(v);
     const spec: CanarySpec = { config, bundle: { service, code: v.code, hash: v.version }, percent: c.percent, sticky: c.sticky };
     await this.#workers.canary(service, spec);
@@ -481,7 +518,10 @@ export class NodeServer {
         `service "${service}" has no canary to promote; start one with stratus deploy ${service} --canary 10`,
       );
     return this.#locked(actor, "promote", async () => {
-      const v = this.registry.version(service, c.version)!;
+      const v = this.registry.version(service, c.version);
+      if (!v) throw new StratusError("STRATUS_E_VERSION_UNKNOWN", `no version ${c.version} of "${service}"`);
+      const problem = damage(v);
+      if (problem) throw new StratusError("STRATUS_E_CODE_DAMAGED", problem);
       const svc = serviceOf(v);
       const stack: ResolvedStack = { ...running.stack, services: running.stack.services.map((s) => (s.name === service ? svc : s)) };
       const active = { ...running.active, [service]: c.version };
@@ -495,7 +535,7 @@ export class NodeServer {
   /** Deploys one service's code and config (from the client's stack file); the others stay as they run. With `canary`, only a share of its requests go to it. */
   async deploy(service: string, yaml: string, upload: Upload, actor: string, canary?: CanaryOptions): Promise<ApplyResult> {
     if (canary) return this.#deployCanary(service, yaml, upload, actor, canary);
-    const local = this.#parse(yaml);
+    const local = await this.#parse(yaml);
     const svc = local.services.find((s) => s.name === service);
     if (!svc)
       throw new StratusError(
@@ -512,13 +552,16 @@ export class NodeServer {
       const active = { ...(this.#running?.active ?? {}) };
       const versions = { ...active, [service]: versionOf(upload.digest, serviceConfig(svc)) };
       const plan = planStack(this.#current(), stack, versions);
-      this.#store(stack, [upload], versions);
-      return this.#switch(stack, versions, actor, "deploy", plan);
+      const added = this.#store(stack, [upload], versions);
+      return this.#switch(stack, versions, actor, "deploy", plan).catch((err: unknown) => {
+        this.#forget(added);
+        throw err;
+      });
     });
   }
 
   async #deployCanary(service: string, yaml: string, upload: Upload, actor: string, canary: CanaryOptions): Promise<ApplyResult> {
-    const local = this.#parse(yaml);
+    const local = await this.#parse(yaml);
     const svc = local.services.find((s) => s.name === service);
     if (!svc) throw new StratusError("STRATUS_E_CONFIG_INVALID", `service "${service}" is not in the stack file`);
     const running = this.#running;
@@ -533,11 +576,18 @@ export class NodeServer {
     this.#check(local, [upload], service);
     return this.#locked(actor, "canary", async () => {
       const version = versionOf(upload.digest, serviceConfig(svc));
-      this.#store(local, [upload], { [service]: version });
+      if (version === running.active[service]) {
+        throw new StratusError(
+          "STRATUS_E_DEPLOY_FAILED",
+          `canary refused: ${service}@${version} is already the active version (the same code and config); change the service, then deploy it with --canary`,
+        );
+      }
+      const added = this.#store(local, [upload], { [service]: version });
       const record: CanaryRecord = { ...canary, version, started: this.#clock() };
       try {
         await this.#startCanary(service, record);
       } catch (err) {
+        this.#forget(added);
         await this.#workers.canary(service, null).catch(() => undefined);
         const prev = this.#canaries.get(service);
         if (prev) await this.#startCanary(service, prev).catch(() => undefined);
@@ -690,6 +740,7 @@ export class NodeServer {
       await this.events?.close();
       this.events?.store.close();
     }
+    await this.#parser.close();
     this.registry.close();
   }
 }

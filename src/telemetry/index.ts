@@ -2,3 +2,4 @@
 export { createLogger, silentLogger, type Logger, type LoggerOptions } from "./logger.ts";
 export { Metrics, aggregateMetrics, serviceFigures, type GaugeSource, type MetricsJson, type ServiceFigures } from "./metrics.ts";
 export { LogBuffer } from "./log-buffer.ts";
+export { Redactor, secretRedactor, secretForms, REDACTED } from "./redact.ts";
