@@ -9,7 +9,8 @@ import { timingSafeEqual, createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
-import { errorReply, StratusError } from "../errors/index.ts";
+import { clientErrorResponse, errorReply, StratusError } from "../errors/index.ts";
+import type { Duplex } from "node:stream";
 import { describeInvocation, type EventBus } from "../events/index.ts";
 import { serviceFigures } from "../telemetry/index.ts";
 
@@ -69,6 +70,7 @@ export class ControlServer {
         },
       );
     });
+    server.on("clientError", answerClientError);
     this.#server = server;
     return listenControl(server, port, host);
   }
@@ -243,6 +245,15 @@ function decodeSegment(segment: string): string {
   } catch {
     throw new StratusError("STRATUS_E_BAD_REQUEST", `the path segment ${JSON.stringify(segment.slice(0, 200))} is not valid percent-encoding (UTF-8)`);
   }
+}
+
+/** Answers a request Node's HTTP parser refused with a coded JSON 400 (a reset socket is just closed). */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(clientErrorResponse(err));
 }
 
 /** Writes a reply; a socket that is gone (or a reply Node refuses) ends the response, never the process. */

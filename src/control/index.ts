@@ -6,6 +6,7 @@ export {
   parseTarget,
   printable,
   sendReply,
+  answerClientError,
   parseFrom,
   listenControl,
   closeControl,

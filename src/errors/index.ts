@@ -130,3 +130,16 @@ export function errorReply(err: unknown): { status: number; body: string } {
   const e = toStratusError(err);
   return { status: e.status, body: JSON.stringify(e.toJSON()) };
 }
+
+/**
+ * The raw HTTP/1.1 answer to a request Node's parser refused (a server's "clientError": malformed
+ * request line, bad header, a body without a length): a coded JSON 400 instead of Node's bare one.
+ */
+export function clientErrorResponse(err: { code?: string; message?: string }): string {
+  const e = new StratusError(
+    "STRATUS_E_BAD_REQUEST",
+    `the request is not valid HTTP/1.1 (${typeof err.code === "string" ? err.code : "parse error"}); check the request line, the headers and the body's length`,
+  );
+  const body = JSON.stringify(e.toJSON());
+  return `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ResolvedStack } from "../config/index.ts";
-import { StratusError, toStratusError, type ErrorCode } from "../errors/index.ts";
+import { clientErrorResponse, StratusError, toStratusError, type ErrorCode } from "../errors/index.ts";
 import { readBody, type InvokeResult, type Runtime } from "../runtime/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import { Router } from "./router.ts";
@@ -432,6 +432,11 @@ export class Gateway {
   /** Starts listening; resolves with the bound address. */
   listen(port: number, host: string): Promise<AddressInfo> {
     const server = createServer({ keepAliveTimeout: 5000, requestTimeout: 60_000 }, this.listener);
+    // A request Node's parser refuses gets a coded JSON 400, like every other refusal.
+    server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === "ECONNRESET" || !socket.writable) socket.destroy();
+      else socket.end(clientErrorResponse(err));
+    });
     this.#server = server;
     return new Promise((resolve, reject) => {
       server.once("error", (err: NodeJS.ErrnoException) => {

@@ -5,7 +5,17 @@
  * from it, so the two cannot drift.
  */
 import { createServer, type Server } from "node:http";
-import { ControlServer, closeControl, listenControl, parseTarget, printable, readJsonObject, sendReply, type ControlReply } from "../control/index.ts";
+import {
+  answerClientError,
+  ControlServer,
+  closeControl,
+  listenControl,
+  parseTarget,
+  printable,
+  readJsonObject,
+  sendReply,
+  type ControlReply,
+} from "../control/index.ts";
 import { errorReply, StratusError } from "../errors/index.ts";
 import { authorize, formatPlan, ROLES, type Role, type TokenInfo } from "../registry/index.ts";
 import { z } from "zod";
@@ -413,6 +423,7 @@ export class NodeApi {
         method === "POST" || method === "PUT" ? readJsonObject(req, max) : Promise.resolve(undefined),
       ).then((reply) => sendReply(res, reply));
     });
+    server.on("clientError", answerClientError);
     this.#server = server;
     const bound = await listenControl(server, port, host);
     this.#node.ready();
