@@ -250,7 +250,7 @@ test("bodies that are not objects, and bodies over an endpoint's limit, are refu
   await neighbourAnswers();
 });
 
-test("a 100,000-service stack file is refused as too large; so are too many routes; the gateway and the API keep answering", async () => {
+test("a 100,000-service stack file is refused as too large; so are too many routes; the gateway and the API keep answering", { timeout: 120_000 }, async () => {
   let yaml = "name: huge\nservices:\n";
   for (let i = 0; i < 100_000; i++) yaml += `  s${i}:\n    entry: s.ts\n`;
   const huge = await api("POST", "/v1/plan", { yaml, bundles: [] });
