@@ -20,12 +20,13 @@ function configFile(): { url?: string; token?: string } {
 
 /** The control API's base URL: --url, then $STRATUS_URL, then the config file, then the local default. */
 export function controlBase(url: string | undefined): string {
-  return (url ?? process.env["STRATUS_URL"] ?? configFile().url ?? "http://127.0.0.1:8081").replace(/\/$/, "");
+  return (url || process.env["STRATUS_URL"] || configFile().url || "http://127.0.0.1:8081").replace(/\/$/, "");
 }
 
 /** The token: --token, then $STRATUS_TOKEN, then the config file (none for `stratus dev`). */
 export function controlToken(token: string | undefined): string | undefined {
-  return token ?? process.env["STRATUS_TOKEN"] ?? configFile().token;
+  // An empty variable is an unset one (a shell's STRATUS_TOKEN= clears it).
+  return token || process.env["STRATUS_TOKEN"] || configFile().token || undefined;
 }
 
 /** How long a command waits for a node that is starting (its control API or its token file), in ms. */
@@ -41,7 +42,7 @@ let tokenFile: string | undefined;
  */
 export function useToken(token: string | undefined): void {
   defaultToken = controlToken(token);
-  tokenFile = defaultToken === undefined ? process.env["STRATUS_TOKEN_FILE"] : undefined;
+  tokenFile = defaultToken === undefined ? process.env["STRATUS_TOKEN_FILE"] || undefined : undefined;
 }
 
 let waitSaid = false;
