@@ -317,6 +317,13 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
 
 let ROUTES_FOR_DOC: Route[] | null = null;
 
+const ERROR_SCHEMA = {
+  type: "object",
+  required: ["error"],
+  properties: { error: { type: "object", required: ["code", "message"], properties: { code: { type: "string" }, message: { type: "string" } } } },
+};
+const ERROR_CONTENT = { "application/json": { schema: { $ref: "#/components/schemas/Error" } } };
+
 /** The OpenAPI 3.1 document of the node API. */
 export function openapi(): Record<string, unknown> {
   const table = ROUTES_FOR_DOC ?? routes(null as unknown as NodeServer, null as unknown as ControlServer);
@@ -337,17 +344,35 @@ export function openapi(): Record<string, unknown> {
       security: [{ bearer: [] }],
       ...(params.length ? { parameters: params } : {}),
       ...(r.method === "POST" || r.method === "PUT" ? { requestBody: { content: { "application/json": { schema: schema(bodies?.request) } } } } : {}),
+      ...(r.method === "POST" || r.method === "PUT" ? { "x-stratus-max-body": r.maxBody ?? MAX_BODY.other } : {}),
       responses: {
         "200": { description: "OK", content: { "application/json": { schema: schema(bodies?.response) } } },
-        "401": { description: "No token, or a malformed, unknown, expired or revoked one (STRATUS_E_UNAUTHORIZED)" },
-        "403": { description: `The token's role is below ${r.role} (STRATUS_E_FORBIDDEN)` },
+        "400": { description: "A malformed request or body (STRATUS_E_BAD_REQUEST, STRATUS_E_CLI_USAGE, ...)", content: ERROR_CONTENT },
+        "401": { description: "No token, or a malformed, unknown, expired or revoked one (STRATUS_E_UNAUTHORIZED)", content: ERROR_CONTENT },
+        "403": { description: `The token's role is below ${r.role} (STRATUS_E_FORBIDDEN)`, content: ERROR_CONTENT },
+        ...(r.method === "POST" || r.method === "PUT"
+          ? {
+              "413": {
+                description: `The body is over ${r.maxBody ?? MAX_BODY.other} bytes (STRATUS_E_BODY_TOO_LARGE), or the stack file over a limit (STRATUS_E_STACK_TOO_LARGE)`,
+                content: ERROR_CONTENT,
+              },
+            }
+          : {}),
       },
     };
   }
   return {
     openapi: "3.1.0",
-    info: { title: "Stratus node control API", version: "1" },
-    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "stx_<id>_<secret>; roles admin > deployer > reader" } } },
+    info: {
+      title: "Stratus node control API",
+      version: "1",
+      description:
+        "Every error is a JSON body { error: { code, message } } whose code is listed in docs/errors.md. Stack files are bounded (docs/node.md, Limits).",
+    },
+    components: {
+      schemas: { Error: ERROR_SCHEMA },
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "stx_<id>_<secret>; roles admin > deployer > reader" } },
+    },
     paths,
   };
 }
