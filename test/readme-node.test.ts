@@ -47,8 +47,8 @@ test("the README's node block runs as written: start, apply, canary deploy, prom
     env: { ...process.env, NODE_OPTIONS: "", HOME: project.dir, STRATUS_URL: "", STRATUS_TOKEN: "" },
   });
   let output = "";
-  bash.stdout!.on("data", (c: Buffer) => (output += c.toString()));
-  bash.stderr!.on("data", (c: Buffer) => (output += c.toString()));
+  bash.stdout.on("data", (c: Buffer) => (output += c.toString()));
+  bash.stderr.on("data", (c: Buffer) => (output += c.toString()));
   try {
     const code = await new Promise<number | null>((resolve) => bash.once("exit", resolve));
     assert.equal(code, 0, output);

@@ -23,14 +23,14 @@ export function startNode(dataDir: string, extra: string[] = []): Promise<Starte
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_OPTIONS: "" } },
   );
   let text = "";
-  child.stdout!.on("data", (c: Buffer) => (text += c.toString()));
-  child.stderr!.on("data", (c: Buffer) => (text += c.toString()));
+  child.stdout.on("data", (c: Buffer) => (text += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (text += c.toString()));
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   return new Promise((resolve, reject) => {
     const check = (): void => {
       const m = /stratus start: gateway on (\S+), control API on (\S+),/.exec(text);
       if (!m) return;
-      child.stdout!.off("data", check);
+      child.stdout.off("data", check);
       resolve({
         child,
         gateway: m[1]!,
@@ -42,7 +42,7 @@ export function startNode(dataDir: string, extra: string[] = []): Promise<Starte
         },
       });
     };
-    child.stdout!.on("data", check);
+    child.stdout.on("data", check);
     child.once("exit", (code) => reject(new Error(`stratus start exited (${code}): ${text}`)));
   });
 }
