@@ -76,7 +76,7 @@ async function tokenFromFile(file: string): Promise<string> {
 
 /** True for a connection a starting node would refuse (nothing listens yet). */
 function refused(err: unknown): boolean {
-  const code = ((err as { cause?: { code?: unknown } }).cause?.code ?? (err as { code?: unknown }).code);
+  const code = (err as { cause?: { code?: unknown } }).cause?.code ?? (err as { code?: unknown }).code;
   return code === "ECONNREFUSED";
 }
 
