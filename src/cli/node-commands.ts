@@ -5,7 +5,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { type Command, InvalidArgumentError } from "commander";
 import { buildStack } from "../build/index.ts";
 import { loadStack } from "../config/index.ts";
-import { StratusError } from "../errors/index.ts";
+import { StratusError, toStratusError } from "../errors/index.ts";
 import { NodeApi, NodeServer, recoverAdmin } from "../node/index.ts";
 import { digestOf, type Role } from "../registry/index.ts";
 import { createLogger, LogBuffer } from "../telemetry/index.ts";
@@ -97,6 +97,11 @@ export function registerNodeCommands(program: Command, out: Out): void {
         logger.flush?.();
         throw err;
       }
+      // The last boundary: a rejection nothing handled is logged with a code; the node keeps serving.
+      process.on("unhandledRejection", (err: unknown) => {
+        const e = toStratusError(err);
+        logger.error({ code: e.code, stack: err instanceof Error ? err.stack : undefined }, `unhandled rejection: ${e.message}`);
+      });
       out(`stratus start: gateway on http://${o.host}:${gw}, control API on http://${o.host}:${cp}, data in ${o.data}`);
       await new Promise<void>((resolve) => {
         const stop = (): void => resolve();

@@ -408,7 +408,14 @@ export class NodeApi {
 
   constructor(node: NodeServer) {
     this.#node = node;
-    const control = new ControlServer({ stackName: () => node.running?.stack.name ?? "", metrics: () => node.metrics(), events: node.events });
+    const control = new ControlServer({
+      stackName: () => node.running?.stack.name ?? "",
+      metrics: () => node.metrics(),
+      // Read when a request comes: the bus exists once the node has started.
+      get events() {
+        return node.events;
+      },
+    });
     this.#routes = routes(node, control);
   }
 

@@ -10,7 +10,7 @@ import { userInfo } from "node:os";
 import { join } from "node:path";
 import { type ResolvedService, type ResolvedStack } from "../config/index.ts";
 import { ClusterWorkers, InProcessWorkers, type CanarySpec, type Workers } from "../dev/index.ts";
-import { StratusError } from "../errors/index.ts";
+import { StratusError, toStratusError } from "../errors/index.ts";
 import { passiveEventBus, type EventBus } from "../events/index.ts";
 import {
   MasterKeys,
@@ -243,7 +243,14 @@ export class NodeServer {
       this.#saveCanaries();
     }
     this.port = await this.#workers.listen(o.port, o.host);
-    this.#monitor = setInterval(() => void this.#checkCanaries(), 1000);
+    this.#monitor = setInterval(
+      () =>
+        void this.#checkCanaries().catch((err: unknown) => {
+          const e = toStratusError(err);
+          o.logger.error({ code: e.code }, `the canary check failed: ${e.message}`);
+        }),
+      1000,
+    );
     this.#monitor.unref();
     return this.port;
   }
