@@ -238,8 +238,8 @@ export function printable(method: string): string {
   return method.replace(/[^A-Za-z0-9!#$%&'*+.^_`|~-]/g, "?").slice(0, 32);
 }
 
-/** Decodes one path segment; bad percent-encoding is the client's error, not a crash. */
-function decodeSegment(segment: string): string {
+/** Decodes one path segment; bad percent-encoding is the client's error (400), not a crash. */
+export function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {

@@ -4,6 +4,7 @@ export {
   readJson,
   readJsonObject,
   parseTarget,
+  decodeSegment,
   printable,
   sendReply,
   answerClientError,

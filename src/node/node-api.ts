@@ -9,6 +9,7 @@ import {
   answerClientError,
   ControlServer,
   closeControl,
+  decodeSegment,
   listenControl,
   parseTarget,
   printable,
@@ -375,15 +376,6 @@ export function openapi(): Record<string, unknown> {
     },
     paths,
   };
-}
-
-/** Decodes one path segment; bad percent-encoding is the client's error, not a crash. */
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    throw new StratusError("STRATUS_E_BAD_REQUEST", `the path segment ${JSON.stringify(segment.slice(0, 200))} is not valid percent-encoding (UTF-8)`);
-  }
 }
 
 function match(pattern: string, path: string): Record<string, string> | null {
