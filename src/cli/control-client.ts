@@ -20,19 +20,64 @@ function configFile(): { url?: string; token?: string } {
 
 /** The control API's base URL: --url, then $STRATUS_URL, then the config file, then the local default. */
 export function controlBase(url: string | undefined): string {
-  return (url ?? process.env["STRATUS_URL"] ?? configFile().url ?? "http://127.0.0.1:8081").replace(/\/$/, "");
+  return (url || process.env["STRATUS_URL"] || configFile().url || "http://127.0.0.1:8081").replace(/\/$/, "");
 }
 
 /** The token: --token, then $STRATUS_TOKEN, then the config file (none for `stratus dev`). */
 export function controlToken(token: string | undefined): string | undefined {
-  return token ?? process.env["STRATUS_TOKEN"] ?? configFile().token;
+  // An empty variable is an unset one (a shell's STRATUS_TOKEN= clears it).
+  return token || process.env["STRATUS_TOKEN"] || configFile().token || undefined;
 }
 
-let defaultToken: string | undefined;
+/** How long a command waits for a node that is starting (its control API or its token file), in ms. */
+export const START_WAIT_MS = Number(process.env["STRATUS_WAIT_MS"] ?? 15_000);
 
-/** Sets the token every later call sends (from the command's --token option). */
+let defaultToken: string | undefined;
+let tokenFile: string | undefined;
+
+/**
+ * Sets the token every later call sends (from the command's --token option). Without one,
+ * $STRATUS_TOKEN_FILE names a file to read it from when the first call is made (a node that is
+ * starting writes DATA/admin-token once its control API answers).
+ */
 export function useToken(token: string | undefined): void {
   defaultToken = controlToken(token);
+  tokenFile = defaultToken === undefined ? process.env["STRATUS_TOKEN_FILE"] || undefined : undefined;
+}
+
+let waitSaid = false;
+function sayWaiting(what: string): void {
+  if (waitSaid) return;
+  waitSaid = true;
+  process.stderr.write(`stratus: waiting up to ${Math.round(START_WAIT_MS / 1000)}s for ${what}\n`);
+}
+
+/** The token from $STRATUS_TOKEN_FILE, waiting briefly for a starting node to write it. */
+async function tokenFromFile(file: string): Promise<string> {
+  const until = Date.now() + START_WAIT_MS;
+  for (;;) {
+    try {
+      const t = readFileSync(file, "utf8").trim();
+      if (t !== "") return t;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+        throw new StratusError("STRATUS_E_CLI_USAGE", `cannot read $STRATUS_TOKEN_FILE ${file}: ${(err as Error).message}`);
+    }
+    if (Date.now() >= until) {
+      throw new StratusError(
+        "STRATUS_E_CLI_USAGE",
+        `no token in ${file} after ${Math.round(START_WAIT_MS / 1000)}s; is "stratus start" running with that data directory? (set STRATUS_TOKEN or pass --token instead)`,
+      );
+    }
+    sayWaiting(`the node to write ${file}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** True for a connection a starting node would refuse (nothing listens yet). */
+function refused(err: unknown): boolean {
+  const code = (err as { cause?: { code?: unknown } }).cause?.code ?? (err as { code?: unknown }).code;
+  return code === "ECONNREFUSED";
 }
 
 /** Calls the control API; a refused or failed call becomes a StratusError that says what to do. */
@@ -40,15 +85,31 @@ export async function callControl<T>(base: string, method: "GET" | "POST" | "PUT
   let res: Response;
   const headers: Record<string, string> = {};
   if (body !== undefined) headers["content-type"] = "application/json";
+  if (tokenFile !== undefined) {
+    defaultToken = await tokenFromFile(tokenFile);
+    tokenFile = undefined;
+  }
   const token = defaultToken ?? controlToken(undefined);
   if (token) headers["authorization"] = `Bearer ${token}`;
+  const until = Date.now() + START_WAIT_MS;
+  const payload = body !== undefined ? JSON.stringify(body) : undefined;
   try {
-    res = await fetch(`${base}${path}`, {
-      method,
-      headers,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(120_000),
-    });
+    for (;;) {
+      try {
+        res = await fetch(`${base}${path}`, {
+          method,
+          headers,
+          ...(payload !== undefined ? { body: payload } : {}),
+          signal: AbortSignal.timeout(120_000),
+        });
+        break;
+      } catch (err) {
+        // A node that is starting refuses connections for a moment: wait for it, briefly.
+        if (!refused(err) || Date.now() >= until) throw err;
+        sayWaiting(`the control API at ${base} to answer`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   } catch (err) {
     throw new StratusError(
       "STRATUS_E_CLI_USAGE",
@@ -63,7 +124,7 @@ export async function callControl<T>(base: string, method: "GET" | "POST" | "PUT
     } catch {
       e = undefined;
     }
-    const code = e?.code && e.code in ERROR_CODES ? (e.code as ErrorCode) : "STRATUS_E_CLI_USAGE";
+    const code = typeof e?.code === "string" && Object.hasOwn(ERROR_CODES, e.code) ? (e.code as ErrorCode) : "STRATUS_E_CLI_USAGE";
     throw new StratusError(code, e?.message ?? `${base}${path} answered ${res.status}: ${text}`);
   }
   return JSON.parse(text) as T;

@@ -7,7 +7,7 @@ import { loadStack, stackJsonSchema } from "../config/index.ts";
 import { DevServer, loadFix } from "../dev/index.ts";
 import { Router } from "../gateway/index.ts";
 import { readBody } from "../runtime/index.ts";
-import { hasErrorCode, StratusError, type ErrorCode } from "../errors/index.ts";
+import { StratusError, toStratusError, type ErrorCode } from "../errors/index.ts";
 import { secretsFromEnv, StackHost } from "../stack/index.ts";
 import { createLogger, silentLogger, type ServiceFigures } from "../telemetry/index.ts";
 import { callControl, controlBase } from "./control-client.ts";
@@ -65,11 +65,27 @@ program
     "port of the control API: /metrics, /v1/status (default: the gateway port + 1; 0 picks a free one)",
     intOption("--control-port", 0, 65535),
   )
+  .option("--control-host <host>", "address of the control API (default 127.0.0.1 whatever --host is; beyond loopback it needs --control-token)")
+  .option("--control-token <token>", "bearer token the control API requires (default: $STRATUS_DEV_CONTROL_TOKEN); needed with a non-loopback --control-host")
   .option("--worker-memory <MB>", "replace a worker process gracefully past this resident memory", intOption("--worker-memory", 64, 1_048_576), 1536)
   .option("--json", "JSON log lines (default when output is not a terminal)")
   .option("--no-watch", "do not rebuild on file changes")
   .action(
-    async (dir: string, o: { port: number; host: string; workers: number; controlPort?: number; workerMemory: number; json?: boolean; watch: boolean }) => {
+    async (
+      dir: string,
+      o: {
+        port: number;
+        host: string;
+        workers: number;
+        controlPort?: number;
+        controlHost?: string;
+        controlToken?: string;
+        workerMemory: number;
+        json?: boolean;
+        watch: boolean;
+      },
+    ) => {
+      const controlToken = o.controlToken ?? process.env["STRATUS_DEV_CONTROL_TOKEN"];
       // The data under .stratus/ (state, events) is the developer's only; workers inherit the mask.
       process.umask(0o077);
       const json = o.json ?? !process.stdout.isTTY;
@@ -81,6 +97,9 @@ program
         workers: o.workers,
         // Beside the gateway port by default, so two dev servers on different ports do not collide.
         controlPort: o.controlPort ?? (o.port === 0 || o.port === 65535 ? 0 : o.port + 1),
+        // The control API can publish and replay: loopback only unless asked, and then with a token.
+        ...(o.controlHost !== undefined ? { controlHost: o.controlHost } : {}),
+        ...(controlToken ? { controlToken } : {}),
         maxWorkerRssMb: o.workerMemory,
         json,
         watch: o.watch,
@@ -258,11 +277,15 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : 2;
-  } else if (hasErrorCode(err)) {
-    process.stderr.write(`stratus: ${err.message}\n`);
-    process.exitCode = 1;
   } else {
-    process.stderr.write(`stratus: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 70;
+    // The one error boundary: whatever was thrown leaves as a coded error.
+    const e = toStratusError(err);
+    if (e.code === "STRATUS_E_INTERNAL") {
+      process.stderr.write(`stratus: ${e.message} (${e.code})${err instanceof Error && err.stack ? `\n${err.stack}` : ""}\n`);
+      process.exitCode = 70;
+    } else {
+      process.stderr.write(`stratus: ${e.message}\n`);
+      process.exitCode = 1;
+    }
   }
 }

@@ -1,12 +1,12 @@
 /** Commands for a production node: start, plan, apply, deploy, versions, rollback, destroy, tokens, secrets, audit. */
 import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline/promises";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { type Command, InvalidArgumentError } from "commander";
 import { buildStack } from "../build/index.ts";
 import { loadStack } from "../config/index.ts";
-import { StratusError } from "../errors/index.ts";
-import { NodeApi, NodeServer } from "../node/index.ts";
+import { StratusError, toStratusError } from "../errors/index.ts";
+import { NodeApi, NodeServer, recoverAdmin } from "../node/index.ts";
 import { digestOf, type Role } from "../registry/index.ts";
 import { createLogger, LogBuffer } from "../telemetry/index.ts";
 import { callApi, controlBase, useToken } from "./control-client.ts";
@@ -74,6 +74,8 @@ export function registerNodeCommands(program: Command, out: Out): void {
       const json = o.json ?? !process.stdout.isTTY;
       const logs = new LogBuffer();
       const logger = createLogger({ json, buffer: logs });
+      // A start that fails leaves nothing behind: no process, no token, no data directory it made.
+      const madeDir = !existsSync(o.data);
       const node = new NodeServer({
         dataDir: o.data,
         host: o.host,
@@ -85,9 +87,24 @@ export function registerNodeCommands(program: Command, out: Out): void {
         json,
         logs,
       });
-      const gw = await node.start();
       const api = new NodeApi(node);
-      const cp = await api.listen(o.controlPort, o.host);
+      let gw: number;
+      let cp: number;
+      try {
+        gw = await node.start();
+        cp = await api.listen(o.controlPort, o.host);
+      } catch (err) {
+        await api.close().catch(() => undefined);
+        await node.stop().catch(() => undefined);
+        if (madeDir) rmSync(o.data, { recursive: true, force: true });
+        logger.flush?.();
+        throw err;
+      }
+      // The last boundary: a rejection nothing handled is logged with a code; the node keeps serving.
+      process.on("unhandledRejection", (err: unknown) => {
+        const e = toStratusError(err);
+        logger.error({ code: e.code, stack: err instanceof Error ? err.stack : undefined }, `unhandled rejection: ${e.message}`);
+      });
       out(`stratus start: gateway on http://${o.host}:${gw}, control API on http://${o.host}:${cp}, data in ${o.data}`);
       await new Promise<void>((resolve) => {
         const stop = (): void => resolve();
@@ -262,6 +279,14 @@ export function registerNodeCommands(program: Command, out: Out): void {
       useToken(o.token);
       const r = await callApi(controlBase(o.url), "POST /v1/tokens", {}, { name: o.name, role: o.role as Role, ...(o.ttl ? { ttl: o.ttl } : {}) });
       out(o.json ? JSON.stringify(r) : `${r.token}\n(token "${r.name}", role ${r.role}, id ${r.id}: store it now, it is not shown again)`);
+    });
+  tokens
+    .command("recover")
+    .description("Write a new admin token to DATA/admin-token when every admin token is revoked or expired (needs local access to the data directory; audited)")
+    .requiredOption("--data <dir>", "the node's data directory")
+    .action((o: { data: string }) => {
+      const file = recoverAdmin(o.data);
+      out(`a new admin token "recovered-admin" is in ${file} (mode 0600; audited as token.recover); export STRATUS_TOKEN=$(cat ${file})`);
     });
   tokens
     .command("list")

@@ -5,10 +5,12 @@
  * figures as JSON, what `stratus status` prints) and the events operations `stratus events` uses
  * (publish, tail, subscriptions, dead letters, redrive, replay, async invocations).
  */
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { timingSafeEqual, createHash } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
-import { StratusError } from "../errors/index.ts";
+import { clientErrorResponse, errorReply, StratusError } from "../errors/index.ts";
+import type { Duplex } from "node:stream";
 import { describeInvocation, type EventBus } from "../events/index.ts";
 import { serviceFigures } from "../telemetry/index.ts";
 
@@ -40,38 +42,55 @@ const ENDPOINTS = [
   "GET /v1/invocations/:id",
 ];
 
+/** Options of the control server of `stratus dev`. */
+export interface ControlServerOptions {
+  /** When set, every request needs `Authorization: Bearer <token>` (a dev control API bound beyond loopback). */
+  token?: string;
+}
+
 /** The control server. */
 export class ControlServer {
   readonly #source: ControlSource;
+  readonly #token: Buffer | null;
   #server: Server | null = null;
 
-  constructor(source: ControlSource) {
+  constructor(source: ControlSource, options: ControlServerOptions = {}) {
     this.#source = source;
+    this.#token = options.token ? createHash("sha256").update(options.token).digest() : null;
   }
 
   /** Starts listening; resolves with the bound port. */
   listen(port: number, host: string): Promise<number> {
-    const server = createServer((req, res) => {
+    const server = createServer({ requestTimeout: 120_000 }, (req, res) => {
       void this.#serve(req).then(
-        ({ status, type, body }) => {
-          res.writeHead(status, { "content-type": type });
-          res.end(body);
-        },
+        (reply) => sendReply(res, reply),
         (err: unknown) => {
-          const e = err instanceof StratusError ? err : new StratusError("STRATUS_E_INTERNAL", String(err));
-          res.writeHead(e.status, { "content-type": "application/json" });
-          res.end(JSON.stringify(e.toJSON()));
+          const e = errorReply(err);
+          sendReply(res, { status: e.status, type: "application/json", body: e.body });
         },
       );
     });
+    server.on("clientError", answerClientError);
     this.#server = server;
     return listenControl(server, port, host);
   }
 
   async #serve(req: IncomingMessage): Promise<Reply> {
-    const url = new URL(req.url ?? "/", "http://control");
+    if (this.#token) {
+      const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "");
+      const given = createHash("sha256")
+        .update(m?.[1] ?? "")
+        .digest();
+      if (!m || !timingSafeEqual(given, this.#token)) {
+        throw new StratusError(
+          "STRATUS_E_UNAUTHORIZED",
+          "this dev control API is bound beyond loopback and needs Authorization: Bearer <the --control-token given to stratus dev>",
+        );
+      }
+    }
+    const url = parseTarget(req.url ?? "/");
     const method = req.method ?? "GET";
-    const body = method === "POST" || method === "PUT" ? await readJson(req, MAX_BODY) : undefined;
+    const body = method === "POST" || method === "PUT" ? await readJsonObject(req, MAX_BODY) : undefined;
     return this.handle(method, url, body);
   }
 
@@ -98,7 +117,7 @@ export class ControlServer {
       let m: RegExpExecArray | null;
       if (method === "GET" && path === "/v1/events/subscriptions") return json(200, { subscriptions: await bus.subscriptions() });
       if ((m = /^\/v1\/events\/topics\/([^/]+)$/.exec(path))) {
-        const topic = decodeURIComponent(m[1]!);
+        const topic = decodeSegment(m[1]!);
         if (method === "POST") {
           const b = (body ?? {}) as { data?: unknown; key?: string; id?: string; subject?: string };
           return json(202, await bus.publish("/cli", topic, b.data, { key: b.key, id: b.id, subject: b.subject }));
@@ -110,7 +129,7 @@ export class ControlServer {
         }
       }
       if ((m = /^\/v1\/events\/subscriptions\/([^/]+)\/(dead|redrive|replay)$/.exec(path))) {
-        const name = decodeURIComponent(m[1]!);
+        const name = decodeSegment(m[1]!);
         if (m[2] === "dead" && method === "GET") {
           const dead = await bus.deadLetters(name, num("after", 0), Math.min(1000, num("limit", 100)));
           return json(200, { deadLetters: dead.map((d) => ({ ...d, event: { seq: d.event.seq, key: d.event.key, ...JSON.parse(d.event.body) } })) });
@@ -131,7 +150,9 @@ export class ControlServer {
         return json(200, describeInvocation(await bus.invocation(m[1]!)));
       }
     }
-    return json(404, { error: { code: "STRATUS_E_NOT_FOUND", message: `no control endpoint ${method} ${path}; there are ${ENDPOINTS.join(", ")}` } });
+    return json(404, {
+      error: { code: "STRATUS_E_NOT_FOUND", message: `no control endpoint ${printable(method)} ${path}; there are ${ENDPOINTS.join(", ")}` },
+    });
   }
 
   /** Stops listening. */
@@ -147,7 +168,7 @@ export function listenControl(server: Server, port: number, host: string): Promi
   return new Promise((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
       reject(
-        err.code === "EADDRINUSE"
+        err.code === "EADDRINUSE" || err.code === "EACCES"
           ? new StratusError(
               "STRATUS_E_PORT_IN_USE",
               `control port ${port} on ${host} is already in use; pass --control-port <another port> (0 picks a free one)`,
@@ -170,18 +191,78 @@ export async function closeControl(server: Server): Promise<void> {
 
 /** Reads a JSON request body of at most `max` bytes ({} when empty). */
 export async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > max) throw new StratusError("STRATUS_E_BODY_TOO_LARGE", `the request body is ${declared} bytes, over the limit of ${max} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req as AsyncIterable<Buffer>) {
     size += c.length;
-    if (size > max) throw new StratusError("STRATUS_E_BODY_TOO_LARGE", `the request body is over ${max} bytes`);
+    if (size > max) throw new StratusError("STRATUS_E_BODY_TOO_LARGE", `the request body is over the limit of ${max} bytes`);
     chunks.push(c);
   }
   const text = Buffer.concat(chunks).toString("utf8");
   try {
     return text === "" ? {} : JSON.parse(text);
   } catch {
-    throw new StratusError("STRATUS_E_CLI_USAGE", "the request body is not valid JSON");
+    throw new StratusError("STRATUS_E_CLI_USAGE", "the request body is not valid JSON; send a JSON object with content-type: application/json");
+  }
+}
+
+/** Reads a JSON request body that must be an object ({} when empty): every endpoint takes one. */
+export async function readJsonObject(req: IncomingMessage, max: number): Promise<Record<string, unknown>> {
+  const v = await readJson(req, max);
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new StratusError(
+      "STRATUS_E_CLI_USAGE",
+      `the request body must be a JSON object, got ${v === null ? "null" : Array.isArray(v) ? "an array" : typeof v}`,
+    );
+  }
+  return v as Record<string, unknown>;
+}
+
+/** The URL of an origin-form request target ("/path?query"); anything else is refused. */
+export function parseTarget(target: string): URL {
+  if (!target.startsWith("/")) {
+    throw new StratusError("STRATUS_E_BAD_REQUEST", `the request target ${JSON.stringify(target.slice(0, 200))} is not a path; send "/v1/..."`);
+  }
+  try {
+    // A fixed authority: the path is what routes, never a Host or an absolute-form target.
+    return new URL(`http://control${target}`);
+  } catch {
+    throw new StratusError("STRATUS_E_BAD_REQUEST", `the request target ${JSON.stringify(target.slice(0, 200))} is not a valid path`);
+  }
+}
+
+/** A method name as it may be quoted in a message (at most 32 token characters). */
+export function printable(method: string): string {
+  return method.replace(/[^A-Za-z0-9!#$%&'*+.^_`|~-]/g, "?").slice(0, 32);
+}
+
+/** Decodes one path segment; bad percent-encoding is the client's error (400), not a crash. */
+export function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new StratusError("STRATUS_E_BAD_REQUEST", `the path segment ${JSON.stringify(segment.slice(0, 200))} is not valid percent-encoding (UTF-8)`);
+  }
+}
+
+/** Answers a request Node's HTTP parser refused with a coded JSON 400 (a reset socket is just closed). */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(clientErrorResponse(err));
+}
+
+/** Writes a reply; a socket that is gone (or a reply Node refuses) ends the response, never the process. */
+export function sendReply(res: ServerResponse, reply: ControlReply): void {
+  try {
+    res.writeHead(reply.status, { "content-type": reply.type });
+    res.end(reply.body);
+  } catch {
+    res.destroy();
   }
 }
 

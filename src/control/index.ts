@@ -1,2 +1,17 @@
 /** The node's control API: metrics, status and events operations (shared by `stratus dev` and `stratus start`). */
-export { ControlServer, readJson, parseFrom, listenControl, closeControl, type ControlSource, type ControlReply } from "./control-server.ts";
+export {
+  ControlServer,
+  readJson,
+  readJsonObject,
+  parseTarget,
+  decodeSegment,
+  printable,
+  sendReply,
+  answerClientError,
+  parseFrom,
+  listenControl,
+  closeControl,
+  type ControlSource,
+  type ControlReply,
+  type ControlServerOptions,
+} from "./control-server.ts";

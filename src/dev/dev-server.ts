@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from "node:util";
 import { buildStack } from "../build/index.ts";
 import { loadStack, type ResolvedStack } from "../config/index.ts";
 import { ControlServer } from "../control/index.ts";
+import { StratusError } from "../errors/index.ts";
 import { passiveEventBus, type EventBus } from "../events/index.ts";
 import { secretsFromEnv, type BundleRef, type LoadOutcome } from "../stack/index.ts";
 import type { Logger } from "../telemetry/index.ts";
@@ -34,6 +35,13 @@ export interface DevServerOptions {
   watch?: boolean;
   /** Port of the control API (/metrics, /v1/status); undefined: none. 0 picks a free port. */
   controlPort?: number;
+  /**
+   * Address of the control API (default 127.0.0.1, whatever `host` is: it can publish and replay
+   * events, so it is not exposed with the gateway). Beyond loopback it needs `controlToken`.
+   */
+  controlHost?: string;
+  /** Bearer token the control API requires (needed when controlHost is not a loopback address). */
+  controlToken?: string;
   /** Data directory (default <dir>/.stratus). */
   dataDir?: string;
   logger: Logger;
@@ -48,6 +56,7 @@ export class DevServer {
   readonly #bundles = new Map<string, BundleRef>();
   #workers!: Workers;
   #control: ControlServer | null = null;
+  #controlHost = "127.0.0.1";
   #events!: EventBus;
   #ownEvents = false;
   /** The bound control port, when there is a control API. */
@@ -120,8 +129,19 @@ export class DevServer {
     if (this.#o.controlPort !== undefined) {
       const workers = this.#workers;
       const events = this.#events;
-      this.#control = new ControlServer({ stackName: () => this.#stack.name, metrics: () => workers.metrics(), events });
-      this.controlPort = await this.#control.listen(this.#o.controlPort, this.#o.host);
+      const controlHost = this.#o.controlHost ?? "127.0.0.1";
+      if (!isLoopback(controlHost) && !this.#o.controlToken) {
+        throw new StratusError(
+          "STRATUS_E_CLI_USAGE",
+          `--control-host ${controlHost} would expose the dev control API (publish, replay) beyond this machine without a token; pass --control-token <secret> too, or leave the control API on 127.0.0.1`,
+        );
+      }
+      this.#control = new ControlServer(
+        { stackName: () => this.#stack.name, metrics: () => workers.metrics(), events },
+        this.#o.controlToken ? { token: this.#o.controlToken } : {},
+      );
+      this.#controlHost = controlHost;
+      this.controlPort = await this.#control.listen(this.#o.controlPort, controlHost);
     }
     this.#serving = true;
     this.#printRoutes();
@@ -174,7 +194,9 @@ export class DevServer {
     const lines = [
       `stratus dev: stack "${s.name}" on http://${this.#o.host}:${this.port} (${this.#o.workers} worker${this.#o.workers === 1 ? "" : "s"}, state in ${shortPath(join(this.#o.dataDir ?? join(s.dir, ".stratus"), "state"))})`,
       ...rows.map(([m, p, svc]) => `  ${m.padEnd(w0)} ${p.padEnd(w1)}  -> ${svc}`),
-      this.controlPort !== null ? `control API on http://${this.#o.host}:${this.controlPort} (stratus status, /metrics)` : "",
+      this.controlPort !== null
+        ? `control API on http://${hostForUrl(this.#controlHost)}:${this.controlPort} (stratus status, /metrics)${isLoopback(this.#controlHost) ? "; loopback only, see --control-host" : "; needs the --control-token"}`
+        : "",
       this.#o.watch !== false ? "watching for changes; Ctrl-C stops" : "",
     ];
     this.#o.print(lines.filter(Boolean).join("\n"));
@@ -315,4 +337,14 @@ function indent(text: string): string {
     .split("\n")
     .map((l) => `  ${l}`)
     .join("\n");
+}
+
+/** True for an address only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }

@@ -69,6 +69,21 @@ export const ERROR_CODES = {
   },
   STRATUS_E_SQL_TIMEOUT: { status: 504, user: true, summary: "An SQL statement ran longer than limits.timeout and was stopped." },
   STRATUS_E_STORAGE_QUOTA: { status: 507, user: true, summary: "A KV or SQL write would take the service over limits.storage; nothing stored was lost." },
+  STRATUS_E_BAD_REQUEST: {
+    status: 400,
+    user: true,
+    summary: "A malformed HTTP request: a Host that is not host[:port], a request target that is not a path, bad percent-encoding.",
+  },
+  STRATUS_E_STACK_TOO_LARGE: {
+    status: 413,
+    user: true,
+    summary: "A stack file (or an apply/deploy body) over a documented limit: size, services, routes, bindings, topics.",
+  },
+  STRATUS_E_CODE_DAMAGED: {
+    status: 500,
+    user: false,
+    summary: "A stored bundle no longer matches its digest; that version is refused. Apply the service's bundle again to repair it.",
+  },
   STRATUS_E_INTERNAL: { status: 500, user: false, summary: "A fault inside Stratus." },
 } as const satisfies Record<string, { status: number; user: boolean; summary: string }>;
 
@@ -99,6 +114,51 @@ export class StratusError extends Error {
 /** True when `value` carries a Stratus error code (works across realms and processes). */
 export function hasErrorCode(value: unknown): value is { code: ErrorCode; message: string } {
   return (
-    typeof value === "object" && value !== null && typeof (value as { code?: unknown }).code === "string" && (value as { code: string }).code in ERROR_CODES
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { code?: unknown }).code === "string" &&
+    // Own keys only: "constructor" or "toString" is in every object, and is no code.
+    Object.hasOwn(ERROR_CODES, (value as { code: string }).code)
   );
+}
+
+/**
+ * The one error boundary: turns anything thrown into a StratusError. A StratusError passes as it
+ * is; an object carrying a known code (from another realm or process) keeps its code; anything
+ * else becomes STRATUS_E_INTERNAL. The code is never built from the thrown value's own strings, so
+ * a function or a client cannot make up a code or a status.
+ */
+export function toStratusError(err: unknown): StratusError {
+  if (err instanceof StratusError) return err;
+  if (hasErrorCode(err)) return new StratusError(err.code, typeof err.message === "string" ? err.message : String(err.message), { cause: err });
+  const message = err instanceof Error ? err.message : typeof err === "string" ? err : safeString(err);
+  return new StratusError("STRATUS_E_INTERNAL", `internal error: ${message}`, { cause: err });
+}
+
+/** String(value), even for values whose toString throws or is not a function. */
+function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** The JSON body and status of an error response for anything thrown (see toStratusError). */
+export function errorReply(err: unknown): { status: number; body: string } {
+  const e = toStratusError(err);
+  return { status: e.status, body: JSON.stringify(e.toJSON()) };
+}
+
+/**
+ * The raw HTTP/1.1 answer to a request Node's parser refused (a server's "clientError": malformed
+ * request line, bad header, a body without a length): a coded JSON 400 instead of Node's bare one.
+ */
+export function clientErrorResponse(err: { code?: string; message?: string }): string {
+  const e = new StratusError(
+    "STRATUS_E_BAD_REQUEST",
+    `the request is not valid HTTP/1.1 (${typeof err.code === "string" ? err.code : "parse error"}); check the request line, the headers and the body's length`,
+  );
+  const body = JSON.stringify(e.toJSON());
+  return `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }

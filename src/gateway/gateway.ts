@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ResolvedStack } from "../config/index.ts";
-import { StratusError, type ErrorCode } from "../errors/index.ts";
+import { clientErrorResponse, StratusError, toStratusError, type ErrorCode } from "../errors/index.ts";
 import { readBody, type InvokeResult, type Runtime } from "../runtime/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import { Router } from "./router.ts";
@@ -70,6 +70,54 @@ function pathOf(url: string): string {
   return url.slice(start, q < 0 ? undefined : q);
 }
 
+/** host[:port]: a DNS name (labels of letters, digits, "-", "_"), an IPv4 address or a bracketed IPv6 one. */
+const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?)(?::[0-9]{1,5})?$/;
+/** A path and query the URL parser leaves as they are: no dot segments, backslashes, fragments or non-ASCII. */
+const PLAIN_TARGET = /^(?:\/(?![./]|%2[eE])[A-Za-z0-9\-._~!$&'()*+,;=:@%]*)+(?:\?[\x21\x22\x24-\x7e]*)?$/;
+
+/**
+ * The URL a function sees, from the request target the gateway routes and a validated Host: a Host
+ * that is not host[:port] is refused, and the path is normalised once (dot segments, "%2e", "\\")
+ * so the path routed is exactly the path the function reads. An absolute-form target
+ * ("GET http://a/b") names its own authority (RFC 9112 3.2.2), which is validated the same way.
+ */
+export function requestUrl(target: string, host: string | undefined): { url: string; path: string } | { error: string } {
+  let authority = host ?? "localhost";
+  let rest = target;
+  if (!target.startsWith("/")) {
+    if (!/^https?:\/\//i.test(target)) return { error: `the request target ${JSON.stringify(target.slice(0, 100))} is not a path; send "/..."` };
+    let abs: URL;
+    try {
+      abs = new URL(target);
+    } catch {
+      return { error: `the request target ${JSON.stringify(target.slice(0, 100))} is not a valid URL` };
+    }
+    if (abs.username || abs.password) return { error: "the request target carries credentials (user@host); send a path" };
+    authority = abs.host;
+    rest = `${abs.pathname}${abs.search}`;
+  }
+  if (authority.length > 261 || !AUTHORITY.test(authority)) {
+    return { error: `the Host header ${JSON.stringify(authority.slice(0, 100))} is not host[:port]` };
+  }
+  const port = /:(\d+)$/.exec(authority);
+  if (port && Number(port[1]) > 65535) return { error: `the Host header ${JSON.stringify(authority)} has a port over 65535` };
+  authority = authority.toLowerCase();
+  if (PLAIN_TARGET.test(rest)) {
+    const q = rest.indexOf("?");
+    return { url: `http://${authority}${rest}`, path: q < 0 ? rest : rest.slice(0, q) };
+  }
+  let u: URL;
+  try {
+    u = new URL(`http://${authority}${rest.startsWith("/") ? rest : `/${rest}`}`);
+  } catch {
+    return { error: `the request target ${JSON.stringify(target.slice(0, 100))} is not a valid path` };
+  }
+  // The fragment is never sent by a client; a "#" here is part of the path, escaped as the URL parser would not.
+  if (u.hash) u = new URL(`http://${authority}${u.pathname}${(u.search + u.hash).replaceAll("#", "%23")}`);
+  if (u.host !== authority) return { error: `the request target ${JSON.stringify(target.slice(0, 100))} changes the authority` };
+  return { url: u.href, path: u.pathname };
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const DROP = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"]);
 
@@ -101,8 +149,18 @@ export class Gateway {
     this.#maxBody = stack.gateway.maxBodySize;
   }
 
-  /** Routes and invokes; never throws. */
+  /** Routes and invokes; never throws: whatever fails becomes a coded JSON error for this request only. */
   async #handle(method: string, url: string, headers: string[], body: Uint8Array | null, requestId: string, allowAsync = true): Promise<Outcome> {
+    try {
+      return await this.#route(method, url, headers, body, requestId, allowAsync);
+    } catch (err) {
+      const e = toStratusError(err);
+      this.#log.error({ requestId, err: e.message, code: e.code }, "the gateway failed to serve a request");
+      return { reply: jsonError(e.code, e.message), path: pathOf(url), code: e.code };
+    }
+  }
+
+  async #route(method: string, url: string, headers: string[], body: Uint8Array | null, requestId: string, allowAsync: boolean): Promise<Outcome> {
     const path = pathOf(url);
     if (this.#ext && path.startsWith("/_stratus/")) {
       const r = await this.#ext.system(method, url, path, headers, body);
@@ -180,11 +238,36 @@ export class Gateway {
 
   /** The Node request listener. */
   readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      this.#listen(req, res);
+    } catch (err) {
+      // The last boundary: a fault here fails this request, never the process.
+      const e = toStratusError(err);
+      this.#log.error({ err: e.message }, "the gateway failed to take a request");
+      try {
+        if (!res.headersSent) res.writeHead(e.status, ["content-type", "application/json", "connection", "close"]);
+        res.end(JSON.stringify(e.toJSON()));
+      } catch {
+        res.destroy();
+      }
+    }
+  };
+
+  #listen(req: IncomingMessage, res: ServerResponse): void {
     const start = performance.now();
     const given = req.headers["x-request-id"];
     const requestId = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     const method = req.method ?? "GET";
-    const url = `http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
+    const target = requestUrl(req.url ?? "/", req.headers.host);
+    if ("error" in target) {
+      const reply = jsonError("STRATUS_E_BAD_REQUEST", target.error);
+      res.shouldKeepAlive = false;
+      res.writeHead(reply.status, ["content-type", "application/json", "x-request-id", requestId, "connection", "close"]);
+      res.end(reply.body);
+      this.#logLine(method, reply.status, start, requestId, { reply, path: "-", code: "STRATUS_E_BAD_REQUEST" });
+      return;
+    }
+    const url = target.url;
     const raw = req.rawHeaders;
     const headers: string[] = new Array(raw.length);
     for (let i = 0; i < raw.length; i += 2) {
@@ -198,7 +281,9 @@ export class Gateway {
     const hasBody = req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined;
     if (!hasBody) {
       // Nothing to read: Node's server disposes of the (empty) request when the response ends.
-      void this.#serve(res, method, url, headers, null, requestId, start).finally(finish);
+      void this.#serve(res, method, url, headers, null, requestId, start)
+        .catch(() => res.destroy())
+        .finally(finish);
       return;
     }
     if (Number(req.headers["content-length"] ?? 0) > this.#maxBody) {
@@ -229,12 +314,14 @@ export class Gateway {
       if (settled) return;
       settled = true;
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      void this.#serve(res, method, url, headers, new Uint8Array(body.buffer, body.byteOffset, body.byteLength), requestId, start).finally(finish);
+      void this.#serve(res, method, url, headers, new Uint8Array(body.buffer, body.byteOffset, body.byteLength), requestId, start)
+        .catch(() => res.destroy())
+        .finally(finish);
     });
     req.on("error", () => {
       if (!settled) stop();
     });
-  };
+  }
 
   #tooLarge(res: ServerResponse, method: string, url: string, requestId: string, start: number): void {
     const reply = jsonError(
@@ -345,6 +432,11 @@ export class Gateway {
   /** Starts listening; resolves with the bound address. */
   listen(port: number, host: string): Promise<AddressInfo> {
     const server = createServer({ keepAliveTimeout: 5000, requestTimeout: 60_000 }, this.listener);
+    // A request Node's parser refuses gets a coded JSON 400, like every other refusal.
+    server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === "ECONNRESET" || !socket.writable) socket.destroy();
+      else socket.end(clientErrorResponse(err));
+    });
     this.#server = server;
     return new Promise((resolve, reject) => {
       server.once("error", (err: NodeJS.ErrnoException) => {

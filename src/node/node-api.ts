@@ -5,14 +5,27 @@
  * from it, so the two cannot drift.
  */
 import { createServer, type Server } from "node:http";
-import { ControlServer, closeControl, listenControl, readJson, type ControlReply } from "../control/index.ts";
-import { StratusError } from "../errors/index.ts";
+import {
+  answerClientError,
+  ControlServer,
+  closeControl,
+  decodeSegment,
+  listenControl,
+  parseTarget,
+  printable,
+  readJsonObject,
+  sendReply,
+  type ControlReply,
+} from "../control/index.ts";
+import { errorReply, StratusError } from "../errors/index.ts";
 import { authorize, formatPlan, ROLES, type Role, type TokenInfo } from "../registry/index.ts";
 import { z } from "zod";
 import { API_BODIES } from "./api-schema.ts";
+import { STACK_LIMITS } from "./stack-limits.ts";
 import type { CanaryOptions, NodeServer, Upload } from "./node-server.ts";
 
-const MAX_BODY = 64 * 1024 * 1024;
+/** Request body limits: an apply or deploy carries bundles; a plan only digests; the rest are small. */
+const MAX_BODY = { upload: 64 * 1024 * 1024, plan: 4 * 1024 * 1024, other: 1024 * 1024 } as const;
 
 /** One endpoint: method, path pattern (`:name` segments), the least role, what it does. */
 interface Route {
@@ -20,6 +33,8 @@ interface Route {
   path: string;
   role: Role;
   summary: string;
+  /** Largest request body, in bytes (default MAX_BODY.other). */
+  maxBody?: number;
   run: (ctx: { params: Record<string, string>; body: unknown; url: URL; token: TokenInfo }) => Promise<ControlReply>;
 }
 
@@ -36,8 +51,11 @@ function str(body: unknown, key: string, what: string): string {
 function digests(body: unknown): { service: string; digest: string }[] {
   const list = (body as { bundles?: unknown }).bundles;
   if (!Array.isArray(list)) throw new StratusError("STRATUS_E_CLI_USAGE", 'the request needs "bundles": [{ service, digest, code }]');
+  if (list.length > STACK_LIMITS.services) {
+    throw new StratusError("STRATUS_E_STACK_TOO_LARGE", `the request has ${list.length} bundles, over the limit of ${STACK_LIMITS.services} (one per service)`);
+  }
   return list.map((b: unknown) => {
-    const o = b as Record<string, unknown>;
+    const o = (typeof b === "object" && b !== null ? b : {}) as Record<string, unknown>;
     if (typeof o["service"] !== "string" || typeof o["digest"] !== "string") {
       throw new StratusError("STRATUS_E_CLI_USAGE", "each bundle needs service and digest");
     }
@@ -110,16 +128,18 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
       method: "POST",
       path: "/v1/plan",
       role: "deployer",
+      maxBody: MAX_BODY.plan,
       summary: "What applying a stack file with bundles of these digests would change",
-      run: ({ body }) => {
-        const plan = node.plan(str(body, "yaml", "the stack file"), digests(body));
-        return Promise.resolve(json(200, { plan, text: formatPlan(plan) }));
+      run: async ({ body }) => {
+        const plan = await node.plan(str(body, "yaml", "the stack file"), digests(body));
+        return json(200, { plan, text: formatPlan(plan) });
       },
     },
     {
       method: "POST",
       path: "/v1/apply",
       role: "deployer",
+      maxBody: MAX_BODY.upload,
       summary: "Apply a stack file with every service's bundle: all or nothing",
       run: async ({ body, token }) => {
         const r = await node.apply(str(body, "yaml", "the stack file"), uploads(body), token.name);
@@ -130,6 +150,7 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
       method: "POST",
       path: "/v1/services/:name/deploy",
       role: "deployer",
+      maxBody: MAX_BODY.upload,
       summary: "Deploy one service's bundle and config; the other services stay as they run",
       run: async ({ params, body, token }) => {
         const [u] = uploads(body);
@@ -297,6 +318,13 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
 
 let ROUTES_FOR_DOC: Route[] | null = null;
 
+const ERROR_SCHEMA = {
+  type: "object",
+  required: ["error"],
+  properties: { error: { type: "object", required: ["code", "message"], properties: { code: { type: "string" }, message: { type: "string" } } } },
+};
+const ERROR_CONTENT = { "application/json": { schema: { $ref: "#/components/schemas/Error" } } };
+
 /** The OpenAPI 3.1 document of the node API. */
 export function openapi(): Record<string, unknown> {
   const table = ROUTES_FOR_DOC ?? routes(null as unknown as NodeServer, null as unknown as ControlServer);
@@ -317,17 +345,35 @@ export function openapi(): Record<string, unknown> {
       security: [{ bearer: [] }],
       ...(params.length ? { parameters: params } : {}),
       ...(r.method === "POST" || r.method === "PUT" ? { requestBody: { content: { "application/json": { schema: schema(bodies?.request) } } } } : {}),
+      ...(r.method === "POST" || r.method === "PUT" ? { "x-stratus-max-body": r.maxBody ?? MAX_BODY.other } : {}),
       responses: {
         "200": { description: "OK", content: { "application/json": { schema: schema(bodies?.response) } } },
-        "401": { description: "No token, or a malformed, unknown, expired or revoked one (STRATUS_E_UNAUTHORIZED)" },
-        "403": { description: `The token's role is below ${r.role} (STRATUS_E_FORBIDDEN)` },
+        "400": { description: "A malformed request or body (STRATUS_E_BAD_REQUEST, STRATUS_E_CLI_USAGE, ...)", content: ERROR_CONTENT },
+        "401": { description: "No token, or a malformed, unknown, expired or revoked one (STRATUS_E_UNAUTHORIZED)", content: ERROR_CONTENT },
+        "403": { description: `The token's role is below ${r.role} (STRATUS_E_FORBIDDEN)`, content: ERROR_CONTENT },
+        ...(r.method === "POST" || r.method === "PUT"
+          ? {
+              "413": {
+                description: `The body is over ${r.maxBody ?? MAX_BODY.other} bytes (STRATUS_E_BODY_TOO_LARGE), or the stack file over a limit (STRATUS_E_STACK_TOO_LARGE)`,
+                content: ERROR_CONTENT,
+              },
+            }
+          : {}),
       },
     };
   }
   return {
     openapi: "3.1.0",
-    info: { title: "Stratus node control API", version: "1" },
-    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "stx_<id>_<secret>; roles admin > deployer > reader" } } },
+    info: {
+      title: "Stratus node control API",
+      version: "1",
+      description:
+        "Every error is a JSON body { error: { code, message } } whose code is listed in docs/errors.md. Stack files are bounded (docs/node.md, Limits).",
+    },
+    components: {
+      schemas: { Error: ERROR_SCHEMA },
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "stx_<id>_<secret>; roles admin > deployer > reader" } },
+    },
     paths,
   };
 }
@@ -336,12 +382,12 @@ function match(pattern: string, path: string): Record<string, string> | null {
   const a = pattern.split("/");
   const b = path.split("/");
   if (a.length !== b.length) return null;
+  for (let i = 0; i < a.length; i++) if (!a[i]!.startsWith(":") && a[i] !== b[i]) return null;
   const params: Record<string, string> = {};
   for (let i = 0; i < a.length; i++) {
-    if (a[i]!.startsWith(":")) {
-      if (b[i] === "") return null;
-      params[a[i]!.slice(1)] = decodeURIComponent(b[i]!);
-    } else if (a[i] !== b[i]) return null;
+    if (!a[i]!.startsWith(":")) continue;
+    if (b[i] === "") return null;
+    params[a[i]!.slice(1)] = decodeSegment(b[i]!);
   }
   return params;
 }
@@ -354,53 +400,58 @@ export class NodeApi {
 
   constructor(node: NodeServer) {
     this.#node = node;
-    const control = new ControlServer({ stackName: () => node.running?.stack.name ?? "", metrics: () => node.metrics(), events: node.events });
+    const control = new ControlServer({
+      stackName: () => node.running?.stack.name ?? "",
+      metrics: () => node.metrics(),
+      // Read when a request comes: the bus exists once the node has started.
+      get events() {
+        return node.events;
+      },
+    });
     this.#routes = routes(node, control);
   }
 
-  /** Answers one request: route, token and role checked first. */
-  async handle(method: string, rawUrl: string, authorization: string | undefined, body: () => Promise<unknown>): Promise<ControlReply> {
-    const url = new URL(rawUrl, "http://node");
-    let found: { route: Route; params: Record<string, string> } | null = null;
-    let allowed: string[] = [];
-    for (const r of this.#routes) {
-      const params = match(r.path, url.pathname);
-      if (!params) continue;
-      if (r.method === method) {
-        found = { route: r, params };
-        break;
-      }
-      allowed.push(r.method);
-    }
-    allowed = [...new Set(allowed)];
+  /** Answers one request: route, token and role checked first. Never throws: any failure is a coded JSON error. */
+  async handle(method: string, rawUrl: string, authorization: string | undefined, body: (maxBytes: number) => Promise<unknown>): Promise<ControlReply> {
     try {
+      const url = parseTarget(rawUrl);
+      let found: { route: Route; params: Record<string, string> } | null = null;
+      const allowed = new Set<string>();
+      for (const r of this.#routes) {
+        const params = match(r.path, url.pathname);
+        if (!params) continue;
+        if (r.method === method) {
+          found = { route: r, params };
+          break;
+        }
+        allowed.add(r.method);
+      }
       if (!found) {
-        if (allowed.length > 0)
-          throw Object.assign(new StratusError("STRATUS_E_METHOD_NOT_ALLOWED", `${method} is not allowed on ${url.pathname}; use ${allowed.join(", ")}`));
-        throw new StratusError("STRATUS_E_NOT_FOUND", `no endpoint ${method} ${url.pathname}; the API is described at GET /v1/openapi.json`);
+        if (allowed.size > 0)
+          throw new StratusError("STRATUS_E_METHOD_NOT_ALLOWED", `${printable(method)} is not allowed on ${url.pathname}; use ${[...allowed].join(", ")}`);
+        throw new StratusError("STRATUS_E_NOT_FOUND", `no endpoint ${printable(method)} ${url.pathname}; the API is described at GET /v1/openapi.json`);
       }
       const token = authorize(this.#node.registry, authorization, found.route.role, Date.now());
-      const out = await found.route.run({ params: found.params, body: await body(), url, token });
-      return out;
+      return await found.route.run({ params: found.params, body: await body(found.route.maxBody ?? MAX_BODY.other), url, token });
     } catch (err) {
-      const e = err instanceof StratusError ? err : new StratusError("STRATUS_E_INTERNAL", err instanceof Error ? err.message : String(err));
-      return json(e.status, e.toJSON());
+      const e = errorReply(err);
+      return { status: e.status, type: "application/json", body: e.body };
     }
   }
 
-  /** Starts listening; resolves with the bound port. */
-  listen(port: number, host: string): Promise<number> {
-    const server = createServer((req, res) => {
+  /** Starts listening; resolves with the bound port. The node is ready then: its admin token is written on a first start. */
+  async listen(port: number, host: string): Promise<number> {
+    const server = createServer({ requestTimeout: 120_000 }, (req, res) => {
       const method = req.method ?? "GET";
-      void this.handle(method, req.url ?? "/", req.headers.authorization, () =>
-        method === "POST" || method === "PUT" ? readJson(req, MAX_BODY) : Promise.resolve(undefined),
-      ).then(({ status, type, body }) => {
-        res.writeHead(status, { "content-type": type });
-        res.end(body);
-      });
+      void this.handle(method, req.url ?? "/", req.headers.authorization, (max) =>
+        method === "POST" || method === "PUT" ? readJsonObject(req, max) : Promise.resolve(undefined),
+      ).then((reply) => sendReply(res, reply));
     });
+    server.on("clientError", answerClientError);
     this.#server = server;
-    return listenControl(server, port, host);
+    const bound = await listenControl(server, port, host);
+    this.#node.ready();
+    return bound;
   }
 
   /** Stops listening. */

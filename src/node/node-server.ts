@@ -5,11 +5,12 @@
  * rollbacks. Applies and deploys are serialised and all-or-nothing: when any service fails to
  * load, the node goes back to what it ran before.
  */
-import { mkdirSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { userInfo } from "node:os";
 import { join } from "node:path";
-import { parseStack, type ResolvedService, type ResolvedStack } from "../config/index.ts";
+import { type ResolvedService, type ResolvedStack } from "../config/index.ts";
 import { ClusterWorkers, InProcessWorkers, type CanarySpec, type Workers } from "../dev/index.ts";
-import { StratusError } from "../errors/index.ts";
+import { StratusError, toStratusError } from "../errors/index.ts";
 import { passiveEventBus, type EventBus } from "../events/index.ts";
 import {
   MasterKeys,
@@ -27,6 +28,7 @@ import {
 } from "../registry/index.ts";
 import type { BundleRef, LoadOutcome } from "../stack/index.ts";
 import type { LogBuffer, Logger } from "../telemetry/index.ts";
+import { StackParser } from "./stack-limits.ts";
 
 /** Options of NodeServer. */
 export interface NodeServerOptions {
@@ -84,10 +86,59 @@ function serviceOf(v: VersionRecord): ResolvedService {
   return { ...(JSON.parse(v.config) as Omit<ResolvedService, "entry">), entry: "" };
 }
 
+/** Why a stored version cannot be trusted (its code or config was altered after it was stored), or null. */
+function damage(v: VersionRecord): string | null {
+  const digest = digestOf(v.code);
+  if (digest === v.digest && versionOf(v.digest, v.config) === v.version) return null;
+  return `the stored code of ${v.service}@${v.version} does not match its digest (stored ${v.digest.slice(0, 12)}, content ${digest.slice(0, 12)}): the registry was altered outside Stratus; that version is refused. Apply or deploy the service's bundle again to repair it`;
+}
+
 /** The resolved stack and active versions the node runs. */
 interface Running {
   stack: ResolvedStack;
   active: Record<string, string>;
+}
+
+/**
+ * Mints an admin token and writes it to DATA/admin-token (0600, written to a temporary name and
+ * renamed, so a reader never sees half a token); audited. Returns the file's path.
+ */
+export function writeAdminToken(registry: Registry, dataDir: string, name: string, actor: string, detail: Record<string, unknown>, now: number): string {
+  const { token, info } = createToken(registry, name, "admin", now, null);
+  const file = join(dataDir, "admin-token");
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${token}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+  registry.audit({ at: now, actor, action: "token.create", detail: { id: info.id, name, role: "admin", ...detail } });
+  return file;
+}
+
+/**
+ * `stratus tokens recover`: a new admin token for a node whose admin tokens are all revoked or
+ * expired. It needs local access to the data directory (that is the proof of ownership) and is
+ * audited as "token.recover".
+ */
+export function recoverAdmin(dataDir: string, now = Date.now()): string {
+  if (!existsSync(join(dataDir, "registry.sqlite"))) {
+    throw new StratusError("STRATUS_E_CLI_USAGE", `${dataDir} holds no node registry (registry.sqlite); pass the --data directory of the node`);
+  }
+  const registry = new SqliteRegistry(join(dataDir, "registry.sqlite"));
+  try {
+    const file = writeAdminToken(registry, dataDir, "recovered-admin", "local", { recover: true }, now);
+    registry.audit({ at: now, actor: "local", action: "token.recover", detail: { user: userName(), file } });
+    return file;
+  } finally {
+    registry.close();
+  }
+}
+
+function userName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? "unknown");
+  }
 }
 
 /** The node. */
@@ -105,6 +156,8 @@ export class NodeServer {
   /** Who holds the apply lock, and since when. */
   #busy: { actor: string; action: string; since: number } | null = null;
   port = 0;
+  #announced = false;
+  readonly #parser = new StackParser();
   readonly #clock: () => number;
 
   constructor(opts: NodeServerOptions) {
@@ -120,15 +173,34 @@ export class NodeServer {
     return this.#running;
   }
 
-  /** On first start: an admin token in DATA/admin-token (0600). Returns the path, or null when tokens exist. */
+  /**
+   * On the first start of a new registry (one that never had a token): an admin token in
+   * DATA/admin-token (0600). A registry that has tokens but no usable admin gets none: minting one
+   * would let anyone who can restart the node undo a revocation. Returns the path, or null.
+   */
   #bootstrap(): string | null {
-    if (this.registry.tokens().some((t) => t.role === "admin" && t.revoked === null)) return null;
-    const { token } = createToken(this.registry, "admin", "admin", this.#clock(), null);
-    const file = join(this.#o.dataDir, "admin-token");
-    writeFileSync(file, `${token}\n`, { mode: 0o600 });
-    chmodSync(file, 0o600);
-    this.registry.audit({ at: this.#clock(), actor: "node", action: "token.create", detail: { name: "admin", role: "admin", bootstrap: true } });
-    return file;
+    const all = this.registry.tokens();
+    if (all.length > 0) {
+      const now = this.#clock();
+      if (!all.some((t) => t.role === "admin" && t.revoked === null && (t.expires === null || t.expires > now))) {
+        this.#o.print(
+          `no admin token of this node is active (all revoked or expired), and none is minted on a restart; with local access to the data directory, run: stratus tokens recover --data ${this.#o.dataDir}`,
+        );
+      }
+      return null;
+    }
+    return writeAdminToken(this.registry, this.#o.dataDir, "admin", "node", { bootstrap: true }, this.#clock());
+  }
+
+  /**
+   * Called once the control API listens: on a first start, the admin token is minted and written
+   * now, so a script that waits for DATA/admin-token finds a node that answers.
+   */
+  ready(): void {
+    if (this.#announced) return;
+    this.#announced = true;
+    const tokenFile = this.#bootstrap();
+    if (tokenFile) this.#o.print(`first start: an admin token is in ${tokenFile} (mode 0600); export STRATUS_TOKEN=$(cat ${tokenFile})`);
   }
 
   /** Starts the workers, restores the applied stack, and serves the gateway. */
@@ -152,7 +224,6 @@ export class NodeServer {
     else {
       this.events = passiveEventBus(eventsFile, o.logger);
     }
-    const tokenFile = this.#bootstrap();
     const applied = this.registry.stack();
     if (applied) {
       const stack = JSON.parse(applied.yaml) as ResolvedStack;
@@ -172,9 +243,15 @@ export class NodeServer {
       this.#saveCanaries();
     }
     this.port = await this.#workers.listen(o.port, o.host);
-    this.#monitor = setInterval(() => void this.#checkCanaries(), 1000);
+    this.#monitor = setInterval(
+      () =>
+        void this.#checkCanaries().catch((err: unknown) => {
+          const e = toStratusError(err);
+          o.logger.error({ code: e.code }, `the canary check failed: ${e.message}`);
+        }),
+      1000,
+    );
     this.#monitor.unref();
-    if (tokenFile) o.print(`first start: an admin token is in ${tokenFile} (mode 0600); export STRATUS_TOKEN=$(cat ${tokenFile})`);
     return this.port;
   }
 
@@ -186,22 +263,36 @@ export class NodeServer {
     return out;
   }
 
-  /** Loads `stack` with the stored code of `active` versions into every worker. */
+  /**
+   * Loads `stack` with the stored code of `active` versions into every worker. Stored code is
+   * checked against its digest (and the version id against digest and config) first: a version
+   * whose stored record was altered fails to load with STRATUS_E_CODE_DAMAGED.
+   */
   async #load(stack: ResolvedStack, active: Record<string, string>): Promise<LoadOutcome[]> {
     const bundles: BundleRef[] = [];
+    const damaged = new Map<string, LoadOutcome>();
     for (const s of stack.services) {
       const v = this.registry.version(s.name, active[s.name] ?? "");
-      if (v) bundles.push({ service: s.name, code: v.code, hash: v.version });
+      if (!v) continue;
+      const problem = damage(v);
+      if (problem) damaged.set(s.name, { service: s.name, status: "failed", error: { code: "STRATUS_E_CODE_DAMAGED", message: problem } });
+      else bundles.push({ service: s.name, code: v.code, hash: v.version });
     }
-    const outcomes = await this.#workers.load(stack, bundles, this.#secretsFor(stack));
+    for (const d of damaged.values())
+      this.#o.logger.error({ service: d.service, code: "STRATUS_E_CODE_DAMAGED" }, d.status === "failed" ? d.error.message : "");
+    const loaded = await this.#workers.load(stack, bundles, this.#secretsFor(stack));
+    const outcomes = loaded.map((x) => damaged.get(x.service) ?? x);
     // The in-process bus was configured by the load; a passive one (beside worker processes) is here.
     if (!(this.#workers instanceof InProcessWorkers)) await this.events.configure(stack);
     return outcomes;
   }
 
-  /** Parses a stack file sent by a client (its entries are not here: the bundles come with it). */
-  #parse(yaml: string): ResolvedStack {
-    return parseStack(yaml, join(this.#o.dataDir, "stratus.yaml"), { checkEntries: false });
+  /**
+   * Parses a stack file sent by a client (its entries are not here: the bundles come with it),
+   * bounded by STACK_LIMITS and off this thread's event loop.
+   */
+  #parse(yaml: string): Promise<ResolvedStack> {
+    return this.#parser.parse(yaml, join(this.#o.dataDir, "stratus.yaml"));
   }
 
   /** Checks uploads against the stack: one per service, digests right, secrets present. */
@@ -245,8 +336,8 @@ export class NodeServer {
   }
 
   /** What applying `yaml` with bundles of these digests would change. */
-  plan(yaml: string, uploads: readonly { service: string; digest: string }[]): Plan {
-    const stack = this.#parse(yaml);
+  async plan(yaml: string, uploads: readonly { service: string; digest: string }[]): Promise<Plan> {
+    const stack = await this.#parse(yaml);
     this.#check(stack, uploads);
     return planStack(this.#current(), stack, this.#versionsOf(stack, uploads));
   }
@@ -301,8 +392,11 @@ export class NodeServer {
     return { plan, outcomes };
   }
 
-  #store(stack: ResolvedStack, uploads: readonly Upload[], versions: Record<string, string>): void {
+  /** Stores the uploaded versions; returns the ones that are new (a refused apply deletes them again). */
+  #store(stack: ResolvedStack, uploads: readonly Upload[], versions: Record<string, string>): { service: string; version: string }[] {
+    const added: { service: string; version: string }[] = [];
     for (const u of uploads) {
+      if (!this.registry.version(u.service, versions[u.service]!)) added.push({ service: u.service, version: versions[u.service]! });
       const svc = stack.services.find((s) => s.name === u.service)!;
       const v: VersionRecord = {
         service: u.service,
@@ -314,11 +408,17 @@ export class NodeServer {
       };
       this.registry.putVersion(v);
     }
+    return added;
+  }
+
+  /** Forgets versions a refused apply, deploy or canary stored: `stratus versions` lists only versions that ran. */
+  #forget(added: readonly { service: string; version: string }[]): void {
+    for (const a of added) this.registry.deleteVersion(a.service, a.version);
   }
 
   /** Applies a whole stack: every service's bundle comes with it. */
   async apply(yaml: string, uploads: readonly Upload[], actor: string): Promise<ApplyResult> {
-    const stack = this.#parse(yaml);
+    const stack = await this.#parse(yaml);
     this.#check(stack, uploads);
     const running = this.#running;
     if (running && running.stack.name !== stack.name) {
@@ -332,8 +432,11 @@ export class NodeServer {
       for (const svc of [...this.#canaries.keys()]) await this.#endCanary(svc, actor, "canary.end", { by: "apply" });
       const versions = this.#versionsOf(stack, uploads);
       const plan = planStack(this.#current(), stack, versions);
-      this.#store(stack, uploads, versions);
-      return this.#switch(stack, versions, actor, "apply", plan);
+      const added = this.#store(stack, uploads, versions);
+      return this.#switch(stack, versions, actor, "apply", plan).catch((err: unknown) => {
+        this.#forget(added);
+        throw err;
+      });
     });
   }
 
@@ -345,6 +448,8 @@ export class NodeServer {
   async #startCanary(service: string, c: CanaryRecord): Promise<void> {
     const v = this.registry.version(service, c.version);
     if (!v) throw new StratusError("STRATUS_E_VERSION_UNKNOWN", `no version ${c.version} of "${service}"`);
+    const problem = damage(v);
+    if (problem) throw new StratusError("STRATUS_E_CODE_DAMAGED", problem);
     const config = serviceOf(v);
     const spec: CanarySpec = { config, bundle: { service, code: v.code, hash: v.version }, percent: c.percent, sticky: c.sticky };
     await this.#workers.canary(service, spec);
@@ -420,7 +525,10 @@ export class NodeServer {
         `service "${service}" has no canary to promote; start one with stratus deploy ${service} --canary 10`,
       );
     return this.#locked(actor, "promote", async () => {
-      const v = this.registry.version(service, c.version)!;
+      const v = this.registry.version(service, c.version);
+      if (!v) throw new StratusError("STRATUS_E_VERSION_UNKNOWN", `no version ${c.version} of "${service}"`);
+      const problem = damage(v);
+      if (problem) throw new StratusError("STRATUS_E_CODE_DAMAGED", problem);
       const svc = serviceOf(v);
       const stack: ResolvedStack = { ...running.stack, services: running.stack.services.map((s) => (s.name === service ? svc : s)) };
       const active = { ...running.active, [service]: c.version };
@@ -434,7 +542,7 @@ export class NodeServer {
   /** Deploys one service's code and config (from the client's stack file); the others stay as they run. With `canary`, only a share of its requests go to it. */
   async deploy(service: string, yaml: string, upload: Upload, actor: string, canary?: CanaryOptions): Promise<ApplyResult> {
     if (canary) return this.#deployCanary(service, yaml, upload, actor, canary);
-    const local = this.#parse(yaml);
+    const local = await this.#parse(yaml);
     const svc = local.services.find((s) => s.name === service);
     if (!svc)
       throw new StratusError(
@@ -451,13 +559,16 @@ export class NodeServer {
       const active = { ...(this.#running?.active ?? {}) };
       const versions = { ...active, [service]: versionOf(upload.digest, serviceConfig(svc)) };
       const plan = planStack(this.#current(), stack, versions);
-      this.#store(stack, [upload], versions);
-      return this.#switch(stack, versions, actor, "deploy", plan);
+      const added = this.#store(stack, [upload], versions);
+      return this.#switch(stack, versions, actor, "deploy", plan).catch((err: unknown) => {
+        this.#forget(added);
+        throw err;
+      });
     });
   }
 
   async #deployCanary(service: string, yaml: string, upload: Upload, actor: string, canary: CanaryOptions): Promise<ApplyResult> {
-    const local = this.#parse(yaml);
+    const local = await this.#parse(yaml);
     const svc = local.services.find((s) => s.name === service);
     if (!svc) throw new StratusError("STRATUS_E_CONFIG_INVALID", `service "${service}" is not in the stack file`);
     const running = this.#running;
@@ -472,11 +583,18 @@ export class NodeServer {
     this.#check(local, [upload], service);
     return this.#locked(actor, "canary", async () => {
       const version = versionOf(upload.digest, serviceConfig(svc));
-      this.#store(local, [upload], { [service]: version });
+      if (version === running.active[service]) {
+        throw new StratusError(
+          "STRATUS_E_DEPLOY_FAILED",
+          `canary refused: ${service}@${version} is already the active version (the same code and config); change the service, then deploy it with --canary`,
+        );
+      }
+      const added = this.#store(local, [upload], { [service]: version });
       const record: CanaryRecord = { ...canary, version, started: this.#clock() };
       try {
         await this.#startCanary(service, record);
       } catch (err) {
+        this.#forget(added);
         await this.#workers.canary(service, null).catch(() => undefined);
         const prev = this.#canaries.get(service);
         if (prev) await this.#startCanary(service, prev).catch(() => undefined);
@@ -629,6 +747,7 @@ export class NodeServer {
       await this.events?.close();
       this.events?.store.close();
     }
+    await this.#parser.close();
     this.registry.close();
   }
 }

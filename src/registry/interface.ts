@@ -74,8 +74,13 @@ export interface Registry {
   /** Revokes a token; false when there is no such token. */
   revokeToken(id: string, at: number): boolean;
 
-  /** Stores a version if it is new (the same id is the same content). */
+  /**
+   * Stores a version (the same id is the same content: storing it again rewrites code, digest and
+   * config, which repairs a record altered outside Stratus and keeps its creation time).
+   */
   putVersion(v: VersionRecord): void;
+  /** Deletes a version (one stored by a refused apply); false when there is none. */
+  deleteVersion(service: string, version: string): boolean;
   version(service: string, version: string): VersionRecord | null;
   /** Versions of a service, newest first. */
   versions(service: string): VersionRecord[];

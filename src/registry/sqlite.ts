@@ -93,8 +93,14 @@ export class SqliteRegistry implements Registry {
 
   putVersion(v: VersionRecord): void {
     this.#db
-      .prepare("INSERT INTO versions (service, version, created, digest, code, config) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+      .prepare(
+        "INSERT INTO versions (service, version, created, digest, code, config) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (service, version) DO UPDATE SET digest = excluded.digest, code = excluded.code, config = excluded.config",
+      )
       .run(v.service, v.version, v.created, v.digest, v.code, v.config);
+  }
+
+  deleteVersion(service: string, v: string): boolean {
+    return Number(this.#db.prepare("DELETE FROM versions WHERE service = ? AND version = ?").run(service, v).changes) > 0;
   }
 
   version(service: string, v: string): VersionRecord | null {

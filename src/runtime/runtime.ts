@@ -6,7 +6,7 @@ import diagnostics from "node:diagnostics_channel";
 import type { ResolvedService } from "../config/index.ts";
 import { StratusError, type ErrorCode } from "../errors/index.ts";
 import type { StateProvider } from "../state/index.ts";
-import type { Logger } from "../telemetry/index.ts";
+import { secretRedactor, type Logger } from "../telemetry/index.ts";
 import type { Capacity } from "./capacity.ts";
 import { HostIo, type Publisher } from "./host-io.ts";
 
@@ -76,12 +76,15 @@ function hashString(s: string): number {
   return h >>> 0;
 }
 
-/** Replaces every secret value (3 characters or more) in `text`. */
+/**
+ * Replaces every secret value (3 characters or more) in `text`, and every encoded form of the
+ * secrets the process's redactor knows (JSON-escaped, URL-encoded, base64, hex...): error messages
+ * and bodies reach clients, not only logs.
+ */
 export function redact(text: string, secrets: ReadonlyMap<string, string> | undefined): string {
-  if (!secrets || secrets.size === 0) return text;
   let out = text;
-  for (const v of secrets.values()) if (v.length >= 3 && out.includes(v)) out = out.split(v).join(REDACTED);
-  return out;
+  if (secrets) for (const v of secrets.values()) if (v.length >= 3 && out.includes(v)) out = out.split(v).join(REDACTED);
+  return secretRedactor.redact(out);
 }
 
 /** What one invocation produced, for the gateway and the logs. */

@@ -8,7 +8,7 @@ import { EventBus, SqliteEventStore, busEndpoints, type EventStore } from "../ev
 import { Gateway, Router } from "../gateway/index.ts";
 import { Runtime, type Capacity, type CanarySticky } from "../runtime/index.ts";
 import { SqliteStateProvider, type StateProvider } from "../state/index.ts";
-import { Metrics, type Logger } from "../telemetry/index.ts";
+import { Metrics, secretRedactor, type Logger } from "../telemetry/index.ts";
 
 /** A built service: its code and the hash that names the version. */
 export interface BundleRef {
@@ -111,7 +111,11 @@ export class StackHost {
     this.runtime.setStackServices(stack.services.map((s) => s.name));
     // New secret values reach a service through a new version of it (its instances read them at start).
     const secretsChanged = secrets !== undefined && !isDeepStrictEqual(secrets, this.#secrets);
-    if (secrets !== undefined) this.#secrets = secrets;
+    if (secrets !== undefined) {
+      this.#secrets = secrets;
+      // Every log line of this process is redacted of them, in every encoding.
+      secretRedactor.use(this, secrets.values());
+    }
     const byName = new Map(bundles.map((b) => [b.service, b]));
     const outcomes = await Promise.all(
       stack.services.map(async (svc): Promise<LoadOutcome> => {
@@ -166,6 +170,7 @@ export class StackHost {
     this.#eventStore.close();
     this.metrics.close();
     this.state.close();
+    secretRedactor.use(this, []);
     this.#log.flush?.();
   }
 }

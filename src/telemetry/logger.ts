@@ -5,6 +5,7 @@
 import pino, { type Logger } from "pino";
 import pretty from "pino-pretty";
 import type { LogBuffer } from "./log-buffer.ts";
+import { secretRedactor, type Redactor } from "./redact.ts";
 
 export type { Logger };
 
@@ -21,13 +22,17 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream;
   /** Also keep the JSON lines here (for `stratus logs`). */
   buffer?: LogBuffer;
+  /** Redacts secrets from every line, in every encoding (default: the process's secretRedactor). */
+  redactor?: Redactor;
 }
 
 /** Creates the process logger. */
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const json = opts.json ?? !process.stdout.isTTY;
   // Epoch milliseconds: the cheapest timestamp on the per-request path; pretty output shows clock time.
-  const base = { level: opts.level ?? "info", base: undefined };
+  const redactor = opts.redactor ?? secretRedactor;
+  // The one place every line passes, serialised, before any destination (terminal, file, buffer).
+  const base = { level: opts.level ?? "info", base: undefined, hooks: { streamWrite: (line: string) => redactor.redact(line) } };
   const out: pino.DestinationStream = json
     ? // Asynchronous stdout buffers while the reader (a terminal, the supervisor's pipe) lags: bound it
       // so a log flood drops lines instead of growing the process.

@@ -1,0 +1,58 @@
+// `stratus dev`'s control API can publish events and replay subscriptions, and has no tokens: it
+// listens on loopback whatever --host says, and beyond loopback only with a token.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { testDevServer } from "./helpers/dev.ts";
+import { tempProject } from "./helpers/project.ts";
+
+const files = {
+  "stratus.yaml": `name: dc\nservices:\n  hi:\n    entry: hi.ts\n    routes: ["GET /hi"]\n`,
+  "hi.ts": `export default { fetch() { return new Response("hi"); } };`,
+};
+
+test("with --host set to another address, the gateway follows it and the control API stays on 127.0.0.1", async () => {
+  const project = tempProject(files);
+  const printed: string[] = [];
+  // 127.0.0.2 is another address of this machine (all of 127/8 is loopback on Linux).
+  const dev = testDevServer(project.dir, { host: "127.0.0.2", workers: 1, controlPort: 0, watch: false, print: (l) => printed.push(l) });
+  try {
+    await dev.start();
+    assert.equal(await (await fetch(`http://127.0.0.2:${dev.port}/hi`)).text(), "hi");
+    assert.equal((await fetch(`http://127.0.0.1:${dev.controlPort}/v1/status`)).status, 200);
+    await assert.rejects(fetch(`http://127.0.0.2:${dev.controlPort}/v1/status`), "the control API followed --host");
+    assert.match(printed.join("\n"), /control API on http:\/\/127\.0\.0\.1:\d+ .*loopback only/);
+  } finally {
+    await dev.stop();
+    project.remove();
+  }
+});
+
+test("a control API beyond loopback is refused without a token; with one, every request needs it", async () => {
+  const project = tempProject(files);
+  const open = testDevServer(project.dir, { workers: 1, controlPort: 0, controlHost: "0.0.0.0", watch: false });
+  try {
+    await assert.rejects(open.start(), (e: { code?: string; message?: string }) => {
+      assert.equal(e.code, "STRATUS_E_CLI_USAGE");
+      assert.match(e.message ?? "", /--control-host 0\.0\.0\.0 .* without a token; pass --control-token/);
+      return true;
+    });
+    assert.equal(open.controlPort, null);
+  } finally {
+    await open.stop();
+  }
+  const dev = testDevServer(project.dir, { workers: 1, controlPort: 0, controlToken: "s3cret-dev-token", watch: false });
+  try {
+    await dev.start();
+    const url = `http://127.0.0.1:${dev.controlPort}/v1/events/topics/t`;
+    const anon = await fetch(url, { method: "POST", body: "{}" });
+    assert.equal(anon.status, 401);
+    assert.equal(((await anon.json()) as { error: { code: string } }).error.code, "STRATUS_E_UNAUTHORIZED");
+    const wrong = await fetch(`http://127.0.0.1:${dev.controlPort}/v1/status`, { headers: { authorization: "Bearer nope" } });
+    assert.equal(wrong.status, 401);
+    const ok = await fetch(`http://127.0.0.1:${dev.controlPort}/v1/status`, { headers: { authorization: "Bearer s3cret-dev-token" } });
+    assert.equal(ok.status, 200);
+  } finally {
+    await dev.stop();
+    project.remove();
+  }
+});
