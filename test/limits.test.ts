@@ -87,7 +87,8 @@ services:
   uploader:
     entry: egress.ts
     routes: ["GET /uploader/*"]
-    limits: { memory: 512 }
+    # Building a 40 MiB body takes CPU; on a loaded machine more than the default second.
+    limits: { memory: 512, cpu: 30s, timeout: 60s }
     bindings:
       UP: { egress: ["127.0.0.1:${port}"] }
   big:
