@@ -27,6 +27,21 @@ export interface InvokeRequest {
   readonly requestId: string;
   /** Path parameters the gateway's route matched (ctx.params in the function). */
   readonly params?: Readonly<Record<string, string>>;
+  /** How many service calls deep this request is (0 or absent: it came from a client). */
+  readonly depth?: number;
+  /**
+   * When the request at the root of a service-call chain must be answered (performance.now()
+   * milliseconds): a call made on its behalf never runs past it, whatever the callee's own limits.
+   */
+  readonly deadline?: number;
+}
+
+/** Who an I/O call was made for: the depth and deadline of the request (or task) it serves. */
+export interface CallContext {
+  /** Service calls between the client's request and this one (0: the client's own request). */
+  readonly depth: number;
+  /** The root request's deadline (performance.now() milliseconds). */
+  readonly deadline: number;
 }
 
 /** A response as the runtime returns it. */
@@ -58,8 +73,11 @@ export interface InstanceHost {
   /**
    * Runs an I/O call. `requestIds` holds exactly the id of the request that made it when the
    * isolate could tell (see prelude.ts `current`), else every request in flight on the instance.
+   * `call` is that request's depth and deadline (the deepest and earliest of the candidates when
+   * it could not tell); null when the call serves no live request (its request is over, or none
+   * is in flight): work a finished request left behind.
    */
-  io(op: string, args: unknown[], requestIds: ReadonlySet<string>): Promise<unknown>;
+  io(op: string, args: unknown[], requestIds: ReadonlySet<string>, call: CallContext | null): Promise<unknown>;
   /** A console line; `requestIds` as for io(): one id when known, else all in flight (never a guess). */
   log(level: string, text: string, requestIds: ReadonlySet<string>): void;
   /** The value of a secret the service is granted, if the node has it. */
@@ -119,8 +137,8 @@ export class Instance {
   /** Set once the instance was killed or disposed. */
   dead: ErrorCode | "disposed" | null = null;
   readonly requestIds = new Set<string>();
-  /** Request ids by the numeric id the isolate knows them by. */
-  readonly #rids = new Map<number, string>();
+  /** Request ids (with their call context) by the numeric id the isolate knows them by. */
+  readonly #rids = new Map<number, { requestId: string; call: CallContext }>();
   /** The isolate's CPU time at the last watchdog look while nothing was in flight (-1: not looked yet). */
   #idleCpu = -1n;
   /** What was wrong with a reply that made the instance unreadable (dead = STRATUS_E_BAD_RESPONSE). */
@@ -196,9 +214,11 @@ export class Instance {
     const timeout = Math.max(1, service.limits.cpuMs);
     try {
       await inst.#wire(host, timeout);
+      // Compiled on the isolate's own thread: a big bundle must not stall this thread's event loop
+      // (every other service in the process) while V8 parses it.
       const script: ivm.Script & { cachedData?: ivm.ExternalCopy<ArrayBuffer> } = code.cachedData
-        ? b.isolate.compileScriptSync(code.code, { filename: `stratus:${service.name}.js`, cachedData: code.cachedData })
-        : b.isolate.compileScriptSync(code.code, { filename: `stratus:${service.name}.js`, produceCachedData: true });
+        ? await b.isolate.compileScript(code.code, { filename: `stratus:${service.name}.js`, cachedData: code.cachedData })
+        : await b.isolate.compileScript(code.code, { filename: `stratus:${service.name}.js`, produceCachedData: true });
       if (!code.cachedData && script.cachedData) code.cachedData = script.cachedData;
       await script.run(b.context, { timeout });
       const needs = [
@@ -225,8 +245,24 @@ export class Instance {
    * it is in flight here; otherwise every request in flight (a hostile or stale id claims nothing).
    */
   #idsFor(rid: unknown): ReadonlySet<string> {
-    const id = typeof rid === "number" && rid > 0 ? this.#rids.get(rid) : undefined;
+    const id = typeof rid === "number" && rid > 0 ? this.#rids.get(rid)?.requestId : undefined;
     return id === undefined ? this.requestIds : new Set([id]);
+  }
+
+  /**
+   * The call context of an I/O call: the request whose id the isolate passed; for an id of 0 (not
+   * known), the deepest depth and earliest deadline of every request in flight (the limits must hold
+   * whichever it was); null for the id of a request that is over, or with nothing in flight.
+   */
+  #callFor(rid: unknown): CallContext | null {
+    if (typeof rid === "number" && rid > 0) return this.#rids.get(rid)?.call ?? null;
+    let depth = -1;
+    let deadline = Infinity;
+    for (const r of this.#rids.values()) {
+      depth = Math.max(depth, r.call.depth);
+      deadline = Math.min(deadline, r.call.deadline);
+    }
+    return depth < 0 ? null : { depth, deadline };
   }
 
   async #wire(host: InstanceHost, timeout: number): Promise<void> {
@@ -254,7 +290,7 @@ export class Instance {
       new ivm.Reference(async (op: unknown, args: unknown, rid: unknown) => {
         try {
           if (typeof op !== "string" || !Array.isArray(args)) throw new StratusError("STRATUS_E_BAD_RESPONSE", "an I/O call from the isolate is malformed");
-          return new ivm.ExternalCopy([null, await host.io(op, args, this.#idsFor(rid))]).copyInto({ release: true });
+          return new ivm.ExternalCopy([null, await host.io(op, args, this.#idsFor(rid), this.#callFor(rid))]).copyInto({ release: true });
         } catch (err) {
           const e = err as { code?: string; message?: string };
           const code = typeof e.code === "string" && e.code.startsWith("STRATUS_E_") ? e.code : "STRATUS_E_INTERNAL";
@@ -374,10 +410,10 @@ export class Instance {
       this.kill("STRATUS_E_CPU_LIMIT");
       return;
     }
-    // Deadlines are in send order (one timeout per instance), so only the oldest need a look.
+    // Deadlines are not in send order (a service call carries its root request's deadline).
     const t = performance.now();
     for (const [id, w] of this.#waiting) {
-      if (w.deadline > t) break;
+      if (w.deadline > t) continue;
       // A handler that never answers holds its isolate; replace it unless others share it.
       if (this.active <= 1) {
         this.kill("STRATUS_E_TIMEOUT");
@@ -454,8 +490,10 @@ export class Instance {
     this.#watch();
     this.requestIds.add(req.requestId);
     const id = this.#nextId++;
-    this.#rids.set(id, req.requestId);
     const sent = performance.now();
+    // A service call is bounded by its own limits.timeout and by its root request's deadline.
+    const deadline = Math.min(sent + this.service.limits.timeoutMs, req.deadline ?? Infinity);
+    this.#rids.set(id, { requestId: req.requestId, call: { depth: req.depth ?? 0, deadline } });
     let finished = false;
     const finish = (): void => {
       if (finished) return;
@@ -471,7 +509,7 @@ export class Instance {
     let bodies: unknown;
     try {
       // The watchdog enforces limits.timeout against the deadline #send records.
-      [payload, bodies] = await this.#send(id, req);
+      [payload, bodies] = await this.#send(id, req, deadline);
     } catch (err) {
       finish();
       const code = (err as { stratusCode?: ErrorCode }).stratusCode;
@@ -501,7 +539,6 @@ export class Instance {
     if (streamId !== 0) {
       let resolveStream!: () => void;
       streamDone = new Promise((r) => (resolveStream = r));
-      const deadline = sent + this.service.limits.timeoutMs;
       result.stream = this.#stream(streamId, resolveStream, deadline);
       // A stream nobody reads (HEAD, a client gone before the first chunk) never runs the
       // generator's cleanup: free the slot at the deadline all the same.
@@ -519,7 +556,8 @@ export class Instance {
       if (waits > 0 && !this.dead) {
         await Promise.race([
           this.#api.settle.apply(undefined, [], { result: { promise: true } }).catch(() => undefined),
-          new Promise((r) => setTimeout(r, this.service.limits.timeoutMs).unref()),
+          // waitUntil work gets limits.timeout after the response, never past the root request's deadline.
+          new Promise((r) => setTimeout(r, Math.max(0, Math.min(this.service.limits.timeoutMs, (req.deadline ?? Infinity) - performance.now()))).unref()),
         ]);
       }
       finish();
@@ -542,11 +580,12 @@ export class Instance {
     this.#watch();
     this.requestIds.add(label);
     const id = this.#nextId++;
-    this.#rids.set(id, label);
+    const deadline = performance.now() + this.service.limits.timeoutMs + 1000;
+    this.#rids.set(id, { requestId: label, call: { depth: 0, deadline } });
     try {
       const reply = await new Promise<string>((resolve, reject) => {
         // The isolate bounds each unit by limits.timeout; this deadline catches a handler that never yields.
-        this.#waiting.set(id, { resolve, reject, deadline: performance.now() + this.service.limits.timeoutMs + 1000 });
+        this.#waiting.set(id, { resolve, reject, deadline });
         this.#api.task.applyIgnored(undefined, [id, kind, payload]);
       });
       let outs = decodeTask(reply, units);
@@ -583,14 +622,14 @@ export class Instance {
    * Sends a request in. Body-less requests are collected until the end of this turn of the event
    * loop and cross together (one crossing for many requests under load); a body crosses as bytes.
    */
-  #send(id: number, req: InvokeRequest): Promise<[string, unknown]> {
+  #send(id: number, req: InvokeRequest, deadline: number): Promise<[string, unknown]> {
     const head = req.headers.join("\n");
     const params = req.params ? JSON.stringify(req.params) : null;
     return new Promise<[string, unknown]>((resolve, reject) => {
       this.#waiting.set(id, {
         resolve: (payload, bodies) => resolve([payload, bodies]),
         reject,
-        deadline: performance.now() + this.service.limits.timeoutMs,
+        deadline,
       });
       if (req.body) {
         const body = new ivm.ExternalCopy(req.body).copyInto({ release: true });
