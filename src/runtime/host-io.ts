@@ -218,11 +218,15 @@ export class HostIo {
     // The callee shares the caller's request id when the isolate said which request called; a
     // call it could not attribute gets an id of its own rather than another request's.
     const requestId = requestIds.size === 1 ? requestIds.values().next().value! : randomUUID();
-    const res = await this.#call(
-      this.#service.name,
-      target,
-      { method: args[1] as string, url: args[2] as string, headers: args[3] as string[], body, requestId, depth: call.depth + 1, deadline: call.deadline },
-    );
+    const res = await this.#call(this.#service.name, target, {
+      method: args[1] as string,
+      url: args[2] as string,
+      headers: args[3] as string[],
+      body,
+      requestId,
+      depth: call.depth + 1,
+      deadline: call.deadline,
+    });
     const it = res.stream?.[Symbol.asyncIterator]();
     let out: Uint8Array | null = null;
     try {

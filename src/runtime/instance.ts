@@ -523,7 +523,7 @@ export class Instance {
     }
     if (reply.kind === "E") {
       finish();
-      const known = reply.code in ERROR_CODES;
+      const known = isErrorCode(reply.code);
       const code = known ? (reply.code as ErrorCode) : "STRATUS_E_HANDLER_THREW";
       const what =
         code === "STRATUS_E_HANDLER_THREW" ? `service "${this.service.name}" threw: ${known ? "" : `${reply.code}: `}${reply.message}` : reply.message;
@@ -593,17 +593,21 @@ export class Instance {
         // The dispatcher itself failed: every unit fails with its error.
         const e = decodeReply(reply, null);
         if (!isViolation(e) && e.kind === "E")
-          outs = new Array(units).fill([1, e.code in ERROR_CODES ? e.code : "STRATUS_E_HANDLER_THREW", e.message, false]) as [1, string, string, boolean][];
+          outs = new Array(units).fill([1, isErrorCode(e.code) ? e.code : "STRATUS_E_HANDLER_THREW", e.message, false]) as [1, string, string, boolean][];
       }
       if (isViolation(outs)) {
         const message = `service "${this.service.name}" reported its work in a form the platform cannot read: ${outs.message}`;
         return new Array<TaskOutcome>(units).fill({ ok: false, code: outs.code, message, batch: true });
       }
-      return outs.map((o) =>
-        o[0] === 0
-          ? { ok: true }
-          : { ok: false, code: o[1], message: o[1] === "STRATUS_E_HANDLER_THREW" ? `service "${this.service.name}" threw: ${o[2]}` : o[2], permanent: o[3] },
-      );
+      // A code the platform does not define is the function's own: it becomes HANDLER_THREW (and
+      // names it in the message), so outcomes, logs and metric labels only ever carry real codes.
+      return outs.map((o) => {
+        if (o[0] === 0) return { ok: true };
+        const known = isErrorCode(o[1]);
+        const code = known ? o[1] : "STRATUS_E_HANDLER_THREW";
+        const message = code === "STRATUS_E_HANDLER_THREW" ? `service "${this.service.name}" threw: ${known ? "" : `${o[1]}: `}${o[2]}` : o[2];
+        return { ok: false, code, message, permanent: o[3] };
+      });
     } catch (err) {
       const code = (err as { stratusCode?: ErrorCode }).stratusCode;
       const e = code === "STRATUS_E_TIMEOUT" ? this.#timeoutError() : this.#deathError(err);
@@ -727,6 +731,11 @@ export class Instance {
       end();
     }
   }
+}
+
+/** True when `code` is one of the platform's error codes (own keys only: "constructor" is not one). */
+function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
 }
 
 /** The whole body of a result as bytes (a streamed body is read to its end). */

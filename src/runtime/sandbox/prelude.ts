@@ -508,9 +508,18 @@ function errorInfo(e: unknown): { code: string; message: string } {
     const message =
       typeof stack === "string"
         ? stack
-        : guarded(() => `${String(o.name ?? "Error")}: ${String(o.message ?? e)}`, guarded(() => `Error: ${String(o.message)}`, UNDESCRIBABLE));
+        : guarded(
+            () => `${String(o.name ?? "Error")}: ${String(o.message ?? e)}`,
+            guarded(() => `Error: ${String(o.message)}`, UNDESCRIBABLE),
+          );
     const code = guarded(() => o.code, undefined);
-    return { code: typeof code === "string" && code.startsWith("STRATUS_E_") ? code : "STRATUS_E_HANDLER_THREW", message };
+    // Only a code of the platform's shape crosses (the host then checks it is a real one); any
+    // other is the function's own and is kept in the message.
+    if (typeof code === "string" && /^STRATUS_E_[A-Z0-9_]{1,54}$/.test(code)) return { code, message };
+    return {
+      code: "STRATUS_E_HANDLER_THREW",
+      message: typeof code === "string" && code.startsWith("STRATUS_E_") ? `${code.slice(0, 64)}: ${message}` : message,
+    };
   }
   return { code: "STRATUS_E_HANDLER_THREW", message: `threw a non-Error value: ${guarded(() => formatArg(e), UNDESCRIBABLE)}` };
 }
