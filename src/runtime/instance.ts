@@ -89,6 +89,8 @@ export interface LoadedCode {
   readonly code: string;
   readonly hash: string;
   cachedData?: ivm.ExternalCopy<ArrayBuffer>;
+  /** Set while the first instance compiles the bundle without a code cache (the others wait for its cache). */
+  compiling?: Promise<unknown>;
 }
 
 /** An isolate with the prelude in it, not yet given to any service. */
@@ -215,11 +217,22 @@ export class Instance {
     try {
       await inst.#wire(host, timeout);
       // Compiled on the isolate's own thread: a big bundle must not stall this thread's event loop
-      // (every other service in the process) while V8 parses it.
-      const script: ivm.Script & { cachedData?: ivm.ExternalCopy<ArrayBuffer> } = code.cachedData
-        ? await b.isolate.compileScript(code.code, { filename: `stratus:${service.name}.js`, cachedData: code.cachedData })
-        : await b.isolate.compileScript(code.code, { filename: `stratus:${service.name}.js`, produceCachedData: true });
-      if (!code.cachedData && script.cachedData) code.cachedData = script.cachedData;
+      // (every other service in the process) while V8 parses it. Concurrent cold starts of one
+      // version wait for the first compile and use its code cache instead of each compiling in full.
+      if (!code.cachedData && code.compiling) await code.compiling.catch(() => undefined);
+      const filename = `stratus:${service.name}.js`;
+      let script: ivm.Script & { cachedData?: ivm.ExternalCopy<ArrayBuffer> };
+      if (code.cachedData) script = await b.isolate.compileScript(code.code, { filename, cachedData: code.cachedData });
+      else {
+        const compiling = b.isolate.compileScript(code.code, { filename, produceCachedData: true });
+        code.compiling = compiling;
+        try {
+          script = await compiling;
+        } finally {
+          if (code.compiling === compiling) delete code.compiling;
+        }
+        if (!code.cachedData && script.cachedData) code.cachedData = script.cachedData;
+      }
       await script.run(b.context, { timeout });
       const needs = [
         ...(service.routes.length > 0 ? ["fetch"] : []),
@@ -524,7 +537,7 @@ export class Instance {
     if (reply.kind === "E") {
       finish();
       const known = isErrorCode(reply.code);
-      const code = known ? (reply.code as ErrorCode) : "STRATUS_E_HANDLER_THREW";
+      const code = known ? reply.code : "STRATUS_E_HANDLER_THREW";
       const what =
         code === "STRATUS_E_HANDLER_THREW" ? `service "${this.service.name}" threw: ${known ? "" : `${reply.code}: `}${reply.message}` : reply.message;
       return { result: errorResult(code, what), done: DONE };
