@@ -51,6 +51,12 @@ services:
     scale: { concurrency: 50, max: 1 }
     limits: { timeout: 1s }
     bindings: { SELF: { service: storm }, SLEEP: { service: sleeper } }
+  fan:
+    entry: fan.ts
+    routes: ["GET /fan/*"]
+    scale: { concurrency: 50, max: 1 }
+    limits: { timeout: 2s }
+    bindings: { SELF: { service: fan } }
   sleeper:
     entry: sleeper.ts
     scale: { concurrency: 50, max: 1 }
@@ -97,6 +103,28 @@ export default {
     } catch (e) {
       return Response.json({ depth: d, code: (e as { code?: string }).code, message: (e as Error).message });
     }
+  },
+};`,
+    // The finding's storm: each hop answers, then (5 ms later, in ctx.waitUntil) calls itself twice.
+    "fan.ts": `
+type Env = { SELF: { fetch(u: string): Promise<Response> } };
+let deepest = 0;
+let hops = 0;
+const refused: Record<string, number> = {};
+export default {
+  async fetch(req: Request, env: Env, ctx: { waitUntil(p: Promise<unknown>): void }): Promise<Response> {
+    const u = new URL(req.url);
+    if (u.pathname === "/fan/status") return Response.json({ deepest, hops, refused });
+    const d = Number(u.searchParams.get("d") ?? 0);
+    hops++;
+    deepest = Math.max(deepest, d);
+    ctx.waitUntil((async () => {
+      await new Promise((r) => setTimeout(r, 5));
+      await Promise.all([1, 2].map(() => env.SELF.fetch("http://fan/fan/hop?d=" + (d + 1)).then((r) => r.text()).catch((e: { code?: string }) => {
+        refused[String(e.code)] = (refused[String(e.code)] ?? 0) + 1;
+      })));
+    })());
+    return new Response("spawned");
   },
 };`,
     "sleeper.ts": `export default { async fetch(req: Request) { await new Promise((r) => setTimeout(r, Number(new URL(req.url).searchParams.get("ms")))); return new Response("slept"); } };`,
@@ -246,6 +274,23 @@ test("a service-call loop started in ctx.waitUntil ends: calls carry their depth
   assert.ok(s.depth <= 16, `depth ${s.depth}`);
   // Either limit may stop it first on a loaded machine: 16 calls deep, or the root request's deadline.
   assert.ok(["STRATUS_E_BINDING_DENIED", "STRATUS_E_TIMEOUT"].includes(s.end!.code), s.end!.message);
+  await neighbourAnswers();
+});
+
+test("a fan-out call storm started in ctx.waitUntil never goes past 16 generations (it used to run forever)", async () => {
+  assert.equal((await get("/fan/start")).status, 200);
+  let status = { deepest: 0, hops: 0, refused: {} as Record<string, number> };
+  await waitFor(
+    async () => {
+      status = (await (await get("/fan/status")).json()) as typeof status;
+      return status.deepest > 16 || Object.keys(status.refused).length > 0;
+    },
+    30_000,
+    "the storm to be refused",
+  );
+  // Depth travels with each call: no hop of the 17th generation can run, whatever the timing.
+  assert.ok(status.deepest <= 16, `a hop ran ${status.deepest} calls deep`);
+  for (const code of Object.keys(status.refused)) assert.ok(["STRATUS_E_BINDING_DENIED", "STRATUS_E_TIMEOUT"].includes(code), code);
   await neighbourAnswers();
 });
 
