@@ -726,7 +726,13 @@ async function runBounded(timeout: number, fn: (ctx: unknown) => unknown): Promi
   };
   let timer = 0;
   const expired = new Promise<Outcome>((resolve) => {
-    timer = setTimer(() => resolve([1, "STRATUS_E_TIMEOUT", `did not finish within ${timeout} ms (limits.timeout)`, false]), timeout, [], false);
+    // Clamped, not wrapped: a limits.timeout over 2^31-1 ms must not become 0 the way a user's delay would.
+    timer = setTimer(
+      () => resolve([1, "STRATUS_E_TIMEOUT", `did not finish within ${timeout} ms (limits.timeout)`, false]),
+      Math.min(2_147_483_647, timeout),
+      [],
+      false,
+    );
   });
   const work = (async (): Promise<Outcome> => {
     try {
