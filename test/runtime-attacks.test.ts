@@ -80,6 +80,8 @@ services:
     entry: big.ts
     routes: ["GET /big/:what"]
     bindings: { DB: { sql: {} } }
+    # Generous, so a loaded machine reaches the result cap rather than the deadline.
+    limits: { timeout: 60s }
 `,
     "neighbour.ts": `export default { async fetch() { return new Response("neighbour ok"); } };`,
     "agg.ts": `
