@@ -17,13 +17,20 @@ topics:
 services:
   worker:
     entry: worker.ts
-    routes: ["GET /done", "POST /big"]
+    routes: ["GET /done"]
     limits: { timeout: 300ms, cpu: 200ms }
     bindings:
       KV: { kv: {} }
       OUT: { publish: [job] }
     subscribe:
       job: { maxAttempts: 2, backoff: { initial: 10ms, max: 10ms } }
+  # The same module with the default limits: a 300 KiB publish on a loaded machine must not meet
+  # worker's 300 ms timeout before its size check.
+  publisher:
+    entry: worker.ts
+    routes: ["POST /big"]
+    bindings:
+      OUT: { publish: [job] }
 `,
     "worker.ts": `
 type KV = { get(k: string): Promise<string | null>; put(k: string, v: string): Promise<void>; list(o: { prefix: string }): Promise<{ keys: { name: string }[] }> };

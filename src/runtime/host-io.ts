@@ -7,10 +7,10 @@ import type { ResolvedService } from "../config/index.ts";
 import { StratusError } from "../errors/index.ts";
 import type { SqlMode, SqlValue, StateProvider } from "../state/index.ts";
 import { subtleOperation } from "./host-crypto.ts";
-import type { InvokeRequest, InvokeResult } from "./instance.ts";
+import type { CallContext, InvokeRequest, InvokeResult } from "./instance.ts";
 
-/** Calls another service in-process (no network hop). */
-export type ServiceCaller = (from: string, target: string, req: InvokeRequest, hops: number) => Promise<InvokeResult>;
+/** Calls another service in-process (no network hop); `req` carries the call's depth and deadline. */
+export type ServiceCaller = (from: string, target: string, req: InvokeRequest) => Promise<InvokeResult>;
 
 /** Publishes for a service: the grant is checked before this is called. Resolves once durable. */
 export type Publisher = (
@@ -119,7 +119,7 @@ export class HostIo {
   }
 
   /** Runs one I/O operation for the function. */
-  async io(op: string, args: unknown[], requestIds: ReadonlySet<string>, hops: number): Promise<unknown> {
+  async io(op: string, args: unknown[], requestIds: ReadonlySet<string>, call: CallContext | null): Promise<unknown> {
     const svc = this.#service.name;
     switch (op) {
       case "kv.get": {
@@ -147,7 +147,7 @@ export class HostIo {
       case "sql.exec":
         return this.#state.sql(svc, this.#grant(args[0], "sql"), this.#service.limits).exec(args[1] as string);
       case "service":
-        return this.#serviceCall(args, requestIds, hops);
+        return this.#serviceCall(args, requestIds, call);
       case "publish":
         return this.#publishEvent(args);
       case "fetch":
@@ -178,11 +178,33 @@ export class HostIo {
     return [r.id, r.seq, r.duplicate];
   }
 
-  async #serviceCall(args: unknown[], requestIds: ReadonlySet<string>, hops: number): Promise<Wire> {
+  /**
+   * A service call. Depth and deadline travel with the call (never in shared state): parallel
+   * calls of one request are each one level deeper than it, and a chain of calls, however it
+   * branches, ends at its root request's deadline. Work a finished request left behind (a
+   * ctx.waitUntil or timer still calling after it was answered) calls no one.
+   */
+  async #serviceCall(args: unknown[], requestIds: ReadonlySet<string>, call: CallContext | null): Promise<Wire> {
     const name = this.#grant(args[0], "service");
     const target = (this.#service.bindings[name] as { service: string }).service;
-    if (hops >= MAX_HOPS) {
-      throw new StratusError("STRATUS_E_BINDING_DENIED", `service call chain is ${hops} calls deep (limit ${MAX_HOPS}); check for a loop between services`);
+    if (call === null) {
+      throw new StratusError(
+        "STRATUS_E_BINDING_DENIED",
+        `service "${this.#service.name}" called "${target}" on behalf of no live request (its request was already answered and its ctx.waitUntil time was over); make the call while the request or its ctx.waitUntil work is running`,
+      );
+    }
+    if (call.depth >= MAX_HOPS) {
+      throw new StratusError(
+        "STRATUS_E_BINDING_DENIED",
+        `service call chain is ${call.depth} calls deep (limit ${MAX_HOPS}); check for a loop between services`,
+      );
+    }
+    const left = call.deadline - performance.now();
+    if (left <= 0) {
+      throw new StratusError(
+        "STRATUS_E_TIMEOUT",
+        `service "${this.#service.name}" called "${target}" after the deadline of the request it serves (the first service's limits.timeout, counted from when the client's request arrived); a chain of service calls must finish within it`,
+      );
     }
     const body = (args[4] as Uint8Array | null) ?? null;
     const cap = this.#bodyCap();
@@ -196,12 +218,15 @@ export class HostIo {
     // The callee shares the caller's request id when the isolate said which request called; a
     // call it could not attribute gets an id of its own rather than another request's.
     const requestId = requestIds.size === 1 ? requestIds.values().next().value! : randomUUID();
-    const res = await this.#call(
-      this.#service.name,
-      target,
-      { method: args[1] as string, url: args[2] as string, headers: args[3] as string[], body, requestId },
-      hops + 1,
-    );
+    const res = await this.#call(this.#service.name, target, {
+      method: args[1] as string,
+      url: args[2] as string,
+      headers: args[3] as string[],
+      body,
+      requestId,
+      depth: call.depth + 1,
+      deadline: call.deadline,
+    });
     const it = res.stream?.[Symbol.asyncIterator]();
     let out: Uint8Array | null = null;
     try {

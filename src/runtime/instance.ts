@@ -27,6 +27,21 @@ export interface InvokeRequest {
   readonly requestId: string;
   /** Path parameters the gateway's route matched (ctx.params in the function). */
   readonly params?: Readonly<Record<string, string>>;
+  /** How many service calls deep this request is (0 or absent: it came from a client). */
+  readonly depth?: number;
+  /**
+   * When the request at the root of a service-call chain must be answered (performance.now()
+   * milliseconds): a call made on its behalf never runs past it, whatever the callee's own limits.
+   */
+  readonly deadline?: number;
+}
+
+/** Who an I/O call was made for: the depth and deadline of the request (or task) it serves. */
+export interface CallContext {
+  /** Service calls between the client's request and this one (0: the client's own request). */
+  readonly depth: number;
+  /** The root request's deadline (performance.now() milliseconds). */
+  readonly deadline: number;
 }
 
 /** A response as the runtime returns it. */
@@ -58,8 +73,11 @@ export interface InstanceHost {
   /**
    * Runs an I/O call. `requestIds` holds exactly the id of the request that made it when the
    * isolate could tell (see prelude.ts `current`), else every request in flight on the instance.
+   * `call` is that request's depth and deadline (the deepest and earliest of the candidates when
+   * it could not tell); null when the call serves no live request (its request is over, or none
+   * is in flight): work a finished request left behind.
    */
-  io(op: string, args: unknown[], requestIds: ReadonlySet<string>): Promise<unknown>;
+  io(op: string, args: unknown[], requestIds: ReadonlySet<string>, call: CallContext | null): Promise<unknown>;
   /** A console line; `requestIds` as for io(): one id when known, else all in flight (never a guess). */
   log(level: string, text: string, requestIds: ReadonlySet<string>): void;
   /** The value of a secret the service is granted, if the node has it. */
@@ -71,6 +89,8 @@ export interface LoadedCode {
   readonly code: string;
   readonly hash: string;
   cachedData?: ivm.ExternalCopy<ArrayBuffer>;
+  /** Set while the first instance compiles the bundle without a code cache (the others wait for its cache). */
+  compiling?: Promise<unknown>;
 }
 
 /** An isolate with the prelude in it, not yet given to any service. */
@@ -119,8 +139,8 @@ export class Instance {
   /** Set once the instance was killed or disposed. */
   dead: ErrorCode | "disposed" | null = null;
   readonly requestIds = new Set<string>();
-  /** Request ids by the numeric id the isolate knows them by. */
-  readonly #rids = new Map<number, string>();
+  /** Request ids (with their call context) by the numeric id the isolate knows them by. */
+  readonly #rids = new Map<number, { requestId: string; call: CallContext }>();
   /** The isolate's CPU time at the last watchdog look while nothing was in flight (-1: not looked yet). */
   #idleCpu = -1n;
   /** What was wrong with a reply that made the instance unreadable (dead = STRATUS_E_BAD_RESPONSE). */
@@ -151,6 +171,8 @@ export class Instance {
   #flushQueued = false;
   /** CPU time of the isolate when the current CPU window began (see enforceLimits). */
   #cpuStart = 0n;
+  /** The watchdog saw the CPU limit passed without progress once; a second look kills. */
+  #overCpu = false;
   /** Set when a request finished since the watchdog last looked. */
   #progressed = false;
   readonly #cpuLimitNs: bigint;
@@ -196,10 +218,23 @@ export class Instance {
     const timeout = Math.max(1, service.limits.cpuMs);
     try {
       await inst.#wire(host, timeout);
-      const script: ivm.Script & { cachedData?: ivm.ExternalCopy<ArrayBuffer> } = code.cachedData
-        ? b.isolate.compileScriptSync(code.code, { filename: `stratus:${service.name}.js`, cachedData: code.cachedData })
-        : b.isolate.compileScriptSync(code.code, { filename: `stratus:${service.name}.js`, produceCachedData: true });
-      if (!code.cachedData && script.cachedData) code.cachedData = script.cachedData;
+      // Compiled on the isolate's own thread: a big bundle must not stall this thread's event loop
+      // (every other service in the process) while V8 parses it. Concurrent cold starts of one
+      // version wait for the first compile and use its code cache instead of each compiling in full.
+      if (!code.cachedData && code.compiling) await code.compiling.catch(() => undefined);
+      const filename = `stratus:${service.name}.js`;
+      let script: ivm.Script & { cachedData?: ivm.ExternalCopy<ArrayBuffer> };
+      if (code.cachedData) script = await b.isolate.compileScript(code.code, { filename, cachedData: code.cachedData });
+      else {
+        const compiling = b.isolate.compileScript(code.code, { filename, produceCachedData: true });
+        code.compiling = compiling;
+        try {
+          script = await compiling;
+        } finally {
+          if (code.compiling === compiling) delete code.compiling;
+        }
+        if (!code.cachedData && script.cachedData) code.cachedData = script.cachedData;
+      }
       await script.run(b.context, { timeout });
       const needs = [
         ...(service.routes.length > 0 ? ["fetch"] : []),
@@ -225,8 +260,24 @@ export class Instance {
    * it is in flight here; otherwise every request in flight (a hostile or stale id claims nothing).
    */
   #idsFor(rid: unknown): ReadonlySet<string> {
-    const id = typeof rid === "number" && rid > 0 ? this.#rids.get(rid) : undefined;
+    const id = typeof rid === "number" && rid > 0 ? this.#rids.get(rid)?.requestId : undefined;
     return id === undefined ? this.requestIds : new Set([id]);
+  }
+
+  /**
+   * The call context of an I/O call: the request whose id the isolate passed; for an id of 0 (not
+   * known), the deepest depth and earliest deadline of every request in flight (the limits must hold
+   * whichever it was); null for the id of a request that is over, or with nothing in flight.
+   */
+  #callFor(rid: unknown): CallContext | null {
+    if (typeof rid === "number" && rid > 0) return this.#rids.get(rid)?.call ?? null;
+    let depth = -1;
+    let deadline = Infinity;
+    for (const r of this.#rids.values()) {
+      depth = Math.max(depth, r.call.depth);
+      deadline = Math.min(deadline, r.call.deadline);
+    }
+    return depth < 0 ? null : { depth, deadline };
   }
 
   async #wire(host: InstanceHost, timeout: number): Promise<void> {
@@ -254,7 +305,7 @@ export class Instance {
       new ivm.Reference(async (op: unknown, args: unknown, rid: unknown) => {
         try {
           if (typeof op !== "string" || !Array.isArray(args)) throw new StratusError("STRATUS_E_BAD_RESPONSE", "an I/O call from the isolate is malformed");
-          return new ivm.ExternalCopy([null, await host.io(op, args, this.#idsFor(rid))]).copyInto({ release: true });
+          return new ivm.ExternalCopy([null, await host.io(op, args, this.#idsFor(rid), this.#callFor(rid))]).copyInto({ release: true });
         } catch (err) {
           const e = err as { code?: string; message?: string };
           const code = typeof e.code === "string" && e.code.startsWith("STRATUS_E_") ? e.code : "STRATUS_E_INTERNAL";
@@ -369,15 +420,21 @@ export class Instance {
     }
     if (this.#progressed) {
       this.#progressed = false;
+      this.#overCpu = false;
       this.#cpuStart = now;
     } else if (now - this.#cpuStart > this.#cpuLimitNs) {
-      this.kill("STRATUS_E_CPU_LIMIT");
-      return;
+      // Over the limit at a second look only: after a stall of the host's thread, timers run before
+      // the replies the isolate already sent are read, so a first look can miss progress made.
+      if (this.#overCpu) {
+        this.kill("STRATUS_E_CPU_LIMIT");
+        return;
+      }
+      this.#overCpu = true;
     }
-    // Deadlines are in send order (one timeout per instance), so only the oldest need a look.
+    // Deadlines are not in send order (a service call carries its root request's deadline).
     const t = performance.now();
     for (const [id, w] of this.#waiting) {
-      if (w.deadline > t) break;
+      if (w.deadline > t) continue;
       // A handler that never answers holds its isolate; replace it unless others share it.
       if (this.active <= 1) {
         this.kill("STRATUS_E_TIMEOUT");
@@ -454,8 +511,10 @@ export class Instance {
     this.#watch();
     this.requestIds.add(req.requestId);
     const id = this.#nextId++;
-    this.#rids.set(id, req.requestId);
     const sent = performance.now();
+    // A service call is bounded by its own limits.timeout and by its root request's deadline.
+    const deadline = Math.min(sent + this.service.limits.timeoutMs, req.deadline ?? Infinity);
+    this.#rids.set(id, { requestId: req.requestId, call: { depth: req.depth ?? 0, deadline } });
     let finished = false;
     const finish = (): void => {
       if (finished) return;
@@ -471,7 +530,7 @@ export class Instance {
     let bodies: unknown;
     try {
       // The watchdog enforces limits.timeout against the deadline #send records.
-      [payload, bodies] = await this.#send(id, req);
+      [payload, bodies] = await this.#send(id, req, deadline);
     } catch (err) {
       finish();
       const code = (err as { stratusCode?: ErrorCode }).stratusCode;
@@ -485,8 +544,8 @@ export class Instance {
     }
     if (reply.kind === "E") {
       finish();
-      const known = reply.code in ERROR_CODES;
-      const code = known ? (reply.code as ErrorCode) : "STRATUS_E_HANDLER_THREW";
+      const known = isErrorCode(reply.code);
+      const code = known ? reply.code : "STRATUS_E_HANDLER_THREW";
       const what =
         code === "STRATUS_E_HANDLER_THREW" ? `service "${this.service.name}" threw: ${known ? "" : `${reply.code}: `}${reply.message}` : reply.message;
       return { result: errorResult(code, what), done: DONE };
@@ -501,7 +560,6 @@ export class Instance {
     if (streamId !== 0) {
       let resolveStream!: () => void;
       streamDone = new Promise((r) => (resolveStream = r));
-      const deadline = sent + this.service.limits.timeoutMs;
       const cut = { done: false };
       result.stream = this.#stream(streamId, resolveStream, deadline, cut);
       // A stream nobody reads (HEAD, a client gone before the first chunk) never runs the
@@ -522,7 +580,8 @@ export class Instance {
       if (waits > 0 && !this.dead) {
         await Promise.race([
           this.#api.settle.apply(undefined, [], { result: { promise: true } }).catch(() => undefined),
-          new Promise((r) => setTimeout(r, this.service.limits.timeoutMs).unref()),
+          // waitUntil work gets limits.timeout after the response, never past the root request's deadline.
+          new Promise((r) => setTimeout(r, Math.max(0, Math.min(this.service.limits.timeoutMs, (req.deadline ?? Infinity) - performance.now()))).unref()),
         ]);
       }
       finish();
@@ -545,11 +604,12 @@ export class Instance {
     this.#watch();
     this.requestIds.add(label);
     const id = this.#nextId++;
-    this.#rids.set(id, label);
+    const deadline = performance.now() + this.service.limits.timeoutMs + 1000;
+    this.#rids.set(id, { requestId: label, call: { depth: 0, deadline } });
     try {
       const reply = await new Promise<string>((resolve, reject) => {
         // The isolate bounds each unit by limits.timeout; this deadline catches a handler that never yields.
-        this.#waiting.set(id, { resolve, reject, deadline: performance.now() + this.service.limits.timeoutMs + 1000 });
+        this.#waiting.set(id, { resolve, reject, deadline });
         this.#api.task.applyIgnored(undefined, [id, kind, payload]);
       });
       let outs = decodeTask(reply, units);
@@ -557,17 +617,21 @@ export class Instance {
         // The dispatcher itself failed: every unit fails with its error.
         const e = decodeReply(reply, null);
         if (!isViolation(e) && e.kind === "E")
-          outs = new Array(units).fill([1, e.code in ERROR_CODES ? e.code : "STRATUS_E_HANDLER_THREW", e.message, false]) as [1, string, string, boolean][];
+          outs = new Array(units).fill([1, isErrorCode(e.code) ? e.code : "STRATUS_E_HANDLER_THREW", e.message, false]) as [1, string, string, boolean][];
       }
       if (isViolation(outs)) {
         const message = `service "${this.service.name}" reported its work in a form the platform cannot read: ${outs.message}`;
         return new Array<TaskOutcome>(units).fill({ ok: false, code: outs.code, message, batch: true });
       }
-      return outs.map((o) =>
-        o[0] === 0
-          ? { ok: true }
-          : { ok: false, code: o[1], message: o[1] === "STRATUS_E_HANDLER_THREW" ? `service "${this.service.name}" threw: ${o[2]}` : o[2], permanent: o[3] },
-      );
+      // A code the platform does not define is the function's own: it becomes HANDLER_THREW (and
+      // names it in the message), so outcomes, logs and metric labels only ever carry real codes.
+      return outs.map((o) => {
+        if (o[0] === 0) return { ok: true };
+        const known = isErrorCode(o[1]);
+        const code = known ? o[1] : "STRATUS_E_HANDLER_THREW";
+        const message = code === "STRATUS_E_HANDLER_THREW" ? `service "${this.service.name}" threw: ${known ? "" : `${o[1]}: `}${o[2]}` : o[2];
+        return { ok: false, code, message, permanent: o[3] };
+      });
     } catch (err) {
       const code = (err as { stratusCode?: ErrorCode }).stratusCode;
       const e = code === "STRATUS_E_TIMEOUT" ? this.#timeoutError() : this.#deathError(err);
@@ -586,14 +650,14 @@ export class Instance {
    * Sends a request in. Body-less requests are collected until the end of this turn of the event
    * loop and cross together (one crossing for many requests under load); a body crosses as bytes.
    */
-  #send(id: number, req: InvokeRequest): Promise<[string, unknown]> {
+  #send(id: number, req: InvokeRequest, deadline: number): Promise<[string, unknown]> {
     const head = req.headers.join("\n");
     const params = req.params ? JSON.stringify(req.params) : null;
     return new Promise<[string, unknown]>((resolve, reject) => {
       this.#waiting.set(id, {
         resolve: (payload, bodies) => resolve([payload, bodies]),
         reject,
-        deadline: performance.now() + this.service.limits.timeoutMs,
+        deadline,
       });
       if (req.body) {
         const body = new ivm.ExternalCopy(req.body).copyInto({ release: true });
@@ -691,6 +755,11 @@ export class Instance {
       end();
     }
   }
+}
+
+/** True when `code` is one of the platform's error codes (own keys only: "constructor" is not one). */
+function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
 }
 
 /** The whole body of a result as bytes (a streamed body is read to its end). */

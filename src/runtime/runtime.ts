@@ -161,7 +161,6 @@ export class Runtime {
   readonly #spares: BlankIsolate[] = [];
   readonly #spareTarget: number;
   #refilling = false;
-  readonly #depth = new Map<string, number>();
   readonly #stackServices = new Set<string>();
   #closed = false;
   /** One timer for every pool: the autoscalers' ticks and the idle sweeps. */
@@ -240,7 +239,7 @@ export class Runtime {
     const io = new HostIo(
       service,
       this.#opts.state,
-      (from, target, req, hops) => this.#serviceCall(from, target, req, hops),
+      (from, target, req) => this.#serviceCall(from, target, req),
       this.#stackServices,
       this.#opts.publish ?? null,
     );
@@ -248,7 +247,7 @@ export class Runtime {
       service,
       { code: code.code, hash: code.hash } satisfies LoadedCode,
       {
-        io: (op, args, ids) => io.io(op, args, ids, this.#depthOf(ids)),
+        io: (op, args, ids, call) => io.io(op, args, ids, call),
         log: (level, text, ids) => this.#consoleLine(service.name, level, mapStack(text), ids),
         secret: (name) => this.#opts.secrets?.().get(name),
       },
@@ -453,10 +452,9 @@ export class Runtime {
     }
   }
 
-  async #serviceCall(from: string, target: string, req: InvokeRequest, hops: number): Promise<InvokeResult> {
+  async #serviceCall(from: string, target: string, req: InvokeRequest): Promise<InvokeResult> {
     const start = performance.now();
-    this.#depth.set(req.requestId, hops);
-    try {
+    {
       // Routed like a gateway request, so ctx.params is filled. A path that matches none of the
       // callee's routes still reaches it (with no params): bindings are how a service reaches
       // another's internal paths, and services with no routes at all.
@@ -477,20 +475,7 @@ export class Runtime {
         `service call from ${from}`,
       );
       return inv.result;
-    } finally {
-      if (hops <= 1) this.#depth.delete(req.requestId);
-      else this.#depth.set(req.requestId, hops - 1);
     }
-  }
-
-  /**
-   * How deep in a chain of service calls a call is. When the isolate could not say which request
-   * made it, the deepest of the candidates: the hop limit must hold whichever it was.
-   */
-  #depthOf(ids: ReadonlySet<string>): number {
-    let depth = 0;
-    for (const id of ids) depth = Math.max(depth, this.#depth.get(id) ?? 0);
-    return depth;
   }
 
   #consoleLine(service: string, level: string, text: string, ids: ReadonlySet<string>): void {

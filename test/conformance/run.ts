@@ -86,7 +86,7 @@ function wire(context: ivm.Context, timers: Map<number, NodeJS.Timeout>, isDead:
     "__h_io",
     new ivm.Reference(async (op: string, args: unknown[]) => {
       try {
-        return new ivm.ExternalCopy([null, await hostIo.io(op, args, new Set(), 0)]).copyInto({ release: true });
+        return new ivm.ExternalCopy([null, await hostIo.io(op, args, new Set(), null)]).copyInto({ release: true });
       } catch (err) {
         const e = err as { code?: string; message?: string };
         return new ivm.ExternalCopy([{ code: e.code ?? "STRATUS_E_INTERNAL", message: String(e.message ?? err) }, null]).copyInto({ release: true });

@@ -91,6 +91,14 @@ async function io(op: string, args: unknown[], rid = current): Promise<unknown> 
 
 // ---- console -------------------------------------------------------------------------------
 function formatArg(v: unknown, depth = 0): string {
+  // Logged values may be hostile (throwing getters, Proxies): a console call never throws for them.
+  try {
+    return formatArgUnguarded(v, depth);
+  } catch {
+    return "[a value that cannot be described (reading it threw)]";
+  }
+}
+function formatArgUnguarded(v: unknown, depth: number): string {
   if (typeof v === "string") return depth === 0 ? v : JSON.stringify(v);
   if (v instanceof Error) return v.stack ?? `${v.name}: ${v.message}`;
   if (typeof v === "function") return `[Function ${v.name || "anonymous"}]`;
@@ -183,7 +191,25 @@ const console = {
 // request, event or waitUntil work in flight: like Workers, nothing outlives the work it served.
 /** Live timers an instance may hold; setTimeout/setInterval past it throw STRATUS_E_TIMER_LIMIT. */
 const MAX_TIMERS = 10_000;
-const timers = new Map<number, { fn: (...a: unknown[]) => void; args: unknown[]; every: number; due: number }>();
+const timers = new Map<number, { fn: (...a: unknown[]) => void; args: unknown[]; every: number; due: number; runs: number }>();
+/** HTML's timer nesting clamp: past this many repeats an interval waits at least MIN_REPEAT_MS. */
+const NESTING_LEVEL = 5;
+const MIN_REPEAT_MS = 4;
+/**
+ * A timer's delay as HTML defines it: the argument is a WebIDL `long` (ToNumber, then NaN and
+ * +-Infinity to 0, truncated and wrapped modulo 2^32 into a signed 32-bit integer), and a negative
+ * delay is 0. So 2**31 and 3e9 wrap to negative and fire at once, as in browsers; the result is
+ * never over 2^31-1, which Node's own timers accept without a TimeoutOverflowWarning.
+ */
+function timerDelay(ms: unknown): number {
+  let n: number;
+  try {
+    n = Number(ms);
+  } catch {
+    n = 0;
+  }
+  return Math.max(0, n | 0);
+}
 let nextTimer = 1;
 /** The due time the host's wake-up is armed for (Infinity: none). */
 let wake = Infinity;
@@ -201,9 +227,9 @@ function setTimer(fn: unknown, ms: unknown, args: unknown[], every: boolean): nu
     );
   }
   const id = nextTimer++;
-  const delay = Math.min(2_147_483_647, Math.max(0, Number(ms) || 0));
+  const delay = timerDelay(ms);
   const due = Date.now() + delay;
-  timers.set(id, { fn: fn as (...a: unknown[]) => void, args, every: every ? Math.max(1, delay) : -1, due });
+  timers.set(id, { fn: fn as (...a: unknown[]) => void, args, every: every ? delay : -1, due, runs: 0 });
   armWake(due);
   return id;
 }
@@ -226,7 +252,12 @@ function fireTimers(now: number): void {
     // An earlier callback of this round may have cleared it.
     if (timers.get(id) !== x) continue;
     if (x.every < 0) timers.delete(id);
-    else x.due = Math.max(t, x.due) + x.every;
+    else {
+      // Each repeat is one nesting level deeper: past the fifth, HTML clamps the delay to 4 ms,
+      // so a zero (or wrapped) interval cannot spin the host's wake-up every millisecond.
+      x.runs++;
+      x.due = Math.max(t, x.due) + (x.runs >= NESTING_LEVEL ? Math.max(MIN_REPEAT_MS, x.every) : x.every);
+    }
     try {
       x.fn(...x.args);
     } catch (e) {
@@ -452,13 +483,45 @@ interface Reply {
   text: string;
 }
 
+/**
+ * Reads `read()` of a thrown value, which may be hostile (a getter or a Proxy trap that throws,
+ * a toString that throws): any exception while describing it becomes `fallback`.
+ */
+function guarded<T>(read: () => T, fallback: T): T {
+  try {
+    return read();
+  } catch {
+    return fallback;
+  }
+}
+
+const UNDESCRIBABLE = "threw a value that cannot be described (reading it threw)";
+
+/**
+ * The code and message of a thrown value. Never throws, whatever was thrown: every property read
+ * and string conversion is guarded, so a request always gets its reply at once.
+ */
 function errorInfo(e: unknown): { code: string; message: string } {
   if (e && typeof e === "object") {
     const o = e as { code?: unknown; message?: unknown; stack?: unknown; name?: unknown };
-    const message = typeof o.stack === "string" ? o.stack : `${String(o.name ?? "Error")}: ${String(o.message ?? e)}`;
-    return { code: typeof o.code === "string" && o.code.startsWith("STRATUS_E_") ? o.code : "STRATUS_E_HANDLER_THREW", message };
+    const stack = guarded(() => o.stack, undefined);
+    const message =
+      typeof stack === "string"
+        ? stack
+        : guarded(
+            () => `${String(o.name ?? "Error")}: ${String(o.message ?? e)}`,
+            guarded(() => `Error: ${String(o.message)}`, UNDESCRIBABLE),
+          );
+    const code = guarded(() => o.code, undefined);
+    // Only a code of the platform's shape crosses (the host then checks it is a real one); any
+    // other is the function's own and is kept in the message.
+    if (typeof code === "string" && /^STRATUS_E_[A-Z0-9_]{1,54}$/.test(code)) return { code, message };
+    return {
+      code: "STRATUS_E_HANDLER_THREW",
+      message: typeof code === "string" && code.startsWith("STRATUS_E_") ? `${code.slice(0, 64)}: ${message}` : message,
+    };
   }
-  return { code: "STRATUS_E_HANDLER_THREW", message: `threw a non-Error value: ${formatArg(e)}` };
+  return { code: "STRATUS_E_HANDLER_THREW", message: `threw a non-Error value: ${guarded(() => formatArg(e), UNDESCRIBABLE)}` };
 }
 
 /** The host-facing surface. */
@@ -648,7 +711,7 @@ type Outcome = TaskOutcomeWire;
 
 function failure(e: unknown): Outcome {
   const info = errorInfo(e);
-  const permanent = Boolean(e && typeof e === "object" && (e as { permanent?: unknown }).permanent === true);
+  const permanent = e !== null && typeof e === "object" && guarded(() => (e as { permanent?: unknown }).permanent === true, false);
   return [1, info.code, info.message, permanent];
 }
 
@@ -663,7 +726,13 @@ async function runBounded(timeout: number, fn: (ctx: unknown) => unknown): Promi
   };
   let timer = 0;
   const expired = new Promise<Outcome>((resolve) => {
-    timer = setTimer(() => resolve([1, "STRATUS_E_TIMEOUT", `did not finish within ${timeout} ms (limits.timeout)`, false]), timeout, [], false);
+    // Clamped, not wrapped: a limits.timeout over 2^31-1 ms must not become 0 the way a user's delay would.
+    timer = setTimer(
+      () => resolve([1, "STRATUS_E_TIMEOUT", `did not finish within ${timeout} ms (limits.timeout)`, false]),
+      Math.min(2_147_483_647, timeout),
+      [],
+      false,
+    );
   });
   const work = (async (): Promise<Outcome> => {
     try {
