@@ -11,7 +11,7 @@ import { hostname } from "node:os";
 import type { ResolvedSchedule, ResolvedStack, ResolvedSubscription } from "../config/index.ts";
 import { StratusError } from "../errors/index.ts";
 import type { Logger } from "../telemetry/index.ts";
-import { fromHttp, keyOf, makeEvent, serialise } from "./cloudevents.ts";
+import { MAX_EVENT_BYTES, fromHttp, keyOf, makeEvent, serialise, tooLarge } from "./cloudevents.ts";
 import { SubscriptionRunner, type DeliveryFigures, type DeliveryOutcome } from "./delivery.ts";
 import type { CloudEvent, DeadLetter, EventStore, InvocationRecord, StoredEvent } from "./interface.ts";
 import { CronScheduler } from "./scheduler.ts";
@@ -80,6 +80,23 @@ export interface Published {
 }
 
 const INVOKE_TOPIC = "_invoke.";
+
+/**
+ * Async invocations of one service accepted but not finished (queued or running) at most; past it
+ * the gateway answers 429 STRATUS_E_OVERLOADED with Retry-After.
+ */
+export const MAX_PENDING_INVOCATIONS = 1000;
+/** How long a finished (completed or failed) async invocation and its result are kept. */
+export const INVOCATION_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** The largest answer `tail` builds, in bytes of event bodies (it returns fewer events past it). */
+export const MAX_TAIL_BYTES = 4 * 1024 * 1024;
+/** Lag is counted up to this many events (status shows "10000+" style figures past it). */
+const LAG_CAP = 10_001;
+/**
+ * Sources Stratus itself publishes as; an event from outside may not claim one, so a subscriber
+ * can trust that `/services/orders` is the orders service.
+ */
+const RESERVED_SOURCE = /^\/(services|gateway|cli|stratus)(\/|$)/;
 
 function toBase64(b: Uint8Array | null): string | null {
   return b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64") : null;
@@ -205,7 +222,11 @@ export class EventBus {
           await this.#store.updateInvocation(id, { state: "completed", result, error: null, updated: this.#clock() });
           return { ok: true };
         }
-        const error = r.error ? `${r.error.code}: ${r.error.message}` : `the function answered ${r.status}`;
+        const full = r.error ? `${r.error.code}: ${r.error.message}` : `the function answered ${r.status}`;
+        // The first line only, as the gateway answers a synchronous call: stacks go to the log,
+        // not to whoever holds the invocation id (anyone: the status endpoint is unauthenticated).
+        const error = full.split("\n")[0]!;
+        if (error !== full) this.#log.warn({ service: s.service, invocation: id, err: full }, "async invocation failed");
         const final = attempts >= s.maxAttempts;
         await this.#store.updateInvocation(id, { state: final ? "failed" : "queued", result, error, updated: this.#clock() });
         return { ok: false, code: r.error?.code ?? "STRATUS_E_HANDLER_THREW", message: error };
@@ -232,6 +253,9 @@ export class EventBus {
       this.#lastPrune = now;
       const retention = new Map([...this.#topics].map(([t, o]) => [t, o.retentionMs]));
       void this.#store.prune(now, retention).catch((err: unknown) => this.#log.error({ err: String(err) }, "pruning old events failed"));
+      void this.#store
+        .pruneInvocations(now - INVOCATION_RETENTION_MS)
+        .catch((err: unknown) => this.#log.error({ err: String(err) }, "pruning finished async invocations failed"));
     }
   }
 
@@ -291,16 +315,19 @@ export class EventBus {
       { id: opts.id ?? undefined, key: opts.key ?? undefined, subject: opts.subject ?? undefined },
       this.#clock(),
     );
+    // Sizes first: a function's data can be many MiB, and parsing it here would run on the
+    // gateway's thread, uncharged to the function.
+    if (data !== null && data.length > MAX_EVENT_BYTES) tooLarge(topic, Buffer.byteLength(data));
     let body = serialise(ev);
     if (data !== null) body = `${body.slice(0, -1)},"data":${data}}`;
     if (body.length > 65536) serialise(JSON.parse(body) as CloudEvent);
-    const [r] = await this.#store.append([{ topic, id: ev.id, key: keyOf(ev), time: this.#clock(), body, dedupe: opts.id !== null }]);
+    const [r] = await this.#store.append([{ topic, id: ev.id, source: ev.source, key: keyOf(ev), time: this.#clock(), body, dedupe: opts.id !== null }]);
     this.#kick();
     return { id: ev.id, topic, seq: r!.seq, duplicate: r!.duplicate };
   }
 
   async #append(ev: CloudEvent, dedupe: boolean): Promise<Published> {
-    const [r] = await this.#store.append([{ topic: ev.type, id: ev.id, key: keyOf(ev), time: this.#clock(), body: serialise(ev), dedupe }]);
+    const [r] = await this.#store.append([{ topic: ev.type, id: ev.id, source: ev.source, key: keyOf(ev), time: this.#clock(), body: serialise(ev), dedupe }]);
     this.#kick();
     return { id: ev.id, topic: ev.type, seq: r!.seq, duplicate: r!.duplicate };
   }
@@ -317,8 +344,14 @@ export class EventBus {
           `topic "${ev.type}" does not accept events from outside; set topics.${ev.type}.ingest: true in stratus.yaml`,
         );
       }
+      if (RESERVED_SOURCE.test(ev.source)) {
+        throw new StratusError(
+          "STRATUS_E_PUBLISH_DENIED",
+          `source ${JSON.stringify(ev.source)} is reserved for events Stratus publishes (/services/..., /gateway, /cli, /stratus); send your own source, e.g. "/carrier"`,
+        );
+      }
     }
-    const rows = events.map((ev) => ({ topic: ev.type, id: ev.id, key: keyOf(ev), time: this.#clock(), body: serialise(ev) }));
+    const rows = events.map((ev) => ({ topic: ev.type, id: ev.id, source: ev.source, key: keyOf(ev), time: this.#clock(), body: serialise(ev) }));
     const results = await this.#store.append(rows);
     this.#kick();
     return results.map((r, i) => ({ id: events[i]!.id, topic: events[i]!.type, seq: r.seq, duplicate: r.duplicate }));
@@ -326,6 +359,13 @@ export class EventBus {
 
   /** Accepts an async invocation of `service`; resolves with its id once it is durable. */
   async invokeAsync(service: string, req: BusRequest): Promise<InvocationRecord> {
+    // Every accepted invocation is a durable write: bound what one service may have waiting.
+    if ((await this.#store.unfinishedInvocations(service, MAX_PENDING_INVOCATIONS)) >= MAX_PENDING_INVOCATIONS) {
+      throw new StratusError(
+        "STRATUS_E_OVERLOADED",
+        `service "${service}" has ${MAX_PENDING_INVOCATIONS} async invocations waiting (the limit); retry after the Retry-After seconds, or call it synchronously`,
+      );
+    }
     const id = randomUUID();
     const now = this.#clock();
     const record: InvocationRecord = {
@@ -371,13 +411,14 @@ export class EventBus {
       const r = this.#runners.get(s.name);
       if (!r) continue;
       const b = backlog.get(s.name);
-      const pending = await this.#store.read(s.topic, s.cursor, 10_001);
+      // Counted on seq alone: the bodies of a backlog can be gigabytes.
+      const pending = s.cursor >= head ? 0 : await this.#store.countAfter(s.topic, s.cursor, LAG_CAP);
       out.push({
         name: s.name,
         service: r.spec.service,
         topic: s.topic,
         cursor: s.cursor,
-        lag: s.cursor >= head ? 0 : pending.length,
+        lag: pending,
         retries: b?.retries ?? 0,
         dead: b?.dead ?? 0,
         owner: s.leaseUntil > this.#clock() ? s.owner : null,
@@ -417,7 +458,7 @@ export class EventBus {
   /** Events of `topic` after `after` (seq), parsed. */
   async tail(topic: string, after: number, limit = 100): Promise<{ seq: number; event: CloudEvent }[]> {
     this.#checkTopic(topic);
-    const rows = await this.#store.read(topic, after, limit);
+    const rows = await this.#store.readBounded(topic, after, limit, MAX_TAIL_BYTES);
     return rows.map((r) => ({ seq: r.seq, event: JSON.parse(r.body) as CloudEvent }));
   }
 

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS subscriptions (name TEXT PRIMARY KEY, topic TEXT NOT 
 CREATE TABLE IF NOT EXISTS retries (sub TEXT NOT NULL, seq INTEGER NOT NULL, attempts INTEGER NOT NULL, visible_at INTEGER NOT NULL, last_error TEXT NOT NULL, PRIMARY KEY (sub, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead (sub TEXT NOT NULL, seq INTEGER NOT NULL, attempts INTEGER NOT NULL, error TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (sub, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS invocations (id TEXT PRIMARY KEY, service TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL, request TEXT NOT NULL, result TEXT, error TEXT);
+CREATE INDEX IF NOT EXISTS invocations_service_state ON invocations (service, state);
 CREATE TABLE IF NOT EXISTS cron (id TEXT PRIMARY KEY, last_due INTEGER, owner TEXT, lease_until INTEGER NOT NULL DEFAULT 0);
 `;
 
@@ -79,10 +80,15 @@ export class SqliteEventStore implements EventStore {
     }
     const p = (sql: string): StatementSync => this.#db.prepare(sql);
     this.#s = {
-      insert: p("INSERT INTO events (topic, id, key, time, body, dedup_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
-      seqOf: p("SELECT seq FROM events WHERE topic = ? AND dedup_id = ?"),
+      insert: p("INSERT INTO events (topic, id, key, time, body, dedup_id, source) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+      seqOf: p("SELECT seq FROM events WHERE topic = ? AND source = ? AND dedup_id = ?"),
       read: p("SELECT seq, topic, key, time, body FROM events WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?"),
       head: p("SELECT coalesce(max(seq), 0) AS seq FROM events"),
+      sizes: p("SELECT seq, octet_length(body) AS n FROM events WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?"),
+      readTo: p("SELECT seq, topic, key, time, body FROM events WHERE topic = ? AND seq > ? AND seq <= ? ORDER BY seq"),
+      countAfter: p("SELECT count(*) AS n FROM (SELECT 1 FROM events WHERE topic = ? AND seq > ? LIMIT ?)"),
+      unfinished: p("SELECT count(*) AS n FROM (SELECT 1 FROM invocations WHERE service = ? AND state IN ('queued', 'running') LIMIT ?)"),
+      pruneInv: p("DELETE FROM invocations WHERE state IN ('completed', 'failed') AND updated < ?"),
       atTime: p("SELECT coalesce(min(seq), -1) AS seq FROM events WHERE topic = ? AND time >= ?"),
       getSub: p("SELECT * FROM subscriptions WHERE name = ?"),
       allSubs: p("SELECT * FROM subscriptions ORDER BY name"),
@@ -128,11 +134,24 @@ export class SqliteEventStore implements EventStore {
    */
   #migrate(): void {
     const version = Number(this.#db.prepare("PRAGMA user_version").get()?.["user_version"] ?? 0);
-    if (version >= 1) return;
+    if (version >= 2) return;
     const cols = this.#db
       .prepare("PRAGMA table_info(events)")
       .all()
       .map((c) => c["name"]);
+    if (version < 1) this.#migrate1(cols);
+    // Version 2: identity is (topic, source, id), as CloudEvents defines it; the source of every
+    // deduplicated event already stored is read back from its body.
+    this.#db.exec("BEGIN IMMEDIATE");
+    if (!cols.includes("source")) this.#db.exec("ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT ''");
+    this.#db.exec(
+      `UPDATE events SET source = coalesce(CASE WHEN json_valid(body) THEN json_extract(body, '$.source') END, '') WHERE dedup_id IS NOT NULL;
+       DROP INDEX IF EXISTS events_dedup; CREATE UNIQUE INDEX IF NOT EXISTS events_dedup_source ON events (topic, source, dedup_id) WHERE dedup_id IS NOT NULL;
+       PRAGMA user_version = 2; COMMIT;`,
+    );
+  }
+
+  #migrate1(cols: unknown[]): void {
     this.#db.exec("BEGIN IMMEDIATE");
     if (!cols.includes("dedup_id")) {
       this.#db.exec("ALTER TABLE events ADD COLUMN dedup_id TEXT; UPDATE events SET dedup_id = id;");
@@ -191,9 +210,10 @@ export class SqliteEventStore implements EventStore {
     return this.#write(() =>
       events.map((e) => {
         const dedupe = e.dedupe !== false;
-        const r = this.#s["insert"]!.run(e.topic, e.id, e.key, e.time, e.body, dedupe ? e.id : null);
+        const source = e.source ?? "";
+        const r = this.#s["insert"]!.run(e.topic, e.id, e.key, e.time, e.body, dedupe ? e.id : null, source);
         if (Number(r.changes) > 0) return { seq: Number(r.lastInsertRowid), duplicate: false };
-        const old = this.#s["seqOf"]!.get(e.topic, e.id);
+        const old = this.#s["seqOf"]!.get(e.topic, source, e.id);
         return { seq: Number(old?.["seq"] ?? 0), duplicate: true };
       }),
     );
@@ -201,6 +221,31 @@ export class SqliteEventStore implements EventStore {
 
   read(topic: string, after: number, limit: number): Promise<StoredEvent[]> {
     return Promise.resolve(this.#s["read"]!.all(topic, after, limit).map(toEvent));
+  }
+
+  readBounded(topic: string, after: number, limit: number, maxBytes: number): Promise<StoredEvent[]> {
+    // Sizes first (no body is copied out), then only the rows that fit.
+    let total = 0;
+    let last = -1;
+    for (const r of this.#s["sizes"]!.all(topic, after, limit)) {
+      total += Number(r["n"]);
+      if (last >= 0 && total > maxBytes) break;
+      last = Number(r["seq"]);
+    }
+    if (last < 0) return Promise.resolve([]);
+    return Promise.resolve(this.#s["readTo"]!.all(topic, after, last).map(toEvent));
+  }
+
+  countAfter(topic: string, after: number, cap: number): Promise<number> {
+    return Promise.resolve(Number(this.#s["countAfter"]!.get(topic, after, cap)?.["n"] ?? 0));
+  }
+
+  unfinishedInvocations(service: string, cap: number): Promise<number> {
+    return Promise.resolve(Number(this.#s["unfinished"]!.get(service, cap)?.["n"] ?? 0));
+  }
+
+  pruneInvocations(before: number): Promise<number> {
+    return this.#write(() => Number(this.#s["pruneInv"]!.run(before).changes));
   }
 
   /** Synchronous head(), for callers that poll. */
