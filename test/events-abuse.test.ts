@@ -19,11 +19,17 @@ before(async () => {
     "stratus.yaml": `name: evabuse
 topics:
   ext: { ingest: true }
+  loop: {}
 services:
   good:
     entry: good.ts
     routes: ["ANY /good/*"]
     async: { maxAttempts: 1 }
+  looper:
+    entry: looper.ts
+    routes: ["POST /looper", "GET /looper"]
+    bindings: { EV: { publish: [loop] }, KV: { kv: {} } }
+    subscribe: { loop: { maxAttempts: 1 } }
   slow:
     entry: slow.ts
     routes: ["POST /slow"]
@@ -34,6 +40,27 @@ export default {
   async fetch(req: Request): Promise<Response> {
     if (new URL(req.url).searchParams.has("throw")) throw new Error("boom");
     return new Response("ok");
+  },
+};
+`,
+    "looper.ts": `
+type KV = { get(k: string): Promise<string | null>; put(k: string, v: string): Promise<void> };
+type Env = { EV: { publish(t: string, d: unknown): Promise<unknown> }; KV: KV };
+export default {
+  async fetch(req: Request, env: Env): Promise<Response> {
+    if (req.method === "GET") return new Response((await env.KV.get("refused")) ?? "");
+    await env.EV.publish("loop", { gen: 0 });
+    return new Response("started");
+  },
+  async event(ev: { data: { gen: number }; stratusdepth?: number }, env: Env): Promise<void> {
+    if ((ev.stratusdepth ?? 0) !== ev.data.gen) throw new Error("depth " + ev.stratusdepth + " at generation " + ev.data.gen);
+    try {
+      await env.EV.publish("loop", { gen: ev.data.gen + 1 });
+    } catch (e) {
+      const err = e as { code: string; message: string };
+      await env.KV.put("refused", ev.data.gen + " " + err.code + " " + err.message);
+      throw e;
+    }
   },
 };
 `,
@@ -181,4 +208,28 @@ test("async invocations of one service are bounded: past the limit, 429 with Ret
   const neighbour = await fetch(`${gw}/good/x`, { method: "POST", headers: { prefer: "respond-async" } });
   assert.equal(neighbour.status, 202, "another service's async path is not affected");
   assert.equal(await (await fetch(`${gw}/good/x`)).text(), "ok");
+});
+
+test("a handler that publishes to its own topic stops at the documented depth; the loop's events are few and counted", async () => {
+  assert.equal((await fetch(`${gw}/looper`, { method: "POST" })).status, 200);
+  let refused = "";
+  await waitFor(async () => (refused = await (await fetch(`${gw}/looper`)).text()) !== "", 20_000, "the publish past the limit to be refused");
+  assert.match(
+    refused,
+    /^8 STRATUS_E_PUBLISH_DENIED publish loop: service "looper" publishes to "loop" while handling an event 8 handlings deep \(the limit is 8\)/,
+  );
+  const tail = (await (await fetch(`${control}/v1/events/topics/loop?after=0&limit=1000`)).json()) as Tail;
+  assert.deepEqual(
+    tail.events.map((e) => (e.event.data as { gen: number }).gen),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8],
+    "one event per generation up to the limit, then nothing",
+  );
+  await waitFor(
+    async () => {
+      const r = (await (await fetch(`${control}/v1/events/subscriptions/looper:loop/dead`)).json()) as { dead?: unknown[]; deadLetters?: unknown[] };
+      return JSON.stringify(r).includes("publish loop");
+    },
+    20_000,
+    "the refused handling to be dead-lettered with its cause",
+  );
 });

@@ -29,7 +29,7 @@ export interface BusRequest {
 /** What the bus needs from the runtime: run handlers. */
 export interface BusTarget {
   /** Runs the event() handler of `service` for serialised CloudEvents; one outcome each. */
-  deliver(service: string, events: readonly string[]): Promise<(DeliveryOutcome & { deferred?: boolean })[]>;
+  deliver(service: string, events: readonly string[], depth: number): Promise<(DeliveryOutcome & { deferred?: boolean })[]>;
   /** Runs the scheduled() handler of `service`. */
   scheduled(service: string, cron: string, scheduledTime: number): Promise<DeliveryOutcome & { deferred?: boolean }>;
   /** Runs the fetch() handler of `service` (through its route) for an async invocation. */
@@ -96,6 +96,25 @@ const LAG_CAP = 10_001;
  * Sources Stratus itself publishes as; an event from outside may not claim one, so a subscriber
  * can trust that `/services/orders` is the orders service.
  */
+/**
+ * The longest chain of event handlings a publish may extend: a publish made while handling an
+ * event of depth MAX_EVENT_DEPTH is refused (STRATUS_E_PUBLISH_DENIED), so a handler that publishes
+ * to its own topic stops instead of filling the store.
+ */
+export const MAX_EVENT_DEPTH = 8;
+/** The CloudEvents extension attribute that carries an event's depth (absent means 0). */
+export const DEPTH_ATTRIBUTE = "stratusdepth";
+
+/**
+ * The depth of a stored event: read from its attributes, which Stratus serialises before `data`
+ * (no body is parsed; a match inside a string value is impossible, its quotes are escaped).
+ */
+export function depthOf(body: string): number {
+  const end = body.search(/"data(_base64)?":/);
+  const m = /"stratusdepth":(\d{1,6})[,}]/.exec(end < 0 ? body : body.slice(0, end));
+  return m ? Number(m[1]) : 0;
+}
+
 const RESERVED_SOURCE = /^\/(services|gateway|cli|stratus)(\/|$)/;
 
 function toBase64(b: Uint8Array | null): string | null {
@@ -189,11 +208,12 @@ export class EventBus {
   }
 
   async #deliver(s: ResolvedSubscription, events: readonly StoredEvent[]): Promise<DeliveryOutcome[]> {
-    const outs = await this.#target.deliver(
+    const depth = Math.max(0, ...events.map((e) => depthOf(e.body)));
+    return this.#target.deliver(
       s.service,
       events.map((e) => e.body),
+      depth,
     );
-    return outs;
   }
 
   async #runScheduled(s: ResolvedSchedule, time: number): Promise<DeliveryOutcome> {
@@ -305,9 +325,16 @@ export class EventBus {
     service: string,
     topic: string,
     data: string | null,
-    opts: { key: string | null; id: string | null; subject: string | null },
+    opts: { key: string | null; id: string | null; subject: string | null; depth?: number },
   ): Promise<Published> {
     this.#checkTopic(topic);
+    const depth = opts.depth ?? 0;
+    if (depth > MAX_EVENT_DEPTH) {
+      throw new StratusError(
+        "STRATUS_E_PUBLISH_DENIED",
+        `publish loop: service "${service}" publishes to "${topic}" while handling an event ${depth - 1} handlings deep (the limit is ${MAX_EVENT_DEPTH}); check for a handler that publishes to a topic that leads back to it`,
+      );
+    }
     const ev = makeEvent(
       topic,
       `/services/${service}`,
@@ -315,6 +342,7 @@ export class EventBus {
       { id: opts.id ?? undefined, key: opts.key ?? undefined, subject: opts.subject ?? undefined },
       this.#clock(),
     );
+    if (depth > 0) ev[DEPTH_ATTRIBUTE] = depth;
     // Sizes first: a function's data can be many MiB, and parsing it here would run on the
     // gateway's thread, uncharged to the function.
     if (data !== null && data.length > MAX_EVENT_BYTES) tooLarge(topic, Buffer.byteLength(data));
@@ -351,6 +379,8 @@ export class EventBus {
         );
       }
     }
+    // The depth is Stratus's own count: an outside event starts a chain.
+    for (const ev of events) delete ev[DEPTH_ATTRIBUTE];
     const rows = events.map((ev) => ({ topic: ev.type, id: ev.id, source: ev.source, key: keyOf(ev), time: this.#clock(), body: serialise(ev) }));
     const results = await this.#store.append(rows);
     this.#kick();
