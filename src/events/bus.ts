@@ -389,13 +389,6 @@ export class EventBus {
 
   /** Accepts an async invocation of `service`; resolves with its id once it is durable. */
   async invokeAsync(service: string, req: BusRequest): Promise<InvocationRecord> {
-    // Every accepted invocation is a durable write: bound what one service may have waiting.
-    if ((await this.#store.unfinishedInvocations(service, MAX_PENDING_INVOCATIONS)) >= MAX_PENDING_INVOCATIONS) {
-      throw new StratusError(
-        "STRATUS_E_OVERLOADED",
-        `service "${service}" has ${MAX_PENDING_INVOCATIONS} async invocations waiting (the limit); retry after the Retry-After seconds, or call it synchronously`,
-      );
-    }
     const id = randomUUID();
     const now = this.#clock();
     const record: InvocationRecord = {
@@ -409,7 +402,8 @@ export class EventBus {
       result: null,
       error: null,
     };
-    await this.#store.createInvocation(record);
+    // Every accepted invocation is a durable write: bound what one service may have waiting.
+    await this.#store.createInvocation(record, MAX_PENDING_INVOCATIONS);
     const ev = makeEvent(`${INVOKE_TOPIC}${service}`, `/gateway`, { id }, { id }, now);
     await this.#store.append([{ topic: ev.type, id, key: null, time: now, body: serialise(ev), dedupe: false }]);
     this.#kick();

@@ -170,14 +170,15 @@ export interface EventStore {
   /** Counts of waiting retries and dead letters per subscription. */
   backlog(): Promise<Map<string, { retries: number; dead: number }>>;
 
-  /** Stores a new async invocation (queued). */
-  createInvocation(record: InvocationRecord): Promise<void>;
+  /**
+   * Stores a new async invocation (queued); refuses it with STRATUS_E_OVERLOADED when its service
+   * already has `maxUnfinished` queued or running (checked atomically with the insert).
+   */
+  createInvocation(record: InvocationRecord, maxUnfinished?: number): Promise<void>;
   /** Updates an invocation's state, attempts, result or error. */
   updateInvocation(id: string, patch: Partial<Pick<InvocationRecord, "state" | "attempts" | "result" | "error" | "updated">>): Promise<void>;
   /** The invocation, or null. */
   invocation(id: string): Promise<InvocationRecord | null>;
-  /** How many invocations of `service` are queued or running, counting no further than `cap`. */
-  unfinishedInvocations(service: string, cap: number): Promise<number>;
   /** Deletes completed and failed invocations last updated before `before`; returns how many. */
   pruneInvocations(before: number): Promise<number>;
 

@@ -215,3 +215,32 @@ test("SqliteEventStore: lag is counted up to a cap and a bounded read stops at i
   assert.equal((await s.readBounded("t", 0, 100, 10)).length, 1, "one event even when it alone is over the budget");
   s.close();
 });
+
+test("SqliteEventStore: the bound on a service's unfinished invocations holds for accepts in one commit", async () => {
+  const s = new SqliteEventStore({ file: ":memory:" });
+  const inv = (id: string, service = "svc") => ({
+    id,
+    service,
+    state: "queued" as const,
+    attempts: 0,
+    created: 1,
+    updated: 1,
+    request: { method: "POST", url: "/x", headers: [], body: null },
+    result: null,
+    error: null,
+  });
+  const all = await Promise.allSettled([s.createInvocation(inv("a"), 2), s.createInvocation(inv("b"), 2), s.createInvocation(inv("c"), 2)]);
+  assert.deepEqual(
+    all.map((r) => r.status),
+    ["fulfilled", "fulfilled", "rejected"],
+  );
+  assert.equal(((all[2] as PromiseRejectedResult).reason as { code: string }).code, "STRATUS_E_OVERLOADED");
+  assert.equal(await s.invocation("c"), null, "nothing stored past the bound");
+  await s.createInvocation(inv("d", "other"), 2);
+  await s.updateInvocation("a", { state: "completed", updated: 2 });
+  await s.createInvocation(inv("e"), 2);
+  assert.equal(await s.pruneInvocations(3), 1, "the finished one is pruned");
+  assert.equal(await s.invocation("a"), null);
+  assert.notEqual(await s.invocation("b"), null, "an unfinished one is kept");
+  s.close();
+});

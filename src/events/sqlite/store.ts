@@ -202,6 +202,7 @@ export class SqliteEventStore implements EventStore {
     for (let i = 0; i < batch.length; i++) {
       const r = results[i]!;
       if (r.ok) batch[i]!.resolve(r.value);
+      else if (r.value instanceof StratusError) batch[i]!.reject(r.value);
       else batch[i]!.reject(new StratusError("STRATUS_E_EVENT_STORE", `event store write failed: ${(r.value as Error).message}`, { cause: r.value }));
     }
   };
@@ -238,10 +239,6 @@ export class SqliteEventStore implements EventStore {
 
   countAfter(topic: string, after: number, cap: number): Promise<number> {
     return Promise.resolve(Number(this.#s["countAfter"]!.get(topic, after, cap)?.["n"] ?? 0));
-  }
-
-  unfinishedInvocations(service: string, cap: number): Promise<number> {
-    return Promise.resolve(Number(this.#s["unfinished"]!.get(service, cap)?.["n"] ?? 0));
   }
 
   pruneInvocations(before: number): Promise<number> {
@@ -365,21 +362,27 @@ export class SqliteEventStore implements EventStore {
     return Promise.resolve(out);
   }
 
-  createInvocation(r: InvocationRecord): Promise<void> {
-    return this.#write(
-      () =>
-        void this.#s["newInv"]!.run(
-          r.id,
-          r.service,
-          r.state,
-          r.attempts,
-          r.created,
-          r.updated,
-          JSON.stringify(r.request),
-          r.result ? JSON.stringify(r.result) : null,
-          r.error,
-        ),
-    );
+  createInvocation(r: InvocationRecord, maxUnfinished = Number.POSITIVE_INFINITY): Promise<void> {
+    return this.#write(() => {
+      // Checked in the write's own transaction, so concurrent accepts cannot pass the bound together.
+      if (Number.isFinite(maxUnfinished) && Number(this.#s["unfinished"]!.get(r.service, maxUnfinished)?.["n"] ?? 0) >= maxUnfinished) {
+        throw new StratusError(
+          "STRATUS_E_OVERLOADED",
+          `service "${r.service}" has ${maxUnfinished} async invocations waiting (the limit); retry after the Retry-After seconds, or call it synchronously`,
+        );
+      }
+      this.#s["newInv"]!.run(
+        r.id,
+        r.service,
+        r.state,
+        r.attempts,
+        r.created,
+        r.updated,
+        JSON.stringify(r.request),
+        r.result ? JSON.stringify(r.result) : null,
+        r.error,
+      );
+    });
   }
 
   updateInvocation(id: string, patch: Partial<Pick<InvocationRecord, "state" | "attempts" | "result" | "error" | "updated">>): Promise<void> {
