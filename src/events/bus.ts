@@ -208,12 +208,28 @@ export class EventBus {
   }
 
   async #deliver(s: ResolvedSubscription, events: readonly StoredEvent[]): Promise<DeliveryOutcome[]> {
-    const depth = Math.max(0, ...events.map((e) => depthOf(e.body)));
-    return this.#target.deliver(
-      s.service,
-      events.map((e) => e.body),
-      depth,
+    // One crossing per depth: the publishes of a batch's handlers carry the batch's depth, so an
+    // event must not share one with a deeper event (the handlers of a batch run concurrently
+    // anyway, so splitting it changes no order).
+    const groups = new Map<number, number[]>();
+    events.forEach((e, i) => {
+      const d = depthOf(e.body);
+      const g = groups.get(d);
+      if (g) g.push(i);
+      else groups.set(d, [i]);
+    });
+    const out = new Array<DeliveryOutcome>(events.length);
+    await Promise.all(
+      [...groups].map(async ([depth, idx]) => {
+        const outs = await this.#target.deliver(
+          s.service,
+          idx.map((i) => events[i]!.body),
+          depth,
+        );
+        idx.forEach((i, k) => (out[i] = outs[k]!));
+      }),
     );
+    return out;
   }
 
   async #runScheduled(s: ResolvedSchedule, time: number): Promise<DeliveryOutcome> {
