@@ -389,7 +389,9 @@ export class Runtime {
   async runEvents(service: string, events: readonly string[], depth = 0): Promise<(TaskOutcome & { deferred?: boolean })[]> {
     const pool = this.#pools.get(service);
     const timeout = pool?.service.limits.timeoutMs ?? 0;
-    const label = `events:${service}`;
+    // Events of different depths run under different labels, so a publish is attributed to its
+    // own batch's depth (the label is what the isolate's I/O calls are known by).
+    const label = depth > 0 ? `events:${service}:depth${depth}` : `events:${service}`;
     let depths = this.#eventDepth.get(label);
     if (!depths) this.#eventDepth.set(label, (depths = []));
     depths.push(depth);
