@@ -131,34 +131,38 @@ export class SqliteEventStore implements EventStore {
   /**
    * Version 1: only ids given by the publisher are deduplicated (a partial unique index on
    * dedup_id); a file from before keeps every id deduplicated.
+   * Version 2: identity is (topic, source, id), as CloudEvents defines it; the source of every
+   * deduplicated event already stored is read back from its body.
+   * The processes of a node open the file at once: the version and columns are read again inside
+   * the write transaction, so only the first one migrates.
    */
   #migrate(): void {
-    const version = Number(this.#db.prepare("PRAGMA user_version").get()?.["user_version"] ?? 0);
-    if (version >= 2) return;
-    const cols = this.#db
-      .prepare("PRAGMA table_info(events)")
-      .all()
-      .map((c) => c["name"]);
-    if (version < 1) this.#migrate1(cols);
-    // Version 2: identity is (topic, source, id), as CloudEvents defines it; the source of every
-    // deduplicated event already stored is read back from its body.
+    const versionNow = (): number => Number(this.#db.prepare("PRAGMA user_version").get()?.["user_version"] ?? 0);
+    if (versionNow() >= 2) return;
     this.#db.exec("BEGIN IMMEDIATE");
-    if (!cols.includes("source")) this.#db.exec("ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT ''");
-    this.#db.exec(
-      `UPDATE events SET source = coalesce(CASE WHEN json_valid(body) THEN json_extract(body, '$.source') END, '') WHERE dedup_id IS NOT NULL;
-       DROP INDEX IF EXISTS events_dedup; CREATE UNIQUE INDEX IF NOT EXISTS events_dedup_source ON events (topic, source, dedup_id) WHERE dedup_id IS NOT NULL;
-       PRAGMA user_version = 2; COMMIT;`,
-    );
-  }
-
-  #migrate1(cols: unknown[]): void {
-    this.#db.exec("BEGIN IMMEDIATE");
-    if (!cols.includes("dedup_id")) {
-      this.#db.exec("ALTER TABLE events ADD COLUMN dedup_id TEXT; UPDATE events SET dedup_id = id;");
+    try {
+      const version = versionNow();
+      const cols = this.#db
+        .prepare("PRAGMA table_info(events)")
+        .all()
+        .map((c) => c["name"]);
+      if (version < 1) {
+        if (!cols.includes("dedup_id")) this.#db.exec("ALTER TABLE events ADD COLUMN dedup_id TEXT; UPDATE events SET dedup_id = id;");
+        this.#db.exec("DROP INDEX IF EXISTS events_topic_id;");
+      }
+      if (version < 2) {
+        if (!cols.includes("source")) this.#db.exec("ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT ''");
+        this.#db.exec(
+          `UPDATE events SET source = coalesce(CASE WHEN json_valid(body) THEN json_extract(body, '$.source') END, '') WHERE dedup_id IS NOT NULL;
+           DROP INDEX IF EXISTS events_dedup; CREATE UNIQUE INDEX IF NOT EXISTS events_dedup_source ON events (topic, source, dedup_id) WHERE dedup_id IS NOT NULL;
+           PRAGMA user_version = 2;`,
+        );
+      }
+      this.#db.exec("COMMIT");
+    } catch (err) {
+      this.#db.exec("ROLLBACK");
+      throw err;
     }
-    this.#db.exec(
-      "DROP INDEX IF EXISTS events_topic_id; CREATE UNIQUE INDEX IF NOT EXISTS events_dedup ON events (topic, dedup_id) WHERE dedup_id IS NOT NULL; PRAGMA user_version = 1; COMMIT;",
-    );
   }
 
   /** Queues a write for the next group commit. */
