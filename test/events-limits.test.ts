@@ -119,3 +119,19 @@ test("events for a service with no running version wait (no attempt counted) and
   );
   await waitFor(async () => (await (await stack.fetch("/done")).text()).includes("wait-1,"), 10_000, "delivery once the service is back");
 });
+
+test("a function's data over 256 KiB is refused by its length, before the host parses or copies it", async () => {
+  const before = await stack.host.events.store.head();
+  // Not JSON at all: refused for its size alone proves nothing parsed it first (parsing 30 MB on
+  // the gateway's thread stalled every service).
+  const data = "{" + "x".repeat(300 * 1024);
+  await assert.rejects(
+    stack.host.events.publishFromService("worker", "job", data, { key: null, id: null, subject: null }),
+    (err: { code: string; message: string }) => {
+      assert.equal(err.code, "STRATUS_E_EVENT_TOO_LARGE");
+      assert.match(err.message, /event "job" is 307201 bytes serialised; the limit is 262144/);
+      return true;
+    },
+  );
+  assert.equal(await stack.host.events.store.head(), before);
+});

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { ManualClock, startStack, type TestStack } from "../src/testing/index.ts";
 import { tempProject, type TempProject } from "./helpers/project.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 let project: TempProject;
 let stack: TestStack;
@@ -292,6 +293,20 @@ test("Prefer: respond-async answers 202 with a status URL; the result can be fet
   assert.equal(await result.text(), "done later");
   const missing = await stack.fetch("/_stratus/invocations/00000000-0000-0000-0000-000000000000");
   assert.equal(missing.status, 404);
+});
+
+test("a finished async invocation is kept for 24 hours, then pruned: nothing an outside client leaves behind is kept forever", async () => {
+  const res = await stack.fetch("/slow", { headers: { prefer: "respond-async" } });
+  const { statusUrl } = (await res.json()) as { statusUrl: string };
+  await stack.host.events.drain();
+  assert.equal(((await (await stack.fetch(statusUrl)).json()) as { state: string }).state, "completed");
+  clock.advance(23 * 3600_000);
+  await stack.host.events.drain();
+  assert.equal((await stack.fetch(statusUrl)).status, 200, "kept within the retention");
+  clock.advance(3600_000 + 61_000);
+  await waitFor(async () => (await stack.fetch(statusUrl)).status === 404, 10_000, "the invocation to be pruned");
+  const gone = (await (await stack.fetch(statusUrl)).json()) as { error: { code: string } };
+  assert.equal(gone.error.code, "STRATUS_E_INVOCATION_UNKNOWN");
 });
 
 test("deliveries are counted per subscription and outcome in /metrics", async () => {

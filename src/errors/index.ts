@@ -42,7 +42,8 @@ export const ERROR_CODES = {
   STRATUS_E_PUBLISH_DENIED: {
     status: 403,
     user: true,
-    summary: "A publish to a topic the service was not granted, or an HTTP ingest to a topic not open to it.",
+    summary:
+      "A publish to a topic the service was not granted, past the event-chain depth (a publish loop), or an HTTP ingest to a topic not open to it or with a source Stratus reserves.",
   },
   STRATUS_E_SUBSCRIPTION_UNKNOWN: { status: 404, user: true, summary: "A subscription name that does not exist (service:topic)." },
   STRATUS_E_INVOCATION_UNKNOWN: { status: 404, user: true, summary: "An async invocation id that does not exist (or has expired)." },

@@ -11,7 +11,7 @@ import { hostname } from "node:os";
 import type { ResolvedSchedule, ResolvedStack, ResolvedSubscription } from "../config/index.ts";
 import { StratusError } from "../errors/index.ts";
 import type { Logger } from "../telemetry/index.ts";
-import { fromHttp, keyOf, makeEvent, serialise } from "./cloudevents.ts";
+import { MAX_EVENT_BYTES, fromHttp, keyOf, makeEvent, serialise, tooLarge } from "./cloudevents.ts";
 import { SubscriptionRunner, type DeliveryFigures, type DeliveryOutcome } from "./delivery.ts";
 import type { CloudEvent, DeadLetter, EventStore, InvocationRecord, StoredEvent } from "./interface.ts";
 import { CronScheduler } from "./scheduler.ts";
@@ -29,7 +29,7 @@ export interface BusRequest {
 /** What the bus needs from the runtime: run handlers. */
 export interface BusTarget {
   /** Runs the event() handler of `service` for serialised CloudEvents; one outcome each. */
-  deliver(service: string, events: readonly string[]): Promise<(DeliveryOutcome & { deferred?: boolean })[]>;
+  deliver(service: string, events: readonly string[], depth: number): Promise<(DeliveryOutcome & { deferred?: boolean })[]>;
   /** Runs the scheduled() handler of `service`. */
   scheduled(service: string, cron: string, scheduledTime: number): Promise<DeliveryOutcome & { deferred?: boolean }>;
   /** Runs the fetch() handler of `service` (through its route) for an async invocation. */
@@ -80,6 +80,42 @@ export interface Published {
 }
 
 const INVOKE_TOPIC = "_invoke.";
+
+/**
+ * Async invocations of one service accepted but not finished (queued or running) at most; past it
+ * the gateway answers 429 STRATUS_E_OVERLOADED with Retry-After.
+ */
+export const MAX_PENDING_INVOCATIONS = 1000;
+/** How long a finished (completed or failed) async invocation and its result are kept. */
+export const INVOCATION_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** The largest answer `tail` builds, in bytes of event bodies (it returns fewer events past it). */
+export const MAX_TAIL_BYTES = 4 * 1024 * 1024;
+/** Lag is counted up to this many events (status shows "10000+" style figures past it). */
+const LAG_CAP = 10_001;
+/**
+ * Sources Stratus itself publishes as; an event from outside may not claim one, so a subscriber
+ * can trust that `/services/orders` is the orders service.
+ */
+/**
+ * The longest chain of event handlings a publish may extend: a publish made while handling an
+ * event of depth MAX_EVENT_DEPTH is refused (STRATUS_E_PUBLISH_DENIED), so a handler that publishes
+ * to its own topic stops instead of filling the store.
+ */
+export const MAX_EVENT_DEPTH = 8;
+/** The CloudEvents extension attribute that carries an event's depth (absent means 0). */
+export const DEPTH_ATTRIBUTE = "stratusdepth";
+
+/**
+ * The depth of a stored event: read from its attributes, which Stratus serialises before `data`
+ * (no body is parsed; a match inside a string value is impossible, its quotes are escaped).
+ */
+export function depthOf(body: string): number {
+  const end = body.search(/"data(_base64)?":/);
+  const m = /"stratusdepth":(\d{1,6})[,}]/.exec(end < 0 ? body : body.slice(0, end));
+  return m ? Number(m[1]) : 0;
+}
+
+const RESERVED_SOURCE = /^\/(services|gateway|cli|stratus)(\/|$)/;
 
 function toBase64(b: Uint8Array | null): string | null {
   return b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64") : null;
@@ -172,11 +208,28 @@ export class EventBus {
   }
 
   async #deliver(s: ResolvedSubscription, events: readonly StoredEvent[]): Promise<DeliveryOutcome[]> {
-    const outs = await this.#target.deliver(
-      s.service,
-      events.map((e) => e.body),
+    // One crossing per depth: the publishes of a batch's handlers carry the batch's depth, so an
+    // event must not share one with a deeper event (the handlers of a batch run concurrently
+    // anyway, so splitting it changes no order).
+    const groups = new Map<number, number[]>();
+    events.forEach((e, i) => {
+      const d = depthOf(e.body);
+      const g = groups.get(d);
+      if (g) g.push(i);
+      else groups.set(d, [i]);
+    });
+    const out = new Array<DeliveryOutcome>(events.length);
+    await Promise.all(
+      [...groups].map(async ([depth, idx]) => {
+        const outs = await this.#target.deliver(
+          s.service,
+          idx.map((i) => events[i]!.body),
+          depth,
+        );
+        idx.forEach((i, k) => (out[i] = outs[k]!));
+      }),
     );
-    return outs;
+    return out;
   }
 
   async #runScheduled(s: ResolvedSchedule, time: number): Promise<DeliveryOutcome> {
@@ -205,7 +258,11 @@ export class EventBus {
           await this.#store.updateInvocation(id, { state: "completed", result, error: null, updated: this.#clock() });
           return { ok: true };
         }
-        const error = r.error ? `${r.error.code}: ${r.error.message}` : `the function answered ${r.status}`;
+        const full = r.error ? `${r.error.code}: ${r.error.message}` : `the function answered ${r.status}`;
+        // The first line only, as the gateway answers a synchronous call: stacks go to the log,
+        // not to whoever holds the invocation id (anyone: the status endpoint is unauthenticated).
+        const error = full.split("\n")[0]!;
+        if (error !== full) this.#log.warn({ service: s.service, invocation: id, err: full }, "async invocation failed");
         const final = attempts >= s.maxAttempts;
         await this.#store.updateInvocation(id, { state: final ? "failed" : "queued", result, error, updated: this.#clock() });
         return { ok: false, code: r.error?.code ?? "STRATUS_E_HANDLER_THREW", message: error };
@@ -232,6 +289,9 @@ export class EventBus {
       this.#lastPrune = now;
       const retention = new Map([...this.#topics].map(([t, o]) => [t, o.retentionMs]));
       void this.#store.prune(now, retention).catch((err: unknown) => this.#log.error({ err: String(err) }, "pruning old events failed"));
+      void this.#store
+        .pruneInvocations(now - INVOCATION_RETENTION_MS)
+        .catch((err: unknown) => this.#log.error({ err: String(err) }, "pruning finished async invocations failed"));
     }
   }
 
@@ -281,9 +341,16 @@ export class EventBus {
     service: string,
     topic: string,
     data: string | null,
-    opts: { key: string | null; id: string | null; subject: string | null },
+    opts: { key: string | null; id: string | null; subject: string | null; depth?: number },
   ): Promise<Published> {
     this.#checkTopic(topic);
+    const depth = opts.depth ?? 0;
+    if (depth > MAX_EVENT_DEPTH) {
+      throw new StratusError(
+        "STRATUS_E_PUBLISH_DENIED",
+        `publish loop: service "${service}" publishes to "${topic}" while handling an event ${depth - 1} handlings deep (the limit is ${MAX_EVENT_DEPTH}); check for a handler that publishes to a topic that leads back to it`,
+      );
+    }
     const ev = makeEvent(
       topic,
       `/services/${service}`,
@@ -291,16 +358,20 @@ export class EventBus {
       { id: opts.id ?? undefined, key: opts.key ?? undefined, subject: opts.subject ?? undefined },
       this.#clock(),
     );
+    if (depth > 0) ev[DEPTH_ATTRIBUTE] = depth;
+    // Sizes first: a function's data can be many MiB, and parsing it here would run on the
+    // gateway's thread, uncharged to the function.
+    if (data !== null && data.length > MAX_EVENT_BYTES) tooLarge(topic, Buffer.byteLength(data));
     let body = serialise(ev);
     if (data !== null) body = `${body.slice(0, -1)},"data":${data}}`;
     if (body.length > 65536) serialise(JSON.parse(body) as CloudEvent);
-    const [r] = await this.#store.append([{ topic, id: ev.id, key: keyOf(ev), time: this.#clock(), body, dedupe: opts.id !== null }]);
+    const [r] = await this.#store.append([{ topic, id: ev.id, source: ev.source, key: keyOf(ev), time: this.#clock(), body, dedupe: opts.id !== null }]);
     this.#kick();
     return { id: ev.id, topic, seq: r!.seq, duplicate: r!.duplicate };
   }
 
   async #append(ev: CloudEvent, dedupe: boolean): Promise<Published> {
-    const [r] = await this.#store.append([{ topic: ev.type, id: ev.id, key: keyOf(ev), time: this.#clock(), body: serialise(ev), dedupe }]);
+    const [r] = await this.#store.append([{ topic: ev.type, id: ev.id, source: ev.source, key: keyOf(ev), time: this.#clock(), body: serialise(ev), dedupe }]);
     this.#kick();
     return { id: ev.id, topic: ev.type, seq: r!.seq, duplicate: r!.duplicate };
   }
@@ -317,8 +388,16 @@ export class EventBus {
           `topic "${ev.type}" does not accept events from outside; set topics.${ev.type}.ingest: true in stratus.yaml`,
         );
       }
+      if (RESERVED_SOURCE.test(ev.source)) {
+        throw new StratusError(
+          "STRATUS_E_PUBLISH_DENIED",
+          `source ${JSON.stringify(ev.source)} is reserved for events Stratus publishes (/services/..., /gateway, /cli, /stratus); send your own source, e.g. "/carrier"`,
+        );
+      }
     }
-    const rows = events.map((ev) => ({ topic: ev.type, id: ev.id, key: keyOf(ev), time: this.#clock(), body: serialise(ev) }));
+    // The depth is Stratus's own count: an outside event starts a chain.
+    for (const ev of events) delete ev[DEPTH_ATTRIBUTE];
+    const rows = events.map((ev) => ({ topic: ev.type, id: ev.id, source: ev.source, key: keyOf(ev), time: this.#clock(), body: serialise(ev) }));
     const results = await this.#store.append(rows);
     this.#kick();
     return results.map((r, i) => ({ id: events[i]!.id, topic: events[i]!.type, seq: r.seq, duplicate: r.duplicate }));
@@ -339,7 +418,8 @@ export class EventBus {
       result: null,
       error: null,
     };
-    await this.#store.createInvocation(record);
+    // Every accepted invocation is a durable write: bound what one service may have waiting.
+    await this.#store.createInvocation(record, MAX_PENDING_INVOCATIONS);
     const ev = makeEvent(`${INVOKE_TOPIC}${service}`, `/gateway`, { id }, { id }, now);
     await this.#store.append([{ topic: ev.type, id, key: null, time: now, body: serialise(ev), dedupe: false }]);
     this.#kick();
@@ -371,13 +451,14 @@ export class EventBus {
       const r = this.#runners.get(s.name);
       if (!r) continue;
       const b = backlog.get(s.name);
-      const pending = await this.#store.read(s.topic, s.cursor, 10_001);
+      // Counted on seq alone: the bodies of a backlog can be gigabytes.
+      const pending = s.cursor >= head ? 0 : await this.#store.countAfter(s.topic, s.cursor, LAG_CAP);
       out.push({
         name: s.name,
         service: r.spec.service,
         topic: s.topic,
         cursor: s.cursor,
-        lag: s.cursor >= head ? 0 : pending.length,
+        lag: pending,
         retries: b?.retries ?? 0,
         dead: b?.dead ?? 0,
         owner: s.leaseUntil > this.#clock() ? s.owner : null,
@@ -417,7 +498,7 @@ export class EventBus {
   /** Events of `topic` after `after` (seq), parsed. */
   async tail(topic: string, after: number, limit = 100): Promise<{ seq: number; event: CloudEvent }[]> {
     this.#checkTopic(topic);
-    const rows = await this.#store.read(topic, after, limit);
+    const rows = await this.#store.readBounded(topic, after, limit, MAX_TAIL_BYTES);
     return rows.map((r) => ({ seq: r.seq, event: JSON.parse(r.body) as CloudEvent }));
   }
 

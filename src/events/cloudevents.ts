@@ -8,6 +8,8 @@ import type { CloudEvent } from "./interface.ts";
 
 /** The largest serialised event accepted (the CloudEvent JSON, data included). */
 export const MAX_EVENT_BYTES = 256 * 1024;
+/** The most events one batch-mode request (`application/cloudevents-batch+json`) may carry. */
+export const MAX_BATCH_EVENTS = 100;
 
 /** The largest id or key. */
 const MAX_ID = 256;
@@ -88,13 +90,16 @@ export function serialise(ev: CloudEvent): string {
       `event "${ev.type}": data cannot be serialised as JSON (${(err as Error).message}); send plain objects, arrays, strings, numbers`,
     );
   }
-  if (body.length > MAX_EVENT_BYTES / 4 && Buffer.byteLength(body) > MAX_EVENT_BYTES) {
-    throw new StratusError(
-      "STRATUS_E_EVENT_TOO_LARGE",
-      `event "${ev.type}" is ${Buffer.byteLength(body)} bytes serialised; the limit is ${MAX_EVENT_BYTES} (256 KiB): store the payload in KV or SQL and publish its key`,
-    );
-  }
+  if (body.length > MAX_EVENT_BYTES / 4 && Buffer.byteLength(body) > MAX_EVENT_BYTES) tooLarge(ev.type, Buffer.byteLength(body));
   return body;
+}
+
+/** Throws STRATUS_E_EVENT_TOO_LARGE for an event of `topic` that is `bytes` long. */
+export function tooLarge(topic: string, bytes: number): never {
+  throw new StratusError(
+    "STRATUS_E_EVENT_TOO_LARGE",
+    `event "${topic}" is ${bytes} bytes serialised; the limit is ${MAX_EVENT_BYTES} (256 KiB): store the payload in KV or SQL and publish its key`,
+  );
 }
 
 /** The partition key of an event (the `partitionkey` extension), or null. */
@@ -131,6 +136,12 @@ export function fromHttp(headers: readonly string[], body: Uint8Array | null, no
   if (type === "application/cloudevents-batch+json") {
     const all = parse();
     if (!Array.isArray(all)) throw new StratusError("STRATUS_E_EVENT_INVALID", "a CloudEvents batch must be a JSON array of events");
+    if (all.length > MAX_BATCH_EVENTS) {
+      throw new StratusError(
+        "STRATUS_E_EVENT_TOO_LARGE",
+        `a CloudEvents batch holds ${all.length} events; the limit is ${MAX_BATCH_EVENTS} per request: send several batches`,
+      );
+    }
     return all.map((e) => checkEvent(e, now));
   }
   if (header(headers, "ce-specversion") === undefined) {

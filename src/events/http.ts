@@ -21,7 +21,7 @@ function json(status: number, value: unknown, extra: string[] = []): HttpReply {
 
 function failure(err: unknown): HttpReply {
   const e = err instanceof StratusError ? err : new StratusError("STRATUS_E_INTERNAL", err instanceof Error ? err.message : String(err));
-  return json(e.status, e.toJSON());
+  return json(e.status, e.toJSON(), e.code === "STRATUS_E_OVERLOADED" ? ["retry-after", "5"] : []);
 }
 
 function notFound(method: string, path: string): HttpReply {

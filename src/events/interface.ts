@@ -37,8 +37,13 @@ export interface CloudEvent {
 /** One event to append. */
 export interface AppendInput {
   readonly topic: string;
-  /** The CloudEvent's id (deduplicated per topic while retained, unless `dedupe` is false). */
+  /**
+   * The CloudEvent's id: deduplicated per (topic, source) while retained, unless `dedupe` is false
+   * (CloudEvents identity is source + id, so one source cannot pre-empt another's ids).
+   */
   readonly id: string;
+  /** The CloudEvent's source, the other half of its identity (default ""). */
+  readonly source?: string;
   /**
    * False when the id was made by Stratus (a new UUID) and so cannot repeat: the store skips the
    * duplicate check and its index for it. Default true.
@@ -119,10 +124,17 @@ export interface InvocationRecord {
 
 /** The store. Methods that write return once the write is durable (see the guarantees above). */
 export interface EventStore {
-  /** Appends events (deduplicated by topic + id), in order. */
+  /** Appends events (deduplicated by topic + source + id), in order. */
   append(events: readonly AppendInput[]): Promise<AppendResult[]>;
   /** Up to `limit` events of `topic` with seq > `after`, in seq order. */
   read(topic: string, after: number, limit: number): Promise<StoredEvent[]>;
+  /**
+   * Like read(), but stops before the event that would take the bodies past `maxBytes` (always
+   * returns at least one event when there is one): answers to operators stay bounded.
+   */
+  readBounded(topic: string, after: number, limit: number, maxBytes: number): Promise<StoredEvent[]>;
+  /** How many events of `topic` have seq > `after`, counting no further than `cap` (bodies are not read). */
+  countAfter(topic: string, after: number, cap: number): Promise<number>;
   /** The highest seq ever appended (0 when empty). */
   head(): Promise<number>;
   /** The cursor that replays `topic` from the first event at or after `time` (epoch ms). */
@@ -158,12 +170,17 @@ export interface EventStore {
   /** Counts of waiting retries and dead letters per subscription. */
   backlog(): Promise<Map<string, { retries: number; dead: number }>>;
 
-  /** Stores a new async invocation (queued). */
-  createInvocation(record: InvocationRecord): Promise<void>;
+  /**
+   * Stores a new async invocation (queued); refuses it with STRATUS_E_OVERLOADED when its service
+   * already has `maxUnfinished` queued or running (checked atomically with the insert).
+   */
+  createInvocation(record: InvocationRecord, maxUnfinished?: number): Promise<void>;
   /** Updates an invocation's state, attempts, result or error. */
   updateInvocation(id: string, patch: Partial<Pick<InvocationRecord, "state" | "attempts" | "result" | "error" | "updated">>): Promise<void>;
   /** The invocation, or null. */
   invocation(id: string): Promise<InvocationRecord | null>;
+  /** Deletes completed and failed invocations last updated before `before`; returns how many. */
+  pruneInvocations(before: number): Promise<number>;
 
   /** Takes or renews the cron lease (one node-wide scheduler). */
   leaseCron(owner: string, now: number, until: number): Promise<boolean>;

@@ -175,3 +175,72 @@ test("SqliteEventStore: a file from before the partial dedup index is migrated, 
   assert.equal(twin!.duplicate, false, "ids Stratus made are not checked");
   s.close();
 });
+
+test("SqliteEventStore: identity is (topic, source, id); a file deduplicating on (topic, id) is migrated from the stored sources", async () => {
+  const { DatabaseSync } = await import("node:sqlite");
+  const dir = mkdtempSync(join(tmpdir(), "stratus-events-"));
+  dirs.push(dir);
+  const file = join(dir, "events.sqlite");
+  const old = new DatabaseSync(file);
+  old.exec(
+    `CREATE TABLE events (seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, id TEXT NOT NULL, key TEXT, time INTEGER NOT NULL, body TEXT NOT NULL, dedup_id TEXT);
+     CREATE UNIQUE INDEX events_dedup ON events (topic, dedup_id) WHERE dedup_id IS NOT NULL;
+     INSERT INTO events (topic, id, key, time, body, dedup_id) VALUES ('t', 'ship-1', NULL, 1, '{"id":"ship-1","source":"/carrier"}', 'ship-1');
+     PRAGMA user_version = 1;`,
+  );
+  old.close();
+  const s = new SqliteEventStore({ file });
+  const [same] = await s.append([{ ...ev("t", "ship-1"), source: "/carrier" }]);
+  assert.equal(same!.duplicate, true, "the stored event keeps its identity");
+  assert.equal(same!.seq, 1);
+  const [other] = await s.append([{ ...ev("t", "ship-1"), source: "/evil" }]);
+  assert.equal(other!.duplicate, false, "another source's id is another event");
+  const [again] = await s.append([{ ...ev("t", "ship-1"), source: "/evil" }]);
+  assert.deepEqual(again, { seq: other!.seq, duplicate: true });
+  s.close();
+});
+
+test("SqliteEventStore: lag is counted up to a cap and a bounded read stops at its byte budget", async () => {
+  const s = new SqliteEventStore({ file: ":memory:" });
+  const pad = "x".repeat(1000);
+  await s.append(Array.from({ length: 10 }, (_, i) => ({ ...ev("t", `e${i}`), body: JSON.stringify({ i, pad }) })));
+  assert.equal(await s.countAfter("t", 0, 100), 10);
+  assert.equal(await s.countAfter("t", 0, 4), 4);
+  assert.equal(await s.countAfter("t", 7, 100), 3);
+  const some = await s.readBounded("t", 0, 100, 3500);
+  assert.deepEqual(
+    some.map((e) => e.seq),
+    [1, 2, 3],
+  );
+  assert.equal((await s.readBounded("t", 0, 100, 10)).length, 1, "one event even when it alone is over the budget");
+  s.close();
+});
+
+test("SqliteEventStore: the bound on a service's unfinished invocations holds for accepts in one commit", async () => {
+  const s = new SqliteEventStore({ file: ":memory:" });
+  const inv = (id: string, service = "svc") => ({
+    id,
+    service,
+    state: "queued" as const,
+    attempts: 0,
+    created: 1,
+    updated: 1,
+    request: { method: "POST", url: "/x", headers: [], body: null },
+    result: null,
+    error: null,
+  });
+  const all = await Promise.allSettled([s.createInvocation(inv("a"), 2), s.createInvocation(inv("b"), 2), s.createInvocation(inv("c"), 2)]);
+  assert.deepEqual(
+    all.map((r) => r.status),
+    ["fulfilled", "fulfilled", "rejected"],
+  );
+  assert.equal(((all[2] as PromiseRejectedResult).reason as { code: string }).code, "STRATUS_E_OVERLOADED");
+  assert.equal(await s.invocation("c"), null, "nothing stored past the bound");
+  await s.createInvocation(inv("d", "other"), 2);
+  await s.updateInvocation("a", { state: "completed", updated: 2 });
+  await s.createInvocation(inv("e"), 2);
+  assert.equal(await s.pruneInvocations(3), 1, "the finished one is pruned");
+  assert.equal(await s.invocation("a"), null);
+  assert.notEqual(await s.invocation("b"), null, "an unfinished one is kept");
+  s.close();
+});

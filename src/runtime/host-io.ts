@@ -17,7 +17,11 @@ export type Publisher = (
   service: string,
   topic: string,
   data: string | null,
-  opts: { key: string | null; id: string | null; subject: string | null },
+  /**
+   * `depth`: how many event handlings led to this publish (0 from fetch() or cron; the handled
+   * event's depth + 1 from an event() handler and the service calls it makes).
+   */
+  opts: { key: string | null; id: string | null; subject: string | null; depth: number },
 ) => Promise<{ id: string; seq: number; duplicate: boolean }>;
 
 /** [status, statusText, headers, body] as the sandbox's fetch reads it. */
@@ -119,7 +123,7 @@ export class HostIo {
   }
 
   /** Runs one I/O operation for the function. */
-  async io(op: string, args: unknown[], requestIds: ReadonlySet<string>, call: CallContext | null): Promise<unknown> {
+  async io(op: string, args: unknown[], requestIds: ReadonlySet<string>, call: CallContext | null, eventDepth = 0): Promise<unknown> {
     const svc = this.#service.name;
     switch (op) {
       case "kv.get": {
@@ -149,7 +153,7 @@ export class HostIo {
       case "service":
         return this.#serviceCall(args, requestIds, call);
       case "publish":
-        return this.#publishEvent(args);
+        return this.#publishEvent(args, eventDepth);
       case "fetch":
         return this.#fetch(args);
       case "subtle":
@@ -159,7 +163,7 @@ export class HostIo {
     }
   }
 
-  async #publishEvent(args: unknown[]): Promise<[string, number, boolean]> {
+  async #publishEvent(args: unknown[], eventDepth: number): Promise<[string, number, boolean]> {
     const name = this.#grant(args[0], "publish");
     const topic = args[1] as string;
     const topics = (this.#service.bindings[name] as { topics: readonly string[] }).topics;
@@ -174,6 +178,7 @@ export class HostIo {
       key: args[3] as string | null,
       id: args[4] as string | null,
       subject: args[5] as string | null,
+      depth: eventDepth,
     });
     return [r.id, r.seq, r.duplicate];
   }

@@ -161,6 +161,11 @@ export class Runtime {
   readonly #spares: BlankIsolate[] = [];
   readonly #spareTarget: number;
   #refilling = false;
+  /**
+   * The depth of the events being handled, per task label (a service call made from a handler
+   * shares its label as request id, so the callee's publishes inherit it); the deepest counts.
+   */
+  readonly #eventDepth = new Map<string, number[]>();
   readonly #stackServices = new Set<string>();
   #closed = false;
   /** One timer for every pool: the autoscalers' ticks and the idle sweeps. */
@@ -247,7 +252,7 @@ export class Runtime {
       service,
       { code: code.code, hash: code.hash } satisfies LoadedCode,
       {
-        io: (op, args, ids, call) => io.io(op, args, ids, call),
+        io: (op, args, ids, call) => io.io(op, args, ids, call, this.#eventDepthOf(ids)),
         log: (level, text, ids) => this.#consoleLine(service.name, level, mapStack(text), ids),
         secret: (name) => this.#opts.secrets?.().get(name),
       },
@@ -383,10 +388,21 @@ export class Runtime {
    * Runs `service`'s event() handler for each event (serialised CloudEvents) on one instance, all at
    * once. Work that could not start (no running version, the queue is full) comes back `deferred`.
    */
-  async runEvents(service: string, events: readonly string[]): Promise<(TaskOutcome & { deferred?: boolean })[]> {
+  async runEvents(service: string, events: readonly string[], depth = 0): Promise<(TaskOutcome & { deferred?: boolean })[]> {
     const pool = this.#pools.get(service);
     const timeout = pool?.service.limits.timeoutMs ?? 0;
-    return this.#task(service, "event", `{"timeout":${timeout},"events":[${events.join(",")}]}`, events.length, `events:${service}`);
+    // Events of different depths run under different labels, so a publish is attributed to its
+    // own batch's depth (the label is what the isolate's I/O calls are known by).
+    const label = depth > 0 ? `events:${service}:depth${depth}` : `events:${service}`;
+    let depths = this.#eventDepth.get(label);
+    if (!depths) this.#eventDepth.set(label, (depths = []));
+    depths.push(depth);
+    try {
+      return await this.#task(service, "event", `{"timeout":${timeout},"events":[${events.join(",")}]}`, events.length, label);
+    } finally {
+      depths.splice(depths.indexOf(depth), 1);
+      if (depths.length === 0) this.#eventDepth.delete(label);
+    }
   }
 
   /** Runs `service`'s scheduled() handler for the run of `cron` due at `scheduledTime`. */
@@ -476,6 +492,13 @@ export class Runtime {
       );
       return inv.result;
     }
+  }
+
+  /** The event depth a publish from `ids` carries: one more than the deepest event being handled, 0 outside handlers. */
+  #eventDepthOf(ids: ReadonlySet<string>): number {
+    let depth = -1;
+    for (const id of ids) for (const d of this.#eventDepth.get(id) ?? []) depth = Math.max(depth, d);
+    return depth + 1;
   }
 
   #consoleLine(service: string, level: string, text: string, ids: ReadonlySet<string>): void {

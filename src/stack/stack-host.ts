@@ -93,7 +93,7 @@ export class StackHost {
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.eventPollMs !== undefined ? { pollMs: opts.eventPollMs } : {}),
       target: {
-        deliver: (service, events) => this.runtime.runEvents(service, events),
+        deliver: (service, events, depth) => this.runtime.runEvents(service, events, depth),
         scheduled: (service, cron, time) => this.runtime.runScheduled(service, cron, time),
         invoke: (_service, req) => this.gateway.route(req.method, req.url, req.headers, req.body, req.requestId),
       },

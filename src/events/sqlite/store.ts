@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS subscriptions (name TEXT PRIMARY KEY, topic TEXT NOT 
 CREATE TABLE IF NOT EXISTS retries (sub TEXT NOT NULL, seq INTEGER NOT NULL, attempts INTEGER NOT NULL, visible_at INTEGER NOT NULL, last_error TEXT NOT NULL, PRIMARY KEY (sub, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead (sub TEXT NOT NULL, seq INTEGER NOT NULL, attempts INTEGER NOT NULL, error TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (sub, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS invocations (id TEXT PRIMARY KEY, service TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL, request TEXT NOT NULL, result TEXT, error TEXT);
+CREATE INDEX IF NOT EXISTS invocations_service_state ON invocations (service, state);
 CREATE TABLE IF NOT EXISTS cron (id TEXT PRIMARY KEY, last_due INTEGER, owner TEXT, lease_until INTEGER NOT NULL DEFAULT 0);
 `;
 
@@ -79,10 +80,15 @@ export class SqliteEventStore implements EventStore {
     }
     const p = (sql: string): StatementSync => this.#db.prepare(sql);
     this.#s = {
-      insert: p("INSERT INTO events (topic, id, key, time, body, dedup_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
-      seqOf: p("SELECT seq FROM events WHERE topic = ? AND dedup_id = ?"),
+      insert: p("INSERT INTO events (topic, id, key, time, body, dedup_id, source) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+      seqOf: p("SELECT seq FROM events WHERE topic = ? AND source = ? AND dedup_id = ?"),
       read: p("SELECT seq, topic, key, time, body FROM events WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?"),
       head: p("SELECT coalesce(max(seq), 0) AS seq FROM events"),
+      sizes: p("SELECT seq, octet_length(body) AS n FROM events WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?"),
+      readTo: p("SELECT seq, topic, key, time, body FROM events WHERE topic = ? AND seq > ? AND seq <= ? ORDER BY seq"),
+      countAfter: p("SELECT count(*) AS n FROM (SELECT 1 FROM events WHERE topic = ? AND seq > ? LIMIT ?)"),
+      unfinished: p("SELECT count(*) AS n FROM (SELECT 1 FROM invocations WHERE service = ? AND state IN ('queued', 'running') LIMIT ?)"),
+      pruneInv: p("DELETE FROM invocations WHERE state IN ('completed', 'failed') AND updated < ?"),
       atTime: p("SELECT coalesce(min(seq), -1) AS seq FROM events WHERE topic = ? AND time >= ?"),
       getSub: p("SELECT * FROM subscriptions WHERE name = ?"),
       allSubs: p("SELECT * FROM subscriptions ORDER BY name"),
@@ -125,21 +131,38 @@ export class SqliteEventStore implements EventStore {
   /**
    * Version 1: only ids given by the publisher are deduplicated (a partial unique index on
    * dedup_id); a file from before keeps every id deduplicated.
+   * Version 2: identity is (topic, source, id), as CloudEvents defines it; the source of every
+   * deduplicated event already stored is read back from its body.
+   * The processes of a node open the file at once: the version and columns are read again inside
+   * the write transaction, so only the first one migrates.
    */
   #migrate(): void {
-    const version = Number(this.#db.prepare("PRAGMA user_version").get()?.["user_version"] ?? 0);
-    if (version >= 1) return;
-    const cols = this.#db
-      .prepare("PRAGMA table_info(events)")
-      .all()
-      .map((c) => c["name"]);
+    const versionNow = (): number => Number(this.#db.prepare("PRAGMA user_version").get()?.["user_version"] ?? 0);
+    if (versionNow() >= 2) return;
     this.#db.exec("BEGIN IMMEDIATE");
-    if (!cols.includes("dedup_id")) {
-      this.#db.exec("ALTER TABLE events ADD COLUMN dedup_id TEXT; UPDATE events SET dedup_id = id;");
+    try {
+      const version = versionNow();
+      const cols = this.#db
+        .prepare("PRAGMA table_info(events)")
+        .all()
+        .map((c) => c["name"]);
+      if (version < 1) {
+        if (!cols.includes("dedup_id")) this.#db.exec("ALTER TABLE events ADD COLUMN dedup_id TEXT; UPDATE events SET dedup_id = id;");
+        this.#db.exec("DROP INDEX IF EXISTS events_topic_id;");
+      }
+      if (version < 2) {
+        if (!cols.includes("source")) this.#db.exec("ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT ''");
+        this.#db.exec(
+          `UPDATE events SET source = coalesce(CASE WHEN json_valid(body) THEN json_extract(body, '$.source') END, '') WHERE dedup_id IS NOT NULL;
+           DROP INDEX IF EXISTS events_dedup; CREATE UNIQUE INDEX IF NOT EXISTS events_dedup_source ON events (topic, source, dedup_id) WHERE dedup_id IS NOT NULL;
+           PRAGMA user_version = 2;`,
+        );
+      }
+      this.#db.exec("COMMIT");
+    } catch (err) {
+      this.#db.exec("ROLLBACK");
+      throw err;
     }
-    this.#db.exec(
-      "DROP INDEX IF EXISTS events_topic_id; CREATE UNIQUE INDEX IF NOT EXISTS events_dedup ON events (topic, dedup_id) WHERE dedup_id IS NOT NULL; PRAGMA user_version = 1; COMMIT;",
-    );
   }
 
   /** Queues a write for the next group commit. */
@@ -183,6 +206,7 @@ export class SqliteEventStore implements EventStore {
     for (let i = 0; i < batch.length; i++) {
       const r = results[i]!;
       if (r.ok) batch[i]!.resolve(r.value);
+      else if (r.value instanceof StratusError) batch[i]!.reject(r.value);
       else batch[i]!.reject(new StratusError("STRATUS_E_EVENT_STORE", `event store write failed: ${(r.value as Error).message}`, { cause: r.value }));
     }
   };
@@ -191,9 +215,10 @@ export class SqliteEventStore implements EventStore {
     return this.#write(() =>
       events.map((e) => {
         const dedupe = e.dedupe !== false;
-        const r = this.#s["insert"]!.run(e.topic, e.id, e.key, e.time, e.body, dedupe ? e.id : null);
+        const source = e.source ?? "";
+        const r = this.#s["insert"]!.run(e.topic, e.id, e.key, e.time, e.body, dedupe ? e.id : null, source);
         if (Number(r.changes) > 0) return { seq: Number(r.lastInsertRowid), duplicate: false };
-        const old = this.#s["seqOf"]!.get(e.topic, e.id);
+        const old = this.#s["seqOf"]!.get(e.topic, source, e.id);
         return { seq: Number(old?.["seq"] ?? 0), duplicate: true };
       }),
     );
@@ -201,6 +226,27 @@ export class SqliteEventStore implements EventStore {
 
   read(topic: string, after: number, limit: number): Promise<StoredEvent[]> {
     return Promise.resolve(this.#s["read"]!.all(topic, after, limit).map(toEvent));
+  }
+
+  readBounded(topic: string, after: number, limit: number, maxBytes: number): Promise<StoredEvent[]> {
+    // Sizes first (no body is copied out), then only the rows that fit.
+    let total = 0;
+    let last = -1;
+    for (const r of this.#s["sizes"]!.all(topic, after, limit)) {
+      total += Number(r["n"]);
+      if (last >= 0 && total > maxBytes) break;
+      last = Number(r["seq"]);
+    }
+    if (last < 0) return Promise.resolve([]);
+    return Promise.resolve(this.#s["readTo"]!.all(topic, after, last).map(toEvent));
+  }
+
+  countAfter(topic: string, after: number, cap: number): Promise<number> {
+    return Promise.resolve(Number(this.#s["countAfter"]!.get(topic, after, cap)?.["n"] ?? 0));
+  }
+
+  pruneInvocations(before: number): Promise<number> {
+    return this.#write(() => Number(this.#s["pruneInv"]!.run(before).changes));
   }
 
   /** Synchronous head(), for callers that poll. */
@@ -320,21 +366,27 @@ export class SqliteEventStore implements EventStore {
     return Promise.resolve(out);
   }
 
-  createInvocation(r: InvocationRecord): Promise<void> {
-    return this.#write(
-      () =>
-        void this.#s["newInv"]!.run(
-          r.id,
-          r.service,
-          r.state,
-          r.attempts,
-          r.created,
-          r.updated,
-          JSON.stringify(r.request),
-          r.result ? JSON.stringify(r.result) : null,
-          r.error,
-        ),
-    );
+  createInvocation(r: InvocationRecord, maxUnfinished = Number.POSITIVE_INFINITY): Promise<void> {
+    return this.#write(() => {
+      // Checked in the write's own transaction, so concurrent accepts cannot pass the bound together.
+      if (Number.isFinite(maxUnfinished) && Number(this.#s["unfinished"]!.get(r.service, maxUnfinished)?.["n"] ?? 0) >= maxUnfinished) {
+        throw new StratusError(
+          "STRATUS_E_OVERLOADED",
+          `service "${r.service}" has ${maxUnfinished} async invocations waiting (the limit); retry after the Retry-After seconds, or call it synchronously`,
+        );
+      }
+      this.#s["newInv"]!.run(
+        r.id,
+        r.service,
+        r.state,
+        r.attempts,
+        r.created,
+        r.updated,
+        JSON.stringify(r.request),
+        r.result ? JSON.stringify(r.result) : null,
+        r.error,
+      );
+    });
   }
 
   updateInvocation(id: string, patch: Partial<Pick<InvocationRecord, "state" | "attempts" | "result" | "error" | "updated">>): Promise<void> {
