@@ -100,6 +100,11 @@ function canaryOptions(body: unknown): CanaryOptions | undefined {
 
 /** The routes of the node API. */
 function routes(node: NodeServer, control: ControlServer): Route[] {
+  // A canary with the figures its last check judged (null until the first check).
+  const canaryOf = (service: string): Record<string, unknown> | null => {
+    const c = node.canaries()[service];
+    return c ? { ...c, window: node.canaryWindows()[service] ?? null } : null;
+  };
   const shared = (method: Route["method"], path: string, role: Role, summary: string): Route => ({
     method,
     path,
@@ -160,7 +165,7 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
           plan: r.plan,
           text: formatPlan(r.plan),
           version: r.plan.versions[params["name"]!],
-          canary: node.canaries()[params["name"]!] ?? null,
+          canary: canaryOf(params["name"]!),
         });
       },
     },
@@ -202,7 +207,11 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
           json(
             200,
             node.running
-              ? { stack: node.running.stack.name, active: node.running.active, canaries: node.canaries() }
+              ? {
+                  stack: node.running.stack.name,
+                  active: node.running.active,
+                  canaries: Object.fromEntries(Object.keys(node.canaries()).map((s) => [s, canaryOf(s)])),
+                }
               : { stack: null, active: {}, canaries: {} },
           ),
         ),
