@@ -14,6 +14,7 @@ import {
   parseTarget,
   printable,
   readJsonObject,
+  refuseBrowserRequest,
   sendReply,
   type ControlReply,
 } from "../control/index.ts";
@@ -452,6 +453,13 @@ export class NodeApi {
   async listen(port: number, host: string): Promise<number> {
     const server = createServer({ requestTimeout: 120_000 }, (req, res) => {
       const method = req.method ?? "GET";
+      try {
+        refuseBrowserRequest(req, host);
+      } catch (err) {
+        const e = errorReply(err);
+        sendReply(res, { status: e.status, type: "application/json", body: e.body });
+        return;
+      }
       void this.handle(method, req.url ?? "/", req.headers.authorization, (max) =>
         method === "POST" || method === "PUT" ? readJsonObject(req, max) : Promise.resolve(undefined),
       ).then((reply) => sendReply(res, reply));
