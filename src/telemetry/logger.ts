@@ -61,7 +61,6 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
  * text could use to forge a record, move the cursor or send the terminal a command (title,
  * clipboard). Tab is kept; newlines are handled apart.
  */
-// eslint-disable-next-line no-control-regex
 const UNSAFE = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /**
