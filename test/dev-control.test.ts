@@ -105,6 +105,9 @@ test("a web page cannot drive the dev control API: cross-site POSTs, foreign Ori
     assert.notEqual(cli.code, "STRATUS_E_BAD_REQUEST");
     assert.notEqual(cli.code, "STRATUS_E_FORBIDDEN");
     assert.equal((await raw(port, "GET", "/v1/status", { host: `localhost:${port}`, origin: `http://localhost:${port}` })).status, 200);
+    // A target that is not a path is the client's error, never an internal one (finding A7).
+    const odd = await raw(port, "GET", "//[", { host: `127.0.0.1:${port}` });
+    assert.ok(odd.status >= 400 && odd.status < 500 && odd.code !== "STRATUS_E_INTERNAL", JSON.stringify(odd));
   } finally {
     await dev.stop();
     project.remove();

@@ -298,6 +298,7 @@ test("the function sees the URL the gateway routed: hostile Host headers are ref
   assert.equal((await seen("http://other.example/echo/abs?q")).url, "http://other.example/echo/abs?q");
   assert.equal((await seen("/leak/../echo/x")).path, "/echo/x");
   assert.equal((await seen("/echo/%2e%2e/echo/y")).path, "/echo/y");
+  assert.equal((await seen("/leak/.%2E/echo/z")).path, "/echo/z");
   const refused = await rawSocket(node.gateway, `GET http://u:p@h/echo/a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`);
   assert.match(refused, /^HTTP\/1\.1 400 [\s\S]*STRATUS_E_BAD_REQUEST/);
   // A dot segment cannot reach a route the path does not name.
