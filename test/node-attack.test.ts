@@ -107,15 +107,22 @@ const LEAK = bundle(`{ fetch(r, env) {
   return new Response("logged");
 } }`);
 
+// Passes its API key to a backend in the query string, the usual way (finding A8).
+const CALLER = bundle(`{ async fetch(r, env) {
+  const res = await env.ECHO.fetch("http://echo/echo/lookup?key=" + encodeURIComponent(env.KEY) + "&raw=" + env.KEY);
+  return new Response("called " + res.status);
+} }`);
+
 before(async () => {
   data = tempProject({});
   node = await startNode(data.dir);
   admin = readFileSync(join(data.dir, "admin-token"), "utf8").trim();
   assert.equal((await api("PUT", "/v1/secrets/KEY", { value: SECRET })).status, 200);
-  const yaml = `name: attack\nservices:\n  echo:\n    entry: echo.ts\n    routes: ["ANY /echo/*"]\n  leak:\n    entry: leak.ts\n    routes: ["GET /leak"]\n    bindings:\n      KEY: { secret: KEY }\n`;
+  const yaml = `name: attack\nservices:\n  echo:\n    entry: echo.ts\n    routes: ["ANY /echo/*"]\n  leak:\n    entry: leak.ts\n    routes: ["GET /leak"]\n    bindings:\n      KEY: { secret: KEY }\n  caller:\n    entry: caller.ts\n    routes: ["GET /caller"]\n    bindings:\n      KEY: { secret: KEY }\n      ECHO: { service: echo }\n`;
   const bundles = [
     { service: "echo", code: ECHO, digest: digestOf(ECHO) },
     { service: "leak", code: LEAK, digest: digestOf(LEAK) },
+    { service: "caller", code: CALLER, digest: digestOf(CALLER) },
   ];
   // Bundles as the CLI would upload them: already built (these are plain modules).
   const r = await api("POST", "/v1/apply", { yaml, bundles });
@@ -291,6 +298,7 @@ test("the function sees the URL the gateway routed: hostile Host headers are ref
   assert.equal((await seen("http://other.example/echo/abs?q")).url, "http://other.example/echo/abs?q");
   assert.equal((await seen("/leak/../echo/x")).path, "/echo/x");
   assert.equal((await seen("/echo/%2e%2e/echo/y")).path, "/echo/y");
+  assert.equal((await seen("/leak/.%2E/echo/z")).path, "/echo/z");
   const refused = await rawSocket(node.gateway, `GET http://u:p@h/echo/a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`);
   assert.match(refused, /^HTTP\/1\.1 400 [\s\S]*STRATUS_E_BAD_REQUEST/);
   // A dot segment cannot reach a route the path does not name.
@@ -317,4 +325,31 @@ test("a secret logged in encoded forms (JSON-escaped, URL-encoded, base64, base6
   }
   assert.ok((text.match(/\[REDACTED\]/g) ?? []).length >= 10, text);
   await neighbourAnswers();
+});
+
+test("GET //[ and other targets that are not paths get a coded 400 from the node API; the node keeps serving", async () => {
+  for (const target of ["//[", "//[::1", "*", "//%", "/%ZZ", "http://[/v1/stack"]) {
+    const text = await rawSocket(node.control, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    assert.match(text, /^HTTP\/1\.1 4\d\d /, `${target}: ${text.slice(0, 120)}`);
+    const code = (JSON.parse(bodyOf(text)) as { error: { code: string } }).error.code;
+    assert.ok(Object.hasOwn(ERROR_CODES, code) && code !== "STRATUS_E_INTERNAL", `${target}: ${code}`);
+  }
+  await neighbourAnswers();
+});
+
+test("a reader never reads a secret from /v1/logs through the service-call line (query strings of binding calls)", async () => {
+  const reader = (await api("POST", "/v1/tokens", { name: "rd", role: "reader" })).body as { token: string };
+  assert.ok(reader.token);
+  assert.equal(await (await fetch(`${node.gateway}/caller`)).text(), "called 200");
+  let text = "";
+  // The service-call line is written as the call runs.
+  for (let i = 0; i < 100 && !text.includes("service call"); i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 100));
+    const res = await fetch(`${node.control}/v1/logs?limit=200`, { headers: { authorization: `Bearer ${reader.token}` } });
+    assert.equal(res.status, 200);
+    text = await res.text();
+  }
+  assert.match(text, /service call/);
+  for (const form of secretForms(SECRET)) assert.ok(!text.includes(form), `the form ${JSON.stringify(form)} reached /v1/logs`);
+  assert.ok(!text.includes("sk_live"), text);
 });

@@ -36,7 +36,8 @@ after(async () => {
 });
 
 function upload(text: string, status = 200): { service: string; code: string; digest: string } {
-  const code = `var __stratus_module = (() => ({ default: { fetch() { return new Response(${JSON.stringify(text)}, { status: ${status} }); } } }))();`;
+  // Every version fails a request that carries x-poison, as code fails on a client's bad input.
+  const code = `var __stratus_module = (() => ({ default: { fetch(req) { if (req.headers.has("x-poison")) throw new TypeError("bad input"); return new Response(${JSON.stringify(text)}, { status: ${status} }); } } }))();`;
   return { service: "web", code, digest: digestOf(code) };
 }
 
@@ -110,6 +111,27 @@ test("a canary whose error rate passes its threshold is rolled back by itself, a
   assert.ok(entry, "audited");
   assert.equal(entry.actor, "node");
   assert.ok(entry.detail.errorRate > 0.1);
+});
+
+test("requests that fail on every version alike (a client's bad input) do not roll a canary back", async () => {
+  await canary("P", { percent: 50, maxErrorRate: 0.1, window: "60s", minRequests: 10 });
+  const poisoned = await tally(60, { "x-poison": "1" });
+  assert.equal(poisoned.size, 1); // every one failed, on either version
+  type Stack = { canaries: Record<string, { version: string; window: { requests: number; errors: number; stableErrors: number } | null }> };
+  // The watch has judged a window holding the poisoned requests of both versions.
+  await waitFor(
+    async () => {
+      const c = ((await call("GET", "/v1/stack")).body as Stack).canaries["web"];
+      return !c || (c.window != null && c.window.errors >= 10 && c.window.stableErrors >= 10);
+    },
+    10_000,
+    "a canary check over the poisoned requests",
+  );
+  const stack = (await call("GET", "/v1/stack")).body as Stack;
+  assert.ok(stack.canaries["web"], "the canary still runs");
+  const audit = (await call("GET", "/v1/audit")).body["entries"] as { action: string; detail: { version?: string } }[];
+  assert.equal(audit.filter((e) => e.action === "canary.auto-rollback" && e.detail.version === stack.canaries["web"]!.version).length, 0);
+  assert.equal((await call("POST", "/v1/services/web/rollback", {})).status, 200);
 });
 
 test("no failed request while canaries start, promote and roll back under steady load", async () => {

@@ -84,6 +84,8 @@ function refused(err: unknown): boolean {
 export async function callControl<T>(base: string, method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: unknown): Promise<T> {
   let res: Response;
   const headers: Record<string, string> = {};
+  // The control API takes a POST or PUT only as JSON (a web page cannot send that without a preflight).
+  if (body === undefined && (method === "POST" || method === "PUT")) body = {};
   if (body !== undefined) headers["content-type"] = "application/json";
   if (tokenFile !== undefined) {
     defaultToken = await tokenFromFile(tokenFile);

@@ -116,6 +116,20 @@ test("scale, limits, unknown fields and missing entries are errors with the fix"
     /services\.a\.scale\.concurrency: 0 is not valid/,
   );
   assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    limits: { timeout: -1s }\n`).message, /services\.a\.limits\.timeout/);
+});
+
+test("scale and limits have documented maxima: a deploy can ask for no more than a worker can give", () => {
+  const svc = (extra: string): string => `name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    ${extra}\n`;
+  assert.match(errorOf(svc("scale: { min: 1000, max: 1000 }")).message, /services\.a\.scale\.min: 1000 is not valid: it must be at most 100/);
+  assert.match(errorOf(svc("scale: { max: 100000 }")).message, /services\.a\.scale\.max: 100000 is not valid: it must be at most 1000/);
+  assert.match(errorOf(svc("scale: { concurrency: 5000 }")).message, /services\.a\.scale\.concurrency: 5000 is not valid: it must be at most 1000/);
+  assert.match(errorOf(svc("scale: { queue: 1000000 }")).message, /services\.a\.scale\.queue: 1000000 is not valid: it must be at most 10000/);
+  assert.match(errorOf(svc("limits: { memory: 100000 }")).message, /services\.a\.limits\.memory: 100000 is not valid: it must be at most 4096/);
+  assert.match(errorOf(svc("limits: { timeout: 2h }")).message, /services\.a\.limits\.timeout: "2h" is more than the most allowed \(15m\)/);
+  assert.match(errorOf(svc("limits: { cpu: 3600000 }")).message, /services\.a\.limits\.cpu: 3600000 is more than the most allowed \(5m\)/);
+  // The maxima themselves are accepted.
+  const ok = parseStack(svc("scale: { min: 100, max: 1000, concurrency: 1000, queue: 10000 }\n    limits: { timeout: 15m, cpu: 5m }"), FILE);
+  assert.equal(ok.services[0]!.limits.timeoutMs, 900_000);
   assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: ${ENTRY}\n    rutes: []\n`).message, /services\.a: unknown field "rutes"/);
   assert.match(errorOf(`name: s\nservices:\n  a:\n    entry: nowhere.ts\n`).message, /services\.a\.entry: "nowhere\.ts" does not exist/);
   assert.match(errorOf(`services:\n  a:\n    entry: ${ENTRY}\n`).message, /name: is required/);

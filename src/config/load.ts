@@ -8,7 +8,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { LineCounter, parseDocument, isNode } from "yaml";
 import type { z } from "zod";
 import { StratusError } from "../errors/index.ts";
-import { StackFile, type StackFileParsed } from "./schema.ts";
+import { SCALE_MAX, StackFile, type StackFileParsed } from "./schema.ts";
 import { Cron } from "croner";
 import type {
   BindingConfig,
@@ -282,6 +282,17 @@ function resolveStack(data: StackFileParsed, file: string, where: (p: readonly P
       }
       schedules.push({ id: `${name}#${index}`, service: name, cron: s.cron, timezone: s.timezone ?? null });
     });
+    for (const [key, max, text] of [
+      ["timeout", SCALE_MAX.timeoutMs, "15m"],
+      ["cpu", SCALE_MAX.cpuMs, "5m"],
+    ] as const) {
+      const ms = parseDuration(svc.limits[key]);
+      if (ms > max) {
+        errors.push(
+          `${where([...base, "limits", key])}: services.${name}.limits.${key}: ${JSON.stringify(svc.limits[key])} is more than the most allowed (${text}); lower it to ${text} or less`,
+        );
+      }
+    }
     if (svc.scale.min > svc.scale.max) {
       errors.push(
         `${where([...base, "scale", "min"])}: services.${name}.scale.min: ${svc.scale.min} is more than scale.max (${svc.scale.max}); lower min or raise max`,

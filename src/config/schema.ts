@@ -4,6 +4,25 @@
  */
 import { z } from "zod";
 
+/**
+ * Upper bounds of `scale` and `limits`: past them a deploy would exhaust the worker (a thousand warm
+ * isolates per process, a request that may hold an instance for hours) rather than serve.
+ */
+export const SCALE_MAX = {
+  /** Warm instances per worker process. */
+  min: 100,
+  /** Instances on the node. */
+  max: 1000,
+  /** In-flight invocations per instance. */
+  concurrency: 1000,
+  /** Requests waiting for an instance. */
+  queue: 10_000,
+  /** limits.timeout in ms (15 minutes). */
+  timeoutMs: 15 * 60_000,
+  /** limits.cpu in ms (5 minutes). */
+  cpuMs: 5 * 60_000,
+} as const;
+
 /** A duration: milliseconds as a number, or a string such as "500ms", "10s", "2m". */
 export const Duration = z
   .union([
@@ -110,20 +129,44 @@ export const Service = z.strictObject({
     .describe("Plain values in env."),
   scale: z
     .strictObject({
-      min: z.number().int().nonnegative().default(0).describe("Instances kept warm in each worker process (default 0: scale to zero)."),
-      max: z.number().int().positive().default(10).describe("Most instances on the node, all worker processes together (default 10)."),
-      concurrency: z.number().int().positive().default(1).describe("In-flight invocations per instance (default 1)."),
+      min: z
+        .number()
+        .int()
+        .nonnegative()
+        .max(SCALE_MAX.min)
+        .default(0)
+        .describe(`Instances kept warm in each worker process (default 0: scale to zero; at most ${SCALE_MAX.min}).`),
+      max: z
+        .number()
+        .int()
+        .positive()
+        .max(SCALE_MAX.max)
+        .default(10)
+        .describe(`Most instances on the node, all worker processes together (default 10; at most ${SCALE_MAX.max}).`),
+      concurrency: z
+        .number()
+        .int()
+        .positive()
+        .max(SCALE_MAX.concurrency)
+        .default(1)
+        .describe(`In-flight invocations per instance (default 1; at most ${SCALE_MAX.concurrency}).`),
       idleTimeout: Duration.default("30s").describe("Idle time before an instance is released (default 30s)."),
-      queue: z.number().int().nonnegative().default(100).describe("Requests that may wait for an instance before 429 (default 100)."),
+      queue: z
+        .number()
+        .int()
+        .nonnegative()
+        .max(SCALE_MAX.queue)
+        .default(100)
+        .describe(`Requests that may wait for an instance before 429 (default 100; at most ${SCALE_MAX.queue}).`),
     })
     .prefault({})
     .describe("Scaling of this service's instance pool."),
   limits: z
     .strictObject({
       memory: z.number().int().min(8).max(4096).default(128).describe("Heap limit per instance in MB (default 128, at least 8)."),
-      timeout: Duration.default("10s").describe("Wall-time limit per invocation (default 10s)."),
+      timeout: Duration.default("10s").describe("Wall-time limit per invocation (default 10s; at most 15m)."),
       cpu: Duration.default("1s").describe(
-        "CPU time an instance may spend without finishing a request (default 1s; exactly per request at concurrency 1); past it the instance is replaced.",
+        "CPU time an instance may spend without finishing a request (default 1s, at most 5m; exactly per request at concurrency 1); past it the instance is replaced.",
       ),
       storage: Size.default("1gb").describe(
         "Bytes all of this service's KV and SQL bindings may hold together (default 1gb); a write past it fails with STRATUS_E_STORAGE_QUOTA.",

@@ -53,6 +53,7 @@ export class ControlServer {
   readonly #source: ControlSource;
   readonly #token: Buffer | null;
   #server: Server | null = null;
+  #host = "127.0.0.1";
 
   constructor(source: ControlSource, options: ControlServerOptions = {}) {
     this.#source = source;
@@ -72,6 +73,7 @@ export class ControlServer {
     });
     server.on("clientError", answerClientError);
     this.#server = server;
+    this.#host = host;
     return listenControl(server, port, host);
   }
 
@@ -88,6 +90,7 @@ export class ControlServer {
         );
       }
     }
+    refuseBrowserRequest(req, this.#host);
     const url = parseTarget(req.url ?? "/");
     const method = req.method ?? "GET";
     const body = method === "POST" || method === "PUT" ? await readJsonObject(req, MAX_BODY) : undefined;
@@ -187,6 +190,52 @@ export function listenControl(server: Server, port: number, host: string): Promi
 export async function closeControl(server: Server): Promise<void> {
   server.closeAllConnections();
   await new Promise<void>((r) => server.close(() => r()));
+}
+
+/**
+ * Refuses what a web page in the operator's browser could send (checked before anything is read):
+ * - a `Host` that is not a loopback name or the bound address while the API listens on a
+ *   specific address (a DNS-rebinding page reaches 127.0.0.1 under its own name); on a wildcard
+ *   address a token guards the API and the Host is not checked;
+ * - an `Origin` other than the API's own (`http://` + Host): a cross-site page's fetch;
+ * - a POST or PUT without `content-type: application/json`: a CORS-"simple" request (a form,
+ *   text/plain) cannot send it, so a browser must preflight, and nothing here answers a preflight.
+ */
+export function refuseBrowserRequest(req: IncomingMessage, boundHost: string): void {
+  const host = req.headers.host;
+  if (host !== undefined && !WILDCARD.has(boundHost)) {
+    const name = (host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host.replace(/:\d*$/, "")).toLowerCase();
+    if (!isLoopbackName(name) && name !== boundHost.replace(/^\[|\]$/g, "").toLowerCase()) {
+      throw new StratusError(
+        "STRATUS_E_FORBIDDEN",
+        `the Host header ${JSON.stringify(host.slice(0, 100))} is not this control API's address; call it as localhost, 127.0.0.1 or ${boundHost}`,
+      );
+    }
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined && (host === undefined || origin.toLowerCase() !== `http://${host.toLowerCase()}`)) {
+    throw new StratusError(
+      "STRATUS_E_FORBIDDEN",
+      `requests from the web origin ${JSON.stringify(origin.slice(0, 100))} are refused: the control API is for the stratus CLI and scripts, not web pages`,
+    );
+  }
+  const method = req.method ?? "GET";
+  if (method === "POST" || method === "PUT") {
+    const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    if (type !== "application/json") {
+      throw new StratusError(
+        "STRATUS_E_BAD_REQUEST",
+        `a ${method} to the control API needs content-type: application/json, got ${JSON.stringify((req.headers["content-type"] ?? "(none)").slice(0, 100))}`,
+      );
+    }
+  }
+}
+
+const WILDCARD = new Set(["", "0.0.0.0", "::", "[::]"]);
+
+/** localhost, *.localhost (browsers resolve them to loopback themselves), 127.0.0.0/8 and ::1. */
+function isLoopbackName(name: string): boolean {
+  return name === "localhost" || name.endsWith(".localhost") || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name) || name === "::1";
 }
 
 /** Reads a JSON request body of at most `max` bytes ({} when empty). */

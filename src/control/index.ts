@@ -3,6 +3,7 @@ export {
   ControlServer,
   readJson,
   readJsonObject,
+  refuseBrowserRequest,
   parseTarget,
   decodeSegment,
   printable,

@@ -14,6 +14,7 @@ import {
   parseTarget,
   printable,
   readJsonObject,
+  refuseBrowserRequest,
   sendReply,
   type ControlReply,
 } from "../control/index.ts";
@@ -100,6 +101,11 @@ function canaryOptions(body: unknown): CanaryOptions | undefined {
 
 /** The routes of the node API. */
 function routes(node: NodeServer, control: ControlServer): Route[] {
+  // A canary with the figures its last check judged (null until the first check).
+  const canaryOf = (service: string): Record<string, unknown> | null => {
+    const c = node.canaries()[service];
+    return c ? { ...c, window: node.canaryWindows()[service] ?? null } : null;
+  };
   const shared = (method: Route["method"], path: string, role: Role, summary: string): Route => ({
     method,
     path,
@@ -160,7 +166,7 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
           plan: r.plan,
           text: formatPlan(r.plan),
           version: r.plan.versions[params["name"]!],
-          canary: node.canaries()[params["name"]!] ?? null,
+          canary: canaryOf(params["name"]!),
         });
       },
     },
@@ -202,7 +208,11 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
           json(
             200,
             node.running
-              ? { stack: node.running.stack.name, active: node.running.active, canaries: node.canaries() }
+              ? {
+                  stack: node.running.stack.name,
+                  active: node.running.active,
+                  canaries: Object.fromEntries(Object.keys(node.canaries()).map((s) => [s, canaryOf(s)])),
+                }
               : { stack: null, active: {}, canaries: {} },
           ),
         ),
@@ -443,6 +453,13 @@ export class NodeApi {
   async listen(port: number, host: string): Promise<number> {
     const server = createServer({ requestTimeout: 120_000 }, (req, res) => {
       const method = req.method ?? "GET";
+      try {
+        refuseBrowserRequest(req, host);
+      } catch (err) {
+        const e = errorReply(err);
+        sendReply(res, { status: e.status, type: "application/json", body: e.body });
+        return;
+      }
       void this.handle(method, req.url ?? "/", req.headers.authorization, (max) =>
         method === "POST" || method === "PUT" ? readJsonObject(req, max) : Promise.resolve(undefined),
       ).then((reply) => sendReply(res, reply));

@@ -67,12 +67,38 @@ export interface CanaryOptions {
   /** Percent of the service's requests, 0 < percent < 100. */
   percent: number;
   sticky: { header: string } | { cookie: string } | null;
-  /** Roll back when the canary's error rate (status ≥ 500) over the window is above this (default 0.05). */
+  /**
+   * Roll back when the canary's error rate over the window is above the active version's rate
+   * over the same window by more than this (default 0.05). Errors are the function's own failures:
+   * status ≥ 500 from the function or its instance, never a client's or the platform's refusal.
+   */
   maxErrorRate: number;
   /** The window the error rate is measured over, in ms (default 60 s). */
   windowMs: number;
   /** Requests the canary must have served in the window before the rate counts (default 20). */
   minRequests: number;
+}
+
+/** A canary's window: its requests and errors, and the active version's over the same time. */
+export interface CanaryWindow {
+  requests: number;
+  errors: number;
+  stableRequests: number;
+  stableErrors: number;
+}
+
+/**
+ * Whether a canary is rolled back: once it has served `minRequests` in the window, when its error
+ * rate is above the active version's by more than `maxErrorRate`. Input that fails every version
+ * alike (a client's bad request, a shared dependency down) raises both rates and decides nothing.
+ */
+export function canaryVerdict(
+  w: CanaryWindow,
+  o: Pick<CanaryOptions, "maxErrorRate" | "minRequests">,
+): { rollback: boolean; errorRate: number; stableErrorRate: number } {
+  const errorRate = w.requests > 0 ? w.errors / w.requests : 0;
+  const stableErrorRate = w.stableRequests > 0 ? w.stableErrors / w.stableRequests : 0;
+  return { rollback: w.requests >= o.minRequests && errorRate - stableErrorRate > o.maxErrorRate, errorRate, stableErrorRate };
 }
 
 /** A running canary as the registry keeps it. */
@@ -151,7 +177,9 @@ export class NodeServer {
   #running: Running | null = null;
   #canaries = new Map<string, CanaryRecord>();
   /** Per canary: (time, ok, error) samples of its request counters, for the error-rate window. */
-  readonly #samples = new Map<string, { t: number; ok: number; error: number }[]>();
+  readonly #samples = new Map<string, { t: number; ok: number; error: number; stableOk: number; stableError: number }[]>();
+  /** Per canary: the figures its last check judged. */
+  readonly #windows = new Map<string, CanaryWindow & { checked: number }>();
   #monitor: NodeJS.Timeout | null = null;
   /** Who holds the apply lock, and since when. */
   #busy: { actor: string; action: string; since: number } | null = null;
@@ -467,6 +495,7 @@ export class NodeServer {
     await this.#workers.canary(service, null);
     this.#canaries.delete(service);
     this.#samples.delete(service);
+    this.#windows.delete(service);
     this.#saveCanaries();
     this.registry.audit({ at: this.#clock(), actor, action, detail: { service, version: c.version, ...detail } });
   }
@@ -488,31 +517,61 @@ export class NodeServer {
     };
   }
 
-  /** Reads every canary's request counters and rolls back one whose error rate is over its threshold. */
+  /**
+   * Reads every canary's request counters and rolls back one that fails more than the active
+   * version does: over the same window, the canary's error rate must pass `maxErrorRate` above
+   * the active version's. Judged against the active version, requests that fail on any version
+   * (a client's bad input) cannot decide a deploy.
+   */
   async #checkCanaries(): Promise<void> {
     if (this.#canaries.size === 0 || this.#busy) return;
     const read = await this.#counters();
     const now = this.#clock();
     for (const [service, c] of this.#canaries) {
-      const { ok, error } = read(service, c.version);
+      const stableVersion = this.#running?.active[service] ?? "";
+      const cur = read(service, c.version);
+      const st = read(service, stableVersion);
       const samples = this.#samples.get(service) ?? [];
-      samples.push({ t: now, ok, error });
+      samples.push({ t: now, ok: cur.ok, error: cur.error, stableOk: st.ok, stableError: st.error });
       while (samples.length > 1 && samples[1]!.t <= now - c.windowMs) samples.shift();
       this.#samples.set(service, samples);
       const first = samples[0]!;
-      const requests = ok + error - first.ok - first.error;
-      const errors = error - first.error;
-      if (requests >= c.minRequests && errors / requests > c.maxErrorRate) {
-        const rate = Math.round((errors / requests) * 1000) / 10;
+      const w = {
+        requests: cur.ok + cur.error - first.ok - first.error,
+        errors: cur.error - first.error,
+        stableRequests: st.ok + st.error - first.stableOk - first.stableError,
+        stableErrors: st.error - first.stableError,
+      };
+      const verdict = canaryVerdict(w, c);
+      this.#windows.set(service, { ...w, checked: now });
+      if (verdict.rollback) {
+        const pct = (x: number): number => Math.round(x * 1000) / 10;
         this.#o.logger.warn(
-          { service, version: c.version, requests, errors, errorRatePercent: rate, maxErrorRatePercent: c.maxErrorRate * 100 },
-          "canary rolled back: its error rate is over the threshold",
+          {
+            service,
+            version: c.version,
+            ...w,
+            errorRatePercent: pct(verdict.errorRate),
+            stableErrorRatePercent: pct(verdict.stableErrorRate),
+            maxErrorRatePercent: c.maxErrorRate * 100,
+          },
+          "canary rolled back: its error rate is over the active version's by more than the threshold",
         );
         await this.#locked("node", "canary rollback", () =>
-          this.#endCanary(service, "node", "canary.auto-rollback", { requests, errors, errorRate: errors / requests, maxErrorRate: c.maxErrorRate }),
+          this.#endCanary(service, "node", "canary.auto-rollback", {
+            ...w,
+            errorRate: verdict.errorRate,
+            stableErrorRate: verdict.stableErrorRate,
+            maxErrorRate: c.maxErrorRate,
+          }),
         ).catch(() => undefined);
       }
     }
+  }
+
+  /** The figures of each canary's last check (its window and the active version's), for status. */
+  canaryWindows(): Record<string, CanaryWindow & { checked: number }> {
+    return Object.fromEntries(this.#windows);
   }
 
   /** Makes the canary's version the active one for all requests. */
@@ -602,8 +661,11 @@ export class NodeServer {
       }
       this.#canaries.set(service, record);
       // The error-rate window starts from the version's counters as they are now.
-      const now = (await this.#counters())(service, version);
-      this.#samples.set(service, [{ t: this.#clock(), ...now }]);
+      const read = await this.#counters();
+      const now = read(service, version);
+      const st = read(service, this.#running?.active[service] ?? "");
+      this.#samples.set(service, [{ t: this.#clock(), ...now, stableOk: st.ok, stableError: st.error }]);
+      this.#windows.delete(service);
       this.#saveCanaries();
       this.registry.audit({
         at: this.#clock(),

@@ -481,7 +481,8 @@ export class Runtime {
           service: target,
           caller: from,
           method: req.method,
-          path: safePath(req.url),
+          // The path only: a query is where callers pass keys and tokens (finding A8).
+          path: pathOnly(req.url),
           status: inv.result.status,
           durationMs: round(performance.now() - start),
           cold: inv.cold,

@@ -82,6 +82,32 @@ for (const backend of backends) {
       p.close();
     });
 
+    test("expirations that would mean never, or expire at once, are refused; a lone surrogate never names a key", async () => {
+      const now = 1_700_000_000_000;
+      const p = backend.make(() => now);
+      const kv = p.kv("svc", "KV");
+      for (const expirationTtl of [Number.NaN, Number.POSITIVE_INFINITY, 1e308, 59, 0]) {
+        await assert.rejects(
+          () => kv.put("k", enc("v"), { expirationTtl }),
+          (e: { code?: string; message?: string }) => e.code === "STRATUS_E_KV_ARGUMENT" && e.message!.includes(`got ${String(expirationTtl)}`),
+        );
+      }
+      for (const expiration of [Number.NaN, Number.POSITIVE_INFINITY, 1e308, now / 1000 + 30]) {
+        await assert.rejects(() => kv.put("k", enc("v"), { expiration }), { code: "STRATUS_E_KV_ARGUMENT" });
+      }
+      await kv.put("k", enc("v"), { expiration: now / 1000 + 60 });
+      assert.equal((await kv.list({})).keys[0]?.expiration, now / 1000 + 60);
+      for (const key of ["\ud800", "a\udfff", "\udc00\ud800"]) {
+        await assert.rejects(() => kv.put(key, enc("x")), { code: "STRATUS_E_KV_ARGUMENT" });
+        await assert.rejects(() => kv.get(key), { code: "STRATUS_E_KV_ARGUMENT" });
+      }
+      await kv.put("\ufffd", enc("replacement"));
+      await kv.put("\ud83d\ude00", enc("emoji"));
+      assert.equal(dec((await kv.get("\ud83d\ude00"))?.value), "emoji");
+      assert.deepEqual((await kv.list({})).keys.map((k) => k.name).sort(), ["k", "\ufffd", "\ud83d\ude00"].sort());
+      p.close();
+    });
+
     test("limits and bad arguments get coded errors", async () => {
       const p = backend.make(Date.now);
       const kv = p.kv("svc", "KV");

@@ -56,8 +56,32 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   );
 }
 
+/**
+ * C0 and C1 controls, DEL, and the Unicode line separators and bidi overrides: what a function's
+ * text could use to forge a record, move the cursor or send the terminal a command (title,
+ * clipboard). Tab is kept; newlines are handled apart.
+ */
+const UNSAFE = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text safe for the operator's terminal: unsafe characters become visible escapes (`\x1b`,
+ * `\u202e`) and every line after the first is indented, so nothing a function prints reads as a
+ * record of its own or reaches the terminal as a control sequence.
+ */
+export function terminalSafe(text: string): string {
+  const escaped = text.replace(/\r\n/g, "\n").replace(UNSAFE, (c) => {
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u${n.toString(16).padStart(4, "0")}`;
+  });
+  return escaped.replace(/\n/g, "\n    ");
+}
+
 /** One terminal line per log record: invocations, console output and notices read differently. */
 function prettyLine(log: Record<string, unknown>, messageKey: string): string {
+  return terminalSafe(prettyText(log, messageKey));
+}
+
+function prettyText(log: Record<string, unknown>, messageKey: string): string {
   const msg = String(log[messageKey] ?? "");
   const id = typeof log["requestId"] === "string" ? ` [${log["requestId"].slice(0, 8)}]` : "";
   const svc = typeof log["service"] === "string" ? `${log["service"]} ` : "";

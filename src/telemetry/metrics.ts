@@ -4,6 +4,7 @@
  * runtime; worker registries are summed by the supervisor (`aggregateMetrics`).
  */
 import diagnostics from "node:diagnostics_channel";
+import { ERROR_CODES } from "../errors/index.ts";
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from "prom-client";
 
 /** What an invocation event carries (published by the runtime). */
@@ -15,6 +16,17 @@ interface InvocationEventLike {
   cold: boolean;
   status: number;
   code: string | null;
+}
+
+/**
+ * Whether an invocation is its version's failure: status 500 or above that the function or its
+ * instance produced (its own 5xx reply, a throw, a limit). The platform's refusals (queue full,
+ * draining pool, an internal fault) are not the version's, so they never count against a canary.
+ */
+function versionFailed(e: InvocationEventLike): boolean {
+  if (e.status < 500) return false;
+  if (e.code === null) return true;
+  return (ERROR_CODES as Record<string, { user: boolean } | undefined>)[e.code]?.user ?? false;
 }
 
 /** What a limit event carries. */
@@ -172,7 +184,7 @@ export class Metrics {
           };
           versionChildren.set(key, v);
         }
-        (e.status >= 500 ? v.error : v.ok).inc();
+        (versionFailed(e) ? v.error : v.ok).inc();
       }
       if (e.cold) cold.inc({ service: e.service });
       if (e.code === "STRATUS_E_OVERLOADED") rejections.inc({ service: e.service });

@@ -21,6 +21,10 @@ function encodings(s: string): string[] {
     b.toString("hex").toUpperCase(),
     s.slice(0, 5) + " " + s.slice(5),
     s.slice(0, 3) + "\n  " + s.slice(3, 9) + "\t" + s.slice(9),
+    // Pasted into a URL unencoded, as the URL parser serialises it (query, fragment, form).
+    new URL(`http://h/p?k=${s}`).search.slice(3),
+    new URL(`http://h/p#${s}`).hash.slice(1),
+    new URLSearchParams({ k: s }).toString().slice(2),
   ];
 }
 

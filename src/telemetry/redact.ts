@@ -56,6 +56,16 @@ export function secretForms(secret: string): string[] {
   add(url.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()));
   add(url.replace(/%20/g, "+"));
   add(encodeURIComponent(url));
+  // As a URL serialises it when the secret is pasted into one unencoded: the WHATWG query, path
+  // and form encode sets keep characters encodeURIComponent escapes (/ + \ ...).
+  try {
+    const u = new URL(`http://x/?${secret}`);
+    add(u.search.slice(1));
+    add(new URL(`http://x/p#${secret}`).hash.slice(1));
+    add(new URLSearchParams({ k: secret }).toString().slice(2));
+  } catch {
+    // Not reachable for a string after "http://x/?"; a URL that will not parse holds no form.
+  }
   for (const run of base64Runs(bytes)) {
     add(run);
     add(run.replace(/\+/g, "-").replace(/\//g, "_"));

@@ -75,15 +75,23 @@ export class SqliteKvStore implements KvStore {
     const now = this.#clock();
     let expires: number | null = null;
     if (options.expirationTtl != null) {
-      if (typeof options.expirationTtl !== "number" || !(options.expirationTtl > 0)) {
-        throw new StratusError("STRATUS_E_KV_ARGUMENT", `KV put: expirationTtl must be a positive number of seconds, got ${String(options.expirationTtl)}`);
+      const ttl = options.expirationTtl;
+      if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl < KV_MIN_TTL_SECONDS || ttl > KV_MAX_EXPIRATION_SECONDS) {
+        throw new StratusError(
+          "STRATUS_E_KV_ARGUMENT",
+          `KV put: expirationTtl must be a number of seconds from ${KV_MIN_TTL_SECONDS} to ${KV_MAX_EXPIRATION_SECONDS}, got ${show(ttl)}; omit it for a key that never expires`,
+        );
       }
-      expires = now + Math.round(options.expirationTtl * 1000);
+      expires = now + Math.round(ttl * 1000);
     } else if (options.expiration != null) {
-      if (typeof options.expiration !== "number" || options.expiration * 1000 <= now) {
-        throw new StratusError("STRATUS_E_KV_ARGUMENT", `KV put: expiration must be seconds since the epoch in the future, got ${String(options.expiration)}`);
+      const at = options.expiration;
+      if (typeof at !== "number" || !Number.isFinite(at) || at * 1000 < now + KV_MIN_TTL_SECONDS * 1000 || at > KV_MAX_EXPIRATION_SECONDS) {
+        throw new StratusError(
+          "STRATUS_E_KV_ARGUMENT",
+          `KV put: expiration must be seconds since the epoch at least ${KV_MIN_TTL_SECONDS} s ahead (now is ${Math.floor(now / 1000)}), got ${show(at)}; omit it for a key that never expires`,
+        );
       }
-      expires = Math.round(options.expiration * 1000);
+      expires = Math.round(at * 1000);
     }
     if (++this.#writes % 1000 === 0) this.#purge.run(now);
     const quota = this.#path === ":memory:" ? null : this.#quota();
@@ -111,6 +119,11 @@ export class SqliteKvStore implements KvStore {
     const prefix = options.prefix ?? "";
     const limit = options.limit ?? KV_LIMITS.maxListLimit;
     if (typeof prefix !== "string") throw new StratusError("STRATUS_E_KV_ARGUMENT", "KV list: prefix must be a string");
+    if (!prefix.isWellFormed())
+      throw new StratusError(
+        "STRATUS_E_KV_ARGUMENT",
+        `KV list: the prefix ${JSON.stringify(prefix.slice(0, 40))} is not well-formed UTF-16 (a lone surrogate)`,
+      );
     if (!Number.isInteger(limit) || limit < 1 || limit > KV_LIMITS.maxListLimit) {
       throw new StratusError("STRATUS_E_KV_ARGUMENT", `KV list: limit must be an integer from 1 to ${KV_LIMITS.maxListLimit}, got ${String(limit)}`);
     }
@@ -141,8 +154,25 @@ export class SqliteKvStore implements KvStore {
   }
 }
 
+/** Workers KV's shortest expiry: a key expires at least this many seconds after it is written. */
+const KV_MIN_TTL_SECONDS = 60;
+/** The latest expiry (year 2286 in epoch seconds): past it a value means "never", which omitting it says. */
+const KV_MAX_EXPIRATION_SECONDS = 9_999_999_999;
+
+/** A value as a message quotes it (JSON, with NaN and Infinity as themselves). */
+function show(v: unknown): string {
+  return typeof v === "number" ? String(v) : (JSON.stringify(v) ?? typeof v);
+}
+
 function checkKey(key: unknown): asserts key is string {
   if (typeof key !== "string") throw new StratusError("STRATUS_E_KV_ARGUMENT", `KV: a key must be a string, got ${key === null ? "null" : typeof key}`);
+  // SQLite stores keys as UTF-8, where every lone surrogate becomes U+FFFD: "\ud800", "\udfff" and
+  // "\ufffd" would be one key.
+  if (!key.isWellFormed())
+    throw new StratusError(
+      "STRATUS_E_KV_ARGUMENT",
+      `KV: the key ${JSON.stringify(key.slice(0, 40))} is not well-formed UTF-16 (a lone surrogate); use valid text`,
+    );
   if (key === "" || key === "." || key === "..")
     throw new StratusError("STRATUS_E_KV_ARGUMENT", `KV: the key ${JSON.stringify(key)} is not allowed; use a non-empty name other than "." and ".."`);
   const n = encoder.encode(key).byteLength;
