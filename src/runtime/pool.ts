@@ -155,6 +155,11 @@ export class Pool {
         return inst;
       } catch (err) {
         this.#capacity.give(this.service.name);
+        // An instance stopped by a limit while its module loads (a top level that loops, or one
+        // slowed past limits.cpu on a loaded machine) is a death like any other for the crash-loop
+        // pause: a module that cannot load would otherwise be rebuilt without end.
+        const code = (err as { code?: unknown }).code;
+        if (code === "STRATUS_E_CPU_LIMIT" || code === "STRATUS_E_MEMORY_LIMIT" || code === "STRATUS_E_TIMEOUT") this.#noteDeath(code);
         throw err;
       }
     } finally {
