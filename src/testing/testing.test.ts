@@ -64,7 +64,9 @@ test("an idle service scales to zero after idleTimeout on the test's clock, and 
   assert.equal(instances("lazy"), 0, "scaled to zero");
   const coldBefore = stack.host.runtime.status().find((s) => s.service === "lazy")!.coldStarts;
   assert.equal(await (await stack.fetch("/lazy/x")).text(), "ok");
-  assert.equal(instances("lazy"), 1);
+  // The autoscaler may start a second one ahead of demand if it ticks while the request is in
+  // flight (one request at concurrency 1 is over its 70% target); the request itself starts one.
+  assert.ok(instances("lazy") >= 1);
   assert.equal(stack.host.runtime.status().find((s) => s.service === "lazy")!.coldStarts, coldBefore + 1);
 });
 
