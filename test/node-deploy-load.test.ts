@@ -65,5 +65,6 @@ test("20 clients through 15 apply/rollback cycles on a 2-worker node: every requ
   }
   const { failures, served } = await load.stop();
   assert.deepEqual(failures.slice(0, 5), [], `${failures.length} of ${failures.length + served} requests failed`);
-  assert.ok(served > 100, `${served} requests served during the deploys`);
+  // Enough traffic to meet every swap (the count depends on the machine's load, not the property).
+  assert.ok(served > 30, `${served} requests served during the deploys`);
 });
