@@ -1,19 +1,15 @@
 // Traffic splits on a node: a canary's share within a tolerance, sticky splits, promote, rollback,
 // automatic rollback on an error-rate threshold, and no failed request while any of it happens.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { NodeApi, NodeServer } from "../src/node/index.ts";
 import { digestOf } from "../src/registry/index.ts";
-import { silentLogger } from "../src/telemetry/index.ts";
 import { steadyLoad } from "./helpers/load.ts";
+import { startNodeInProcess, type InProcessNode } from "./helpers/node-in-process.ts";
 import { tempProject, type TempProject } from "./helpers/project.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 let data: TempProject;
-let node: NodeServer;
-let api: NodeApi;
+let started: InProcessNode;
 let control: string;
 let gateway: string;
 let admin: string;
@@ -21,17 +17,13 @@ const YAML = `name: canary\nservices:\n  web:\n    entry: web.ts\n    routes: ["
 
 before(async () => {
   data = tempProject({});
-  node = new NodeServer({ dataDir: data.dir, host: "127.0.0.1", port: 0, controlPort: 0, workers: 1, logger: silentLogger(), print: () => undefined });
-  gateway = `http://127.0.0.1:${await node.start()}`;
-  api = new NodeApi(node);
-  control = `http://127.0.0.1:${await api.listen(0, "127.0.0.1")}`;
-  admin = readFileSync(join(data.dir, "admin-token"), "utf8").trim();
+  started = await startNodeInProcess(data.dir);
+  ({ gateway, control, token: admin } = started);
   assert.equal((await call("POST", "/v1/apply", { yaml: YAML, bundles: [upload("A")] })).status, 200);
 });
 
 after(async () => {
-  await api.close();
-  await node.stop();
+  await started.stop();
   data.remove();
 });
 

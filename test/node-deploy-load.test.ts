@@ -2,34 +2,26 @@
 // control API applies a new version and rolls it back, 15 times over. No request may fail: a
 // request that reaches a pool being drained goes to the pool that replaced it.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { NodeApi, NodeServer } from "../src/node/index.ts";
 import { digestOf } from "../src/registry/index.ts";
-import { silentLogger } from "../src/telemetry/index.ts";
 import { steadyLoad } from "./helpers/load.ts";
+import { startNodeInProcess, type InProcessNode } from "./helpers/node-in-process.ts";
 import { tempProject, type TempProject } from "./helpers/project.ts";
 
 let data: TempProject;
-let node: NodeServer;
-let api: NodeApi;
+let started: InProcessNode;
 let control: string;
 let gateway: string;
 let admin: string;
 
 before(async () => {
   data = tempProject({});
-  node = new NodeServer({ dataDir: data.dir, host: "127.0.0.1", port: 0, controlPort: 0, workers: 2, logger: silentLogger(), print: () => undefined });
-  gateway = `http://127.0.0.1:${await node.start()}`;
-  api = new NodeApi(node);
-  control = `http://127.0.0.1:${await api.listen(0, "127.0.0.1")}`;
-  admin = readFileSync(join(data.dir, "admin-token"), "utf8").trim();
+  started = await startNodeInProcess(data.dir, { workers: 2 });
+  ({ gateway, control, token: admin } = started);
 });
 
 after(async () => {
-  await api.close();
-  await node.stop();
+  await started.stop();
   data.remove();
 });
 

@@ -10,10 +10,9 @@ import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
-import { NodeApi, NodeServer } from "../src/node/index.ts";
 import { digestOf } from "../src/registry/index.ts";
-import { silentLogger } from "../src/telemetry/index.ts";
 import { MAIN, startNode, stratus } from "./helpers/node.ts";
+import { startNodeInProcess } from "./helpers/node-in-process.ts";
 import { tempProject } from "./helpers/project.ts";
 
 /** A bundle as esbuild makes it: an IIFE that sets the module. */
@@ -139,25 +138,6 @@ test("revoking every admin token survives a restart (none is minted); stratus to
   }
 });
 
-/** An in-process node on free ports (fast), with its control URL and admin token. */
-async function inProcess(dir: string): Promise<{ node: NodeServer; api: NodeApi; control: string; gateway: string; token: string; stop: () => Promise<void> }> {
-  const node = new NodeServer({ dataDir: dir, host: "127.0.0.1", port: 0, controlPort: 0, workers: 1, logger: silentLogger(), print: () => undefined });
-  const gw = await node.start();
-  const api = new NodeApi(node);
-  const control = `http://127.0.0.1:${await api.listen(0, "127.0.0.1")}`;
-  return {
-    node,
-    api,
-    control,
-    gateway: `http://127.0.0.1:${gw}`,
-    token: readFileSync(join(dir, "admin-token"), "utf8").trim(),
-    stop: async () => {
-      await api.close();
-      await node.stop();
-    },
-  };
-}
-
 const YAML = `name: digest\nservices:\n  a:\n    entry: a.ts\n    routes: ["GET /a"]\n  b:\n    entry: b.ts\n    routes: ["GET /b"]\n`;
 const up = (service: string, code: string): { service: string; code: string; digest: string } => ({ service, code, digest: digestOf(code) });
 
@@ -170,7 +150,7 @@ function tamper(dir: string, service: string, version: string, code: string): vo
 
 test("stored code is verified whenever it is loaded: a restart and a rollback refuse an altered version; an apply repairs it", async () => {
   const data = tempProject({});
-  let n = await inProcess(data.dir);
+  let n = await startNodeInProcess(data.dir);
   try {
     const v1 = (await call(n.control, "POST", "/v1/apply", n.token, { yaml: YAML, bundles: [up("a", hello("a1")), up("b", hello("b1"))] })).body;
     const a1 = (v1["plan"] as { versions: Record<string, string> }).versions["a"]!;
@@ -186,7 +166,7 @@ test("stored code is verified whenever it is loaded: a restart and a rollback re
     // A restart with the active version altered: that service is refused, the neighbour serves.
     tamper(data.dir, "a", a2, hello("pwned"));
     await n.stop();
-    n = await inProcess(data.dir);
+    n = await startNodeInProcess(data.dir);
     const res = await fetch(`${n.gateway}/a`);
     assert.equal(res.status, 503);
     assert.doesNotMatch(await res.text(), /pwned/);
@@ -196,7 +176,7 @@ test("stored code is verified whenever it is loaded: a restart and a rollback re
     assert.equal(again.status, 200, JSON.stringify(again.body));
     assert.equal(await (await fetch(`${n.gateway}/a`)).text(), "a2");
     await n.stop();
-    n = await inProcess(data.dir);
+    n = await startNodeInProcess(data.dir);
     assert.equal(await (await fetch(`${n.gateway}/a`)).text(), "a2");
   } finally {
     await n.stop();
@@ -206,7 +186,7 @@ test("stored code is verified whenever it is loaded: a restart and a rollback re
 
 test("versions of a refused apply are not listed; a canary of the version already active is refused", async () => {
   const data = tempProject({});
-  const n = await inProcess(data.dir);
+  const n = await startNodeInProcess(data.dir);
   try {
     assert.equal((await call(n.control, "POST", "/v1/apply", n.token, { yaml: YAML, bundles: [up("a", hello("a1")), up("b", hello("b1"))] })).status, 200);
     const broken = bundle(`(() => { throw new Error("top-level failure"); })()`);

@@ -4,14 +4,13 @@
 // the storage quota stops a service from filling the disk. Then the modes of every data file of
 // a production node after real use.
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { DevServer } from "../src/dev/index.ts";
-import { NodeApi, NodeServer } from "../src/node/index.ts";
 import { digestOf } from "../src/registry/index.ts";
-import { silentLogger } from "../src/telemetry/index.ts";
 import { testDevServer } from "./helpers/dev.ts";
+import { startNodeInProcess, type InProcessNode } from "./helpers/node-in-process.ts";
 import { tempProject, type TempProject } from "./helpers/project.ts";
 
 const HOSTILE = `
@@ -159,16 +158,12 @@ services:
 
 describe("stratus start: data files are private to the node's user", () => {
   let data: TempProject;
-  let node: NodeServer;
-  let api: NodeApi;
+  let started: InProcessNode | undefined;
 
   before(async () => {
     data = tempProject({});
-    node = new NodeServer({ dataDir: data.dir, host: "127.0.0.1", port: 0, controlPort: 0, workers: 1, logger: silentLogger(), print: () => undefined });
-    const gw = await node.start();
-    api = new NodeApi(node);
-    const control = `http://127.0.0.1:${await api.listen(0, "127.0.0.1")}`;
-    const admin = readFileSync(join(data.dir, "admin-token"), "utf8").trim();
+    started = await startNodeInProcess(data.dir);
+    const { control, token: admin } = started;
     const code = `var __stratus_module = (() => ({ default: { async fetch(_r, env) {
       await env.KV.put("k", "v");
       await env.DB.exec("CREATE TABLE IF NOT EXISTS t (x); INSERT INTO t VALUES (1)");
@@ -182,12 +177,11 @@ describe("stratus start: data files are private to the node's user", () => {
       body: JSON.stringify({ yaml, bundles: [{ service: "app", code, digest: digestOf(code) }] }),
     });
     assert.equal(res.status, 200, await res.text());
-    const served = await fetch(`http://127.0.0.1:${gw}/app`);
+    const served = await fetch(`${started.gateway}/app`);
     assert.equal(await served.text(), "v");
   });
   after(async () => {
-    await api?.close();
-    await node?.stop();
+    await started?.stop();
     data.remove();
   });
 
