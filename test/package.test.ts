@@ -22,7 +22,13 @@ const own = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { ve
 const T = mkdtempSync(join(tmpdir(), "stratus-pkg-"));
 const children: ChildProcess[] = [];
 after(() => {
-  for (const c of children) c.kill("SIGKILL"); // a no-op for one that has exited
+  for (const c of children) {
+    try {
+      process.kill(-c.pid!, "SIGKILL"); // its process group: whatever it started too
+    } catch {
+      // already gone
+    }
+  }
   rmSync(T, { recursive: true, force: true });
 });
 
@@ -154,7 +160,11 @@ test("the packed package installs in a fresh project: --help, init, dev, the sca
 
   // 5. `stratus dev` (the scaffold's own bin, as `npx stratus dev` runs it) serves its route,
   //    from worker processes started from dist.
-  const dev = spawn(join(scaffold, "node_modules", ".bin", "stratus"), ["dev", "--port", "0", "--workers", "2", "--json"], { cwd: scaffold, env });
+  const dev = spawn(join(scaffold, "node_modules", ".bin", "stratus"), ["dev", "--port", "0", "--workers", "2", "--json"], {
+    cwd: scaffold,
+    env,
+    detached: true,
+  });
   children.push(dev);
   let out = "";
   dev.stdout.on("data", (d: Buffer) => (out += d.toString()));
