@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { StratusError, toStratusError, type ErrorCode } from "../errors/index.ts";
 import type { ServiceFigures } from "../telemetry/index.ts";
-import { callControl, controlBase } from "./control-client.ts";
+import { callControl, controlBase, useToken } from "./control-client.ts";
 import { registerEvents } from "./events.ts";
 import { registerNodeCommands } from "./node-commands.ts";
 import { initProject } from "./init.ts";
@@ -198,6 +198,8 @@ program
   .option("--json", "print the status as JSON")
   .action(async (o: { url?: string; json?: boolean }) => {
     const base = controlBase(o.url);
+    // A node's control API wants a token: $STRATUS_TOKEN, the config file or $STRATUS_TOKEN_FILE (dev's does not).
+    useToken(undefined);
     const body = await callControl<{ stack: string; services: ServiceFigures[] }>(base, "GET", "/v1/status");
     if (o.json) return out(JSON.stringify(body));
     const head = [
