@@ -357,4 +357,6 @@ if (json) {
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }
+// BENCH_ONLY=cli: CLI start-up (bench/cli.ts prints its own table).
+if (!only || only === "cli") await import("./cli.ts");
 process.exit(0);

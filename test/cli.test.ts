@@ -1,7 +1,7 @@
 // The `stratus` command as a user types it.
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { promisify } from "node:util";
@@ -140,7 +140,7 @@ test("check loads each service in an isolate: no default export, a throwing top 
   assert.match(ok.stdout, /ok: stack "x", 4 services built and loaded/);
 });
 
-test("init scaffolds a project whose own test passes, and invoke calls its service", async () => {
+test("init scaffolds a project that depends on this version by semver range, and invoke calls its service", async () => {
   const p = tempProject({});
   cleanups.push(() => p.remove());
   const dir = join(p.dir, "my-app");
@@ -157,11 +157,13 @@ test("init scaffolds a project whose own test passes, and invoke calls its servi
   assert.equal(out.status, 200);
   assert.deepEqual(JSON.parse(out.body), { message: "Hello, grace!", visits: 1 });
 
-  await run("npm", ["install", "--no-audit", "--no-fund", "--offline"], { cwd: dir });
-  // NODE_TEST_CONTEXT would make the nested runner report to this one instead of printing.
-  const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
-  const t = await run("npm", ["test"], { cwd: dir, env: { ...env, NODE_OPTIONS: "" } });
-  assert.match(t.stdout, /pass 1/);
+  // The scaffold depends on this version by semver range; its `npm install` and `npm test` run
+  // against the packed package in test/package.test.ts.
+  const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+  assert.equal(
+    manifest.dependencies["stratus"],
+    `^${(JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version}`,
+  );
 });
 
 test("dev serves until SIGINT, then finishes and exits 0", async () => {

@@ -1,10 +1,27 @@
 /** `stratus init`: scaffolds a project with one service, a stack file and a test. */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { StratusError } from "../errors/index.ts";
 
-const STRATUS_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+/** This package's package.json (beside src/ in a checkout, beside dist/ when installed). */
+const OWN = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+  devDependencies?: Record<string, string>;
+};
+
+/**
+ * The dependencies of a new project: this version of Stratus as a semver range (never a path into
+ * wherever this copy happens to be), and the TypeScript and Node types Stratus itself is checked with.
+ */
+export function projectDependencies(): { dependencies: Record<string, string>; devDependencies: Record<string, string> } {
+  return {
+    dependencies: { stratus: `^${OWN.version}` },
+    devDependencies: {
+      "@types/node": OWN.devDependencies?.["@types/node"] ?? "^24.0.0",
+      typescript: OWN.devDependencies?.["typescript"] ?? "^6.0.0",
+    },
+  };
+}
 
 /** Files of a new project, keyed by relative path. */
 export function projectFiles(name: string): Record<string, string> {
@@ -58,8 +75,14 @@ test("GET /hello/:name greets and counts visits", async () => {
         name,
         private: true,
         type: "module",
-        scripts: { dev: "stratus dev", test: 'node --no-node-snapshot --test "test/**/*.test.ts"' },
-        devDependencies: { stratus: `file:${STRATUS_ROOT.replace(/\/$/, "")}` },
+        engines: { node: ">=24" },
+        scripts: {
+          dev: "stratus dev",
+          check: "stratus check",
+          typecheck: "tsc -p . && tsc -p test",
+          test: 'node --no-node-snapshot --test "test/**/*.test.ts"',
+        },
+        ...projectDependencies(),
       },
       null,
       2,
@@ -73,13 +96,16 @@ test("GET /hello/:name greets and counts visits", async () => {
           noEmit: true,
           allowImportingTsExtensions: true,
           lib: ["es2024", "dom", "dom.iterable"],
+          // Services run in an isolate: no Node APIs, so no Node types.
           types: [],
+          skipLibCheck: true,
         },
-        include: ["services", "test"],
+        include: ["services"],
       },
       null,
       2,
     )}\n`,
+    "test/tsconfig.json": `${JSON.stringify({ extends: "../tsconfig.json", compilerOptions: { types: ["node"] }, include: ["**/*.ts"] }, null, 2)}\n`,
     ".gitignore": "node_modules/\n.stratus/\n",
   };
 }
@@ -87,8 +113,16 @@ test("GET /hello/:name greets and counts visits", async () => {
 /** Writes a new project into `dir`; refuses a directory that has files. Returns the files written. */
 export function initProject(dir: string): string[] {
   const abs = resolve(dir);
-  if (existsSync(abs) && readdirSync(abs).length > 0) {
-    throw new StratusError("STRATUS_E_CLI_USAGE", `${dir} already exists and is not empty; pick a new directory name`);
+  if (existsSync(abs)) {
+    if (!statSync(abs).isDirectory()) throw new StratusError("STRATUS_E_CLI_USAGE", `${dir} already exists and is a file; pick a new directory name`);
+    const present = readdirSync(abs);
+    if (present.length > 0) {
+      const shown = present.slice(0, 3).join(", ") + (present.length > 3 ? ", ..." : "");
+      throw new StratusError(
+        "STRATUS_E_CLI_USAGE",
+        `${dir} already exists and is not empty (${shown}); init writes only into a new or empty directory, so it overwrites nothing: pick a new directory name`,
+      );
+    }
   }
   const name =
     basename(abs)

@@ -1,19 +1,19 @@
-/** The `stratus` command line. */
+/**
+ * The `stratus` command line. Subsystems are imported inside the actions that use them, so
+ * `--help` and the commands that only talk to a node load neither the runtime (isolated-vm) nor
+ * the bundler (esbuild) nor SQLite (test/cli-startup.test.ts holds it to that).
+ */
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { buildStack, builtBundles } from "../build/index.ts";
-import { loadStack, stackJsonSchema } from "../config/index.ts";
-import { DevServer, loadFix } from "../dev/index.ts";
-import { Router } from "../gateway/index.ts";
-import { readBody } from "../runtime/index.ts";
 import { StratusError, toStratusError, type ErrorCode } from "../errors/index.ts";
-import { secretsFromEnv, StackHost } from "../stack/index.ts";
-import { createLogger, silentLogger, type ServiceFigures } from "../telemetry/index.ts";
-import { callControl, controlBase } from "./control-client.ts";
+import type { ServiceFigures } from "../telemetry/index.ts";
+import { callControl, controlBase, useToken } from "./control-client.ts";
 import { registerEvents } from "./events.ts";
 import { registerNodeCommands } from "./node-commands.ts";
 import { initProject } from "./init.ts";
+import { typecheckProject } from "./typecheck.ts";
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
 // A reader that stops early (`stratus status | head`) is not an error.
@@ -33,7 +33,7 @@ function intOption(name: string, min: number, max: number) {
 const program = new Command()
   .name("stratus")
   .description("Serverless microservices in TypeScript: V8-isolate functions behind an HTTP gateway, with per-service state.")
-  .version("0.1.0")
+  .version((JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version)
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 
@@ -85,6 +85,7 @@ program
         watch: boolean;
       },
     ) => {
+      const [{ DevServer }, { createLogger }] = await Promise.all([import("../dev/index.ts"), import("../telemetry/index.ts")]);
       const controlToken = o.controlToken ?? process.env["STRATUS_DEV_CONTROL_TOKEN"];
       // The data under .stratus/ (state, events) is the developer's only; workers inherit the mask.
       process.umask(0o077);
@@ -135,6 +136,14 @@ program
   .option("-H, --header <header...>", 'request headers, "Name: value"')
   .option("--json", "print { status, headers, body } as JSON")
   .action(async (service: string, path: string, o: { dir: string; method?: string; data?: string; header?: string[]; json?: boolean }) => {
+    const [{ buildStack, builtBundles }, { loadStack }, { Router }, { readBody }, { StackHost }, { createLogger, silentLogger }] = await Promise.all([
+      import("../build/index.ts"),
+      import("../config/index.ts"),
+      import("../gateway/index.ts"),
+      import("../runtime/index.ts"),
+      import("../stack/index.ts"),
+      import("../telemetry/index.ts"),
+    ]);
     const stack = loadStack(o.dir);
     if (!stack.services.some((s) => s.name === service)) {
       throw new StratusError("STRATUS_E_CLI_USAGE", `no service "${service}" in ${stack.file}; services: ${stack.services.map((s) => s.name).join(", ")}`);
@@ -189,6 +198,8 @@ program
   .option("--json", "print the status as JSON")
   .action(async (o: { url?: string; json?: boolean }) => {
     const base = controlBase(o.url);
+    // A node's control API wants a token: $STRATUS_TOKEN, the config file or $STRATUS_TOKEN_FILE (dev's does not).
+    useToken(undefined);
     const body = await callControl<{ stack: string; services: ServiceFigures[] }>(base, "GET", "/v1/status");
     if (o.json) return out(JSON.stringify(body));
     const head = [
@@ -233,9 +244,18 @@ registerNodeCommands(program, out);
 
 program
   .command("check")
-  .description("Validate the stack file, build every service and load each in an isolate (its top level run, its handlers checked), without serving")
+  .description(
+    "Validate the stack file, build every service and load each in an isolate (its top level run, its handlers checked), and type-check the project with its own TypeScript (when it has a tsconfig.json), without serving",
+  )
   .argument("[dir]", "project directory", ".")
   .action(async (dir: string) => {
+    const [{ buildStack, builtBundles }, { loadStack }, { loadFix }, { secretsFromEnv, StackHost }, { silentLogger }] = await Promise.all([
+      import("../build/index.ts"),
+      import("../config/index.ts"),
+      import("../dev/index.ts"),
+      import("../stack/index.ts"),
+      import("../telemetry/index.ts"),
+    ]);
     const stack = loadStack(dir);
     for (const w of stack.warnings) out(`warning: ${w}`);
     const builds = await buildStack(stack);
@@ -260,17 +280,27 @@ program
     } finally {
       await host.close();
     }
+    // The project's own TypeScript, when it has a tsconfig.json: esbuild above only strips types.
+    const types = typecheckProject(dir);
+    if (!types.checked && types.reason) out(`note: ${types.reason}`);
+    if (types.checked) for (const e of types.errors) out(e);
+    const typeErrors = types.checked && types.errors.length > 0 ? `${types.errors.length} type errors (TypeScript ${types.version}, ${types.tsconfig})` : null;
     if (problems.length > 0) {
       const list = problems.map((p) => `"${p.service}" (${p.code})`).join(", ");
-      throw new StratusError(problems[0]!.code as ErrorCode, `${problems.length} of ${builds.length} services failed to build or load: ${list}`);
+      const also = typeErrors ? `; and ${typeErrors}` : "";
+      throw new StratusError(problems[0]!.code as ErrorCode, `${problems.length} of ${builds.length} services failed to build or load: ${list}${also}`);
     }
-    out(`ok: stack "${stack.name}", ${builds.length} services built and loaded`);
+    if (typeErrors) throw new StratusError("STRATUS_E_BUILD", `${typeErrors}: fix them, or run \`npx tsc -p ${dir}\` for the same list`);
+    out(`ok: stack "${stack.name}", ${builds.length} services built and loaded${types.checked ? `, types checked (TypeScript ${types.version})` : ""}`);
   });
 
 program
   .command("schema")
   .description("Print the JSON Schema of stratus.yaml (for editors)")
-  .action(() => out(JSON.stringify(stackJsonSchema(), null, 2)));
+  .action(async () => {
+    const { stackJsonSchema } = await import("../config/index.ts");
+    out(JSON.stringify(stackJsonSchema(), null, 2));
+  });
 
 try {
   await program.parseAsync(process.argv);

@@ -3,12 +3,8 @@ import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline/promises";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { type Command, InvalidArgumentError } from "commander";
-import { buildStack } from "../build/index.ts";
-import { loadStack } from "../config/index.ts";
 import { StratusError, toStratusError } from "../errors/index.ts";
-import { NodeApi, NodeServer, recoverAdmin } from "../node/index.ts";
-import { digestOf, type Role } from "../registry/index.ts";
-import { createLogger, LogBuffer } from "../telemetry/index.ts";
+import type { Role } from "../registry/index.ts";
 import { callApi, controlBase, useToken } from "./control-client.ts";
 
 type Out = (line: string) => void;
@@ -35,6 +31,12 @@ function port(name: string) {
 
 /** Builds every service of the project (or one) and reads its stack file. */
 async function build(dir: string, only?: string): Promise<{ yaml: string; bundles: { service: string; code: string; digest: string }[] }> {
+  // Loaded here, not at the top: commands that only talk to a node load no bundler or runtime.
+  const [{ buildStack }, { loadStack }, { digestOf }] = await Promise.all([
+    import("../build/index.ts"),
+    import("../config/index.ts"),
+    import("../registry/index.ts"),
+  ]);
   const stack = loadStack(dir);
   if (only !== undefined && !stack.services.some((s) => s.name === only)) {
     throw new StratusError(
@@ -71,6 +73,7 @@ export function registerNodeCommands(program: Command, out: Out): void {
       // Everything the node writes (registry, state, events, their -wal/-shm) is its owner's only;
       // worker processes inherit the mask.
       process.umask(0o077);
+      const [{ NodeApi, NodeServer }, { createLogger, LogBuffer }] = await Promise.all([import("../node/index.ts"), import("../telemetry/index.ts")]);
       const json = o.json ?? !process.stdout.isTTY;
       const logs = new LogBuffer();
       const logger = createLogger({ json, buffer: logs });
@@ -284,7 +287,8 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .command("recover")
     .description("Write a new admin token to DATA/admin-token when every admin token is revoked or expired (needs local access to the data directory; audited)")
     .requiredOption("--data <dir>", "the node's data directory")
-    .action((o: { data: string }) => {
+    .action(async (o: { data: string }) => {
+      const { recoverAdmin } = await import("../node/index.ts");
       const file = recoverAdmin(o.data);
       out(`a new admin token "recovered-admin" is in ${file} (mode 0600; audited as token.recover); export STRATUS_TOKEN=$(cat ${file})`);
     });

@@ -47,7 +47,8 @@ function tell(w: Worker, msg: ToWorker): void {
   if (w.isConnected()) w.send(msg, () => undefined);
 }
 
-const WORKER_MAIN = fileURLToPath(new URL("./worker-main.ts", import.meta.url));
+// .ts in a checkout, .js in the published package (dist/).
+const WORKER_MAIN = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./worker-main.ts" : "./worker-main.js", import.meta.url));
 
 /** What the supervisor last asked every worker to load. */
 interface LoadSpec {

@@ -105,7 +105,8 @@ export class StackParser {
 
   #thread(): Worker {
     if (this.#worker) return this.#worker;
-    const w = new Worker(new URL("./stack-worker.ts", import.meta.url));
+    // .ts in a checkout, .js in the published package (dist/).
+    const w = new Worker(new URL(import.meta.url.endsWith(".ts") ? "./stack-worker.ts" : "./stack-worker.js", import.meta.url));
     w.unref();
     w.on("message", (m: { id: number; stack?: ResolvedStack; error?: { code: string; message: string } }) => {
       const job = this.#jobs.get(m.id);

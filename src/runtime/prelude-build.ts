@@ -2,22 +2,30 @@
  * Builds the isolate prelude (src/runtime/sandbox) into one script and, where V8 allows, a startup
  * snapshot, so a new isolate starts with every Web API already in its heap.
  *
- * Both are cached on disk (node_modules/.cache/stratus, or the temp directory), keyed by the
- * sandbox sources, the versions of the packages bundled into it, esbuild, Node, V8 and
- * isolated-vm: a process that finds them skips esbuild (about 13 MB of resident memory in each
- * worker process) and the snapshot build.
+ * Both are cached on disk (in a checkout node_modules/.cache/stratus; in an installed package,
+ * whose folder may be read-only, $XDG_CACHE_HOME/stratus or ~/.cache/stratus; else the temp
+ * directory), keyed by the sandbox sources, the versions of the packages bundled into it,
+ * esbuild, Node, V8 and isolated-vm: a process that finds them skips esbuild (about 13 MB of
+ * resident memory in each worker process) and the snapshot build. The published package ships
+ * the prelude and the lazy modules prebuilt (./prelude/, made by scripts/build-package.ts) instead
+ * of the sandbox sources; only the snapshot, which depends on the V8 build, is made at run time.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { homedir, tmpdir } from "node:os";
+import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as Esbuild from "esbuild";
 import ivm from "isolated-vm";
 
 const SANDBOX = fileURLToPath(new URL("./sandbox/", import.meta.url));
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** The prebuilt prelude and lazy modules of the published package (absent in a checkout). */
+const PREBUILT = fileURLToPath(new URL("./prelude/", import.meta.url));
+const prebuilt = existsSync(join(PREBUILT, "prelude.js"));
+/** Running from an installed package (under node_modules), whose folder may be read-only. */
+const INSTALLED = ROOT.split(sep).includes("node_modules");
 /** Packages whose code ends up in the prelude, plus the tools that shape it. */
 const PACKAGES = ["web-streams-polyfill", "whatwg-url", "tr46", "punycode", "webidl-conversions", "@exodus/bytes", "esbuild", "isolated-vm"];
 
@@ -40,9 +48,13 @@ function packageDir(name: string): string {
 function key(): string {
   if (cacheKey !== null) return cacheKey;
   const h = createHash("sha256");
-  for (const f of readdirSync(SANDBOX).sort()) h.update(f).update(readFileSync(join(SANDBOX, f)));
-  // The wire format is shared with the host and bundled into the prelude.
-  h.update("protocol.ts").update(readFileSync(join(SANDBOX, "..", "protocol.ts")));
+  if (prebuilt) {
+    for (const f of readdirSync(PREBUILT).sort()) h.update(f).update(readFileSync(join(PREBUILT, f)));
+  } else {
+    for (const f of readdirSync(SANDBOX).sort()) h.update(f).update(readFileSync(join(SANDBOX, f)));
+    // The wire format is shared with the host and bundled into the prelude.
+    h.update("protocol.ts").update(readFileSync(join(SANDBOX, "..", "protocol.ts")));
+  }
   // This file too: how the prelude is bundled (aliases, options) shapes what ends up in it.
   h.update(readFileSync(fileURLToPath(import.meta.url)));
   for (const p of PACKAGES) {
@@ -58,7 +70,10 @@ function key(): string {
 }
 
 function cacheDir(): string {
-  for (const dir of [join(ROOT, "node_modules", ".cache", "stratus"), join(tmpdir(), `stratus-cache-${process.getuid?.() ?? "user"}`)]) {
+  const user = join(process.env["XDG_CACHE_HOME"] || join(homedir(), ".cache"), "stratus");
+  const checkout = join(ROOT, "node_modules", ".cache", "stratus");
+  const temp = join(tmpdir(), `stratus-cache-${process.getuid?.() ?? "user"}`);
+  for (const dir of INSTALLED ? [user, temp] : [checkout, temp]) {
     try {
       mkdirSync(dir, { recursive: true });
       return dir;
@@ -72,6 +87,16 @@ function cacheDir(): string {
 function readCache(name: string): Buffer | null {
   try {
     return readFileSync(join(cacheDir(), name));
+  } catch {
+    return null;
+  }
+}
+
+/** A file of the prebuilt prelude (published package only). */
+function readPrebuilt(name: string): Buffer | null {
+  if (!prebuilt) return null;
+  try {
+    return readFileSync(join(PREBUILT, name));
   } catch {
     return null;
   }
@@ -92,7 +117,7 @@ function writeCache(name: string, data: string | Uint8Array): void {
 /** The prelude script (built once, then read from the cache). */
 export function preludeScript(): string {
   if (preludeCode === null) {
-    const cached = readCache(`prelude-${key()}.js`);
+    const cached = readPrebuilt("prelude.js") ?? readCache(`prelude-${key()}.js`);
     if (cached) preludeCode = cached.toString("utf8");
     else {
       // Loaded only on a cache miss: esbuild's JS and its child process cost memory in every worker.
@@ -131,7 +156,7 @@ export function preludeScript(): string {
  * Modules the prelude loads only when first needed, kept out of the snapshot because every byte of
  * source in it makes each new isolate slower to create: name -> package entry.
  */
-const LAZY_MODULES: Record<string, () => string> = {
+export const LAZY_MODULES: Readonly<Record<string, () => string>> = {
   // UTS #46 with its Unicode tables (~240 KB): only hosts that are not plain ASCII need it.
   tr46: () => join(packageDir("tr46"), "index.js"),
   // The Encoding standard with the legacy multi-byte tables (~170 KB): only TextDecoders for
@@ -148,7 +173,7 @@ export function lazyModuleSource(name: unknown): string | null {
   let code = lazyCode.get(name);
   if (code === undefined) {
     const file = `lazy-${name}-${key()}.js`;
-    const cached = readCache(file);
+    const cached = readPrebuilt(`lazy-${name}.js`) ?? readCache(file);
     if (cached) code = cached.toString("utf8");
     else {
       const require = createRequire(import.meta.url);

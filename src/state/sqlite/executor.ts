@@ -33,7 +33,8 @@ export interface ExecLimits {
 
 type Pending = { req: ExecRequest; timeoutMs: number; resolve: (v: unknown) => void; reject: (e: Error) => void };
 
-const MAIN = fileURLToPath(new URL("./executor-main.ts", import.meta.url));
+// .ts in a checkout, .js in the published package (dist/).
+const MAIN = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./executor-main.ts" : "./executor-main.js", import.meta.url));
 /** An executor with nothing to do for this long exits (and is started again on demand). */
 const IDLE_MS = 60_000;
 /** Longest an executor process may take to start (a very busy machine takes seconds). */
