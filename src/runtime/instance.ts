@@ -176,6 +176,8 @@ export class Instance {
   #nextId = 1;
   #outbox: string[] = [];
   #flushQueued = false;
+  /** A batch is in the isolate and has not been taken yet (see #flush). */
+  #sending = false;
   /** CPU time of the isolate when the current CPU window began (see enforceLimits). */
   #cpuStart = 0n;
   /** The watchdog saw the CPU limit passed without progress once; a second look kills. */
@@ -380,7 +382,16 @@ export class Instance {
     );
     // Wasm memory and resizable buffers live outside the heap limit: the prelude bounds them by the same number.
     g.getSync("__stratus_wasm_limit", { reference: true }).applySync(undefined, [this.service.limits.memoryMb * 1024 * 1024]);
-    g.setSync("__h_done", new ivm.Callback((frames: unknown, bodies: unknown) => this.#delivered(frames, bodies), { ignored: true }));
+    g.setSync(
+      "__h_done",
+      new ivm.Callback(
+        (frames: unknown, bodies: unknown, taken: unknown) => {
+          this.#delivered(frames, bodies);
+          if (taken === true) this.#taken();
+        },
+        { ignored: true },
+      ),
+    );
     g.setSync("__h_lazy", new ivm.Callback(lazyModuleSource));
     // Handlers of a long batch are returning (prelude.ts `progressed`): the CPU window restarts,
     // as when a request finishes. A handler that never returns cannot send it.
@@ -470,6 +481,9 @@ export class Instance {
       }
       this.#waiting.delete(id);
       w.reject(Object.assign(new Error("timeout"), { stratusCode: "STRATUS_E_TIMEOUT" }));
+      // A batch never taken (the function broke the dispatcher's promises) must not hold back
+      // the requests queued behind it: they go in now and meet their own limits.
+      if (this.#sending) setImmediate(() => this.#taken());
     }
   }
 
@@ -693,19 +707,37 @@ export class Instance {
         return;
       }
       this.#outbox.push(encodeRequest(id, req.method, req.url, head, params));
-      if (!this.#flushQueued) {
+      if (!this.#flushQueued && !this.#sending) {
         this.#flushQueued = true;
         setImmediate(this.#flush);
       }
     });
   }
 
+  /**
+   * Sends the collected body-less requests in one crossing. One batch is in the isolate at a time:
+   * requests that arrive meanwhile wait here and cross together once it is taken, so under load
+   * each crossing carries many requests. The call's result is the replies that were ready at once
+   * (protocol.ts frames), so a batch of quick handlers costs one crossing each way.
+   */
   readonly #flush = (): void => {
     this.#flushQueued = false;
+    if (this.#outbox.length === 0 || this.dead) return;
     const batch = this.#outbox.join("");
     this.#outbox = [];
-    if (!this.dead) this.#api.batch.applyIgnored(undefined, [batch]);
+    this.#sending = true;
+    // No result: the word that it was taken comes with the replies (__h_done). If the dispatcher
+    // throws (the function rewrote built-ins it uses), that word never comes: the batch's requests
+    // meet their deadlines, and the first one to time out sends the queue in (enforceLimits).
+    this.#api.batch.applyIgnored(undefined, [batch]);
   };
+
+  /** The isolate took the last batch (see #flush): send what queued up meanwhile. */
+  #taken(): void {
+    if (!this.#sending) return;
+    this.#sending = false;
+    this.#flush();
+  }
 
   /**
    * Replies from the isolate (protocol.ts). A frame for an id not waiting (never sent, already

@@ -46,8 +46,11 @@ interface HostBridge {
   timer(id: number, ms: number): void;
   /** Disarms the wake-up (no timer left). */
   clearTimer(id: number): void;
-  /** Delivers finished replies (src/runtime/protocol.ts), fire-and-forget. */
-  done(frames: string, bodies: Uint8Array[]): void;
+  /**
+   * Delivers finished replies (src/runtime/protocol.ts), fire-and-forget; `taken`: the last batch
+   * of requests was dispatched (the host may send the next).
+   */
+  done(frames: string, bodies: Uint8Array[], taken: boolean): void;
   /** Tells the host's watchdog that handlers of a long batch are returning (fire-and-forget). */
   progress(): void;
 }
@@ -539,7 +542,7 @@ const api = {
     const random = take<(n: number) => Uint8Array>("__h_random");
     const timer = take<(id: number, ms: number) => void>("__h_timer");
     const clear = take<(id: number) => void>("__h_clear");
-    const done = take<(frames: string, bodies: Uint8Array[]) => void>("__h_done");
+    const done = take<(frames: string, bodies: Uint8Array[], taken: boolean) => void>("__h_done");
     const progress = take<() => void>("__h_progress");
     setLazyLoader(take<(name: string) => string | null>("__h_lazy"));
     const ioOptions = { arguments: { copy: true }, result: { promise: true } };
@@ -635,9 +638,25 @@ const api = {
    */
   dispatchBatch(batch: string): void {
     let last = Date.now();
-    decodeRequests(batch, (id, method, url, head, params) => {
-      api.dispatchOne(id, method, url, head, null, params);
-      last = progressed(last);
+    collecting = true;
+    try {
+      decodeRequests(batch, (id, method, url, head, params) => {
+        api.dispatchOne(id, method, url, head, null, params);
+        last = progressed(last);
+      });
+    } catch (e) {
+      collecting = false;
+      throw e;
+    }
+    // The replies of handlers that answer without waiting on I/O are ready a few microtask turns
+    // later: they cross back together with the word that this batch was taken (the host then sends
+    // the requests that arrived meanwhile). A microtask chain that spins does not hold them back:
+    // these turns take their places in the queue beside it.
+    let turns = Promise.resolve();
+    for (let i = 0; i < REPLY_TURNS; i++) turns = turns.then(noop);
+    void turns.then(() => {
+      collecting = false;
+      flushOutbox(true);
     });
   },
   /** Starts one request; its reply goes back through host.done. */
@@ -801,21 +820,26 @@ function progressed(last: number): number {
 let replyFrames: string[] = [];
 let replyBodies: Uint8Array[] = [];
 let flushing = false;
+/** Set while dispatchBatch gathers the replies that go back as its result. */
+let collecting = false;
+/** Microtask turns dispatchBatch waits for replies (a handler's answer takes two or three). */
+const REPLY_TURNS = 8;
+const noop = (): void => undefined;
 function reply(id: number, payload: string, bytes: Uint8Array | null): void {
   replyFrames.push(encodeFrame(id, payload));
   if (bytes) replyBodies.push(bytes);
-  if (!flushing) {
+  if (!flushing && !collecting) {
     flushing = true;
-    void Promise.resolve().then(flushOutbox);
+    void Promise.resolve().then(() => flushOutbox());
   }
 }
-function flushOutbox(): void {
+function flushOutbox(taken = false): void {
   flushing = false;
   const frames = replyFrames.join("");
   const bodies = replyBodies;
   replyFrames = [];
   replyBodies = [];
-  bridge().done(frames, bodies);
+  bridge().done(frames, bodies, taken);
 }
 
 setCryptoHost({ random: (n) => bridge().random(n), subtle: (op, args) => io("subtle", [op, args]) });
