@@ -121,9 +121,13 @@ async function httpBench(): Promise<Record<string, HttpFigures>> {
   const servers: Record<string, [string[], string]> = {
     "bare Node http.createServer": [[join(HERE, "bare-node.ts")], "/"],
     "bare Node, 2 cluster workers": [[join(HERE, "bare-node.ts"), "--workers", "2"], "/"],
-    "Stratus, 2 workers, concurrency 64": [dev(2), "/shared"],
-    "Stratus, 1 worker, concurrency 64": [dev(1), "/shared"],
+    // The default config (`stratus dev`'s default workers on this machine: one per core).
     "Stratus, 2 workers, default scale": [dev(2), "/"],
+    "Stratus, 1 worker, default scale": [dev(1), "/"],
+    // Tuned: one worker (the load generator takes the other core) and one instance for everything.
+    "Stratus, 1 worker, tuned (max 1, conc. 256)": [dev(1), "/tuned"],
+    // One request per instance: scale.concurrency 1, the default until it became 64.
+    "Stratus, 2 workers, concurrency 1": [dev(2), "/one"],
   };
   const runs: Record<string, HttpFigures[]> = {};
   for (let round = 0; round < ROUNDS; round++) {
@@ -304,10 +308,10 @@ if (json) {
   const lines = [
     `Stratus benchmarks (${new Date().toISOString()}, node ${process.version}, ${DURATION}s per HTTP run, median of ${process.env["BENCH_ROUNDS"] ?? 3} interleaved rounds, autocannon 50 connections)`,
     "",
-    "HTTP hello world (logs on)               req/s     p50 ms  p99 ms  errors  CPU us/req  ratio to bare Node (target >= 0.8)",
+    "HTTP hello world (logs on)                     req/s     p50 ms  p99 ms  errors  CPU us/req  ratio to bare Node (target >= 0.8)",
     ...Object.entries(http).map(
       ([k, v]) =>
-        `  ${k.padEnd(38)} ${f(v.rps, 0).padStart(7)}  ${f(v.p50).padStart(6)}  ${f(v.p99).padStart(6)}  ${String(v.errors).padStart(6)}  ${f(v.cpuPerRequest).padStart(10)}  ${f(v.rps / bare.rps, 2)}`,
+        `  ${k.padEnd(44)} ${f(v.rps, 0).padStart(7)}  ${f(v.p50).padStart(6)}  ${f(v.p99).padStart(6)}  ${String(v.errors).padStart(6)}  ${f(v.cpuPerRequest).padStart(10)}  ${f(v.rps / bare.rps, 2)}`,
     ),
     "",
     "Cold start: isolate + load bundle + first response     p50 ms  p99 ms  n   (target p50 < 5, p99 < 20)",

@@ -61,6 +61,10 @@ export async function bundleService(entry: string, projectDir: string): Promise<
       globalName: BUNDLE_GLOBAL,
       platform: "neutral",
       target: "es2024",
+      // async/await lowered to generators: each await then goes through Promise.prototype.then,
+      // which the isolate's prelude wraps to carry the request it runs for, so console lines and
+      // I/O are attributed to the right request when many share an instance (runtime.md).
+      supported: { "async-await": false, "async-generator": false, "for-await": false },
       mainFields: ["browser", "module", "main"],
       conditions: ["workerd", "worker", "browser"],
       resolveExtensions: [".ts", ".tsx", ".mts", ".js", ".mjs", ".jsx", ".json"],

@@ -23,6 +23,14 @@ export const SCALE_MAX = {
   cpuMs: 5 * 60_000,
 } as const;
 
+/**
+ * The default `scale.concurrency`: many requests per instance, as Workers runs them. Chosen from
+ * bench/concurrency.ts (docs/stack-file.md says why): it is where a hello world stops gaining, it
+ * matches the event batch size (64 events cross into an instance together), and it bounds how many
+ * requests one instance's fault (limits.cpu, limits.memory) can fail at once.
+ */
+export const DEFAULT_CONCURRENCY = 64;
+
 /** A duration: milliseconds as a number, or a string such as "500ms", "10s", "2m". */
 export const Duration = z
   .union([
@@ -148,8 +156,10 @@ export const Service = z.strictObject({
         .int()
         .positive()
         .max(SCALE_MAX.concurrency)
-        .default(1)
-        .describe(`In-flight invocations per instance (default 1; at most ${SCALE_MAX.concurrency}).`),
+        .default(DEFAULT_CONCURRENCY)
+        .describe(
+          `In-flight invocations per instance (default ${DEFAULT_CONCURRENCY}, as Workers: an isolate serves many requests at once; 1 gives each request an isolate of its own; at most ${SCALE_MAX.concurrency}).`,
+        ),
       idleTimeout: Duration.default("30s").describe("Idle time before an instance is released (default 30s)."),
       queue: z
         .number()

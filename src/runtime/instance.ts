@@ -78,7 +78,10 @@ export interface InstanceHost {
    * is in flight): work a finished request left behind.
    */
   io(op: string, args: unknown[], requestIds: ReadonlySet<string>, call: CallContext | null): Promise<unknown>;
-  /** A console line; `requestIds` as for io(): one id when known, else all in flight (never a guess). */
+  /**
+   * A console line; `requestIds` as for io(), except that a line from work a finished request left
+   * behind names that request (while the instance remembers it) rather than every request in flight.
+   */
   log(level: string, text: string, requestIds: ReadonlySet<string>): void;
   /** The value of a secret the service is granted, if the node has it. */
   secret?(name: string): string | undefined;
@@ -116,6 +119,8 @@ const COPY = { arguments: { copy: true }, result: { promise: true, copy: true } 
 const busy = new Set<Instance>();
 let watchdog: NodeJS.Timeout | null = null;
 const WATCH_MS = 10;
+/** Finished requests an instance remembers, to name them on the console lines of work they left behind. */
+const RECENT = 256;
 
 function watch(): void {
   for (const inst of busy) inst.enforceLimits();
@@ -141,6 +146,8 @@ export class Instance {
   readonly requestIds = new Set<string>();
   /** Request ids (with their call context) by the numeric id the isolate knows them by. */
   readonly #rids = new Map<number, { requestId: string; call: CallContext }>();
+  /** Finished requests' ids by numeric id, oldest first (at most RECENT; see #logIdsFor). */
+  readonly #recent = new Map<number, string>();
   /** The isolate's CPU time at the last watchdog look while nothing was in flight (-1: not looked yet). */
   #idleCpu = -1n;
   /** What was wrong with a reply that made the instance unreadable (dead = STRATUS_E_BAD_RESPONSE). */
@@ -169,6 +176,8 @@ export class Instance {
   #nextId = 1;
   #outbox: string[] = [];
   #flushQueued = false;
+  /** A batch is in the isolate and has not been taken yet (see #flush). */
+  #sending = false;
   /** CPU time of the isolate when the current CPU window began (see enforceLimits). */
   #cpuStart = 0n;
   /** The watchdog saw the CPU limit passed without progress once; a second look kills. */
@@ -265,6 +274,24 @@ export class Instance {
   }
 
   /**
+   * The requests a console line belongs to: as #idsFor, and a line from work a request left behind
+   * after it was answered (a timer or promise chain it started) still names that request while the
+   * instance remembers it (the last RECENT requests): it is that request's output, not anyone's in flight.
+   */
+  #logIdsFor(rid: unknown): ReadonlySet<string> {
+    if (typeof rid !== "number" || rid <= 0) return this.requestIds;
+    const id = this.#rids.get(rid)?.requestId ?? this.#recent.get(rid);
+    return id === undefined ? this.requestIds : new Set([id]);
+  }
+
+  /** Remembers a finished request's id for the console lines of the work it left behind. */
+  #forget(rid: number, requestId: string): void {
+    this.#rids.delete(rid);
+    this.#recent.set(rid, requestId);
+    if (this.#recent.size > RECENT) this.#recent.delete(this.#recent.keys().next().value!);
+  }
+
+  /**
    * The call context of an I/O call: the request whose id the isolate passed; for an id of 0 (not
    * known), the deepest depth and earliest deadline of every request in flight (the limits must hold
    * whichever it was); null for the id of a request that is over, or with nothing in flight.
@@ -295,7 +322,7 @@ export class Instance {
           const line = this.#console.admit(typeof text === "string" ? text : String(text));
           if (line === null) return;
           this.#noteDrops();
-          host.log(typeof level === "string" ? level.slice(0, 8) : "info", line, this.#idsFor(rid));
+          host.log(typeof level === "string" ? level.slice(0, 8) : "info", line, this.#logIdsFor(rid));
         },
         { ignored: true },
       ),
@@ -355,8 +382,20 @@ export class Instance {
     );
     // Wasm memory and resizable buffers live outside the heap limit: the prelude bounds them by the same number.
     g.getSync("__stratus_wasm_limit", { reference: true }).applySync(undefined, [this.service.limits.memoryMb * 1024 * 1024]);
-    g.setSync("__h_done", new ivm.Callback((frames: unknown, bodies: unknown) => this.#delivered(frames, bodies), { ignored: true }));
+    g.setSync(
+      "__h_done",
+      new ivm.Callback(
+        (frames: unknown, bodies: unknown, taken: unknown) => {
+          this.#delivered(frames, bodies);
+          if (taken === true) this.#taken();
+        },
+        { ignored: true },
+      ),
+    );
     g.setSync("__h_lazy", new ivm.Callback(lazyModuleSource));
+    // Handlers of a long batch are returning (prelude.ts `progressed`): the CPU window restarts,
+    // as when a request finishes. A handler that never returns cannot send it.
+    g.setSync("__h_progress", new ivm.Callback(() => void (this.#progressed = true), { ignored: true }));
     const descriptors: Record<string, { kind: string; value?: unknown }> = {};
     for (const [name, v] of Object.entries(this.service.vars)) descriptors[name] = { kind: "var", value: v };
     for (const [name, b] of Object.entries(this.service.bindings)) {
@@ -442,6 +481,9 @@ export class Instance {
       }
       this.#waiting.delete(id);
       w.reject(Object.assign(new Error("timeout"), { stratusCode: "STRATUS_E_TIMEOUT" }));
+      // A batch never taken (the function broke the dispatcher's promises) must not hold back
+      // the requests queued behind it: they go in now and meet their own limits.
+      if (this.#sending) setImmediate(() => this.#taken());
     }
   }
 
@@ -521,7 +563,7 @@ export class Instance {
       finished = true;
       this.#progressed = true;
       this.requestIds.delete(req.requestId);
-      this.#rids.delete(id);
+      this.#forget(id, req.requestId);
       this.active--;
       this.#unwatch();
       if (this.active === 0) this.#idle();
@@ -639,7 +681,7 @@ export class Instance {
     } finally {
       this.#progressed = true;
       this.requestIds.delete(label);
-      this.#rids.delete(id);
+      this.#forget(id, label);
       this.active--;
       this.#unwatch();
       if (this.active === 0) this.#idle();
@@ -665,19 +707,37 @@ export class Instance {
         return;
       }
       this.#outbox.push(encodeRequest(id, req.method, req.url, head, params));
-      if (!this.#flushQueued) {
+      if (!this.#flushQueued && !this.#sending) {
         this.#flushQueued = true;
         setImmediate(this.#flush);
       }
     });
   }
 
+  /**
+   * Sends the collected body-less requests in one crossing. One batch is in the isolate at a time:
+   * requests that arrive meanwhile wait here and cross together once it is taken, so under load
+   * each crossing carries many requests. The call's result is the replies that were ready at once
+   * (protocol.ts frames), so a batch of quick handlers costs one crossing each way.
+   */
   readonly #flush = (): void => {
     this.#flushQueued = false;
+    if (this.#outbox.length === 0 || this.dead) return;
     const batch = this.#outbox.join("");
     this.#outbox = [];
-    if (!this.dead) this.#api.batch.applyIgnored(undefined, [batch]);
+    this.#sending = true;
+    // No result: the word that it was taken comes with the replies (__h_done). If the dispatcher
+    // throws (the function rewrote built-ins it uses), that word never comes: the batch's requests
+    // meet their deadlines, and the first one to time out sends the queue in (enforceLimits).
+    this.#api.batch.applyIgnored(undefined, [batch]);
   };
+
+  /** The isolate took the last batch (see #flush): send what queued up meanwhile. */
+  #taken(): void {
+    if (!this.#sending) return;
+    this.#sending = false;
+    this.#flush();
+  }
 
   /**
    * Replies from the isolate (protocol.ts). A frame for an id not waiting (never sent, already

@@ -53,6 +53,8 @@ export function isDraining(err: unknown): boolean {
 export interface Lease {
   readonly instance: Instance;
   readonly cold: boolean;
+  /** Slots taken on the instance: all of them for work that runs alone (see acquire), else 1. */
+  readonly slots?: number;
 }
 
 /** The pool for one service version. */
@@ -236,21 +238,28 @@ export class Pool {
    * refuses with drainingError(), also for requests it had queued, so the caller can go to the
    * pool that replaced it.
    */
-  acquire(): Promise<Lease> | Lease {
+  acquire(alone = false): Promise<Lease> | Lease {
     if (this.#draining) throw drainingError(this.service.name);
     this.invocations++;
     const c = this.service.scale.concurrency;
+    // Work that runs alone takes every slot of an idle or new instance, so nothing else shares it.
+    const slots = alone ? c : 1;
     let best: Instance | undefined;
     for (const inst of this.#instances) {
-      if (!inst.dead && inst.leased < c && (best === undefined || inst.leased < best.leased)) best = inst;
+      if (!inst.dead && inst.leased <= c - slots && (best === undefined || inst.leased < best.leased)) best = inst;
     }
     if (best) {
-      best.leased++;
-      return { instance: best, cold: false };
+      best.leased += slots;
+      return { instance: best, cold: false, slots };
     }
     // Instances being started will have free slots: wait for one of those rather than start another.
     const comingSlots = this.#starting * (c - 1);
-    if (this.#queue.length < comingSlots && this.#queue.length < this.service.scale.queue) return this.#enqueue();
+    if (slots === 1 && this.#queue.length < comingSlots && this.#queue.length < this.service.scale.queue) return this.#enqueue();
+    if (slots > 1 && this.#instances.length + this.#starting >= this.service.scale.max) {
+      // No instance to have alone: share one like any request.
+      this.invocations--;
+      return this.acquire(false);
+    }
     if (this.#instances.length + this.#starting < this.service.scale.max) {
       try {
         this.#checkPaused();
@@ -263,9 +272,9 @@ export class Pool {
           if (!inst) return this.#enqueue(); // the node is at scale.max: wait like any request past it
           this.coldStarts++;
           this.#instances.push(inst);
-          inst.leased++;
+          inst.leased += slots;
           this.#handOff(inst);
-          return { instance: inst, cold: true };
+          return { instance: inst, cold: true, slots };
         },
         (err: unknown) => {
           // Requests that waited for this instance's other slots will not get them.
@@ -347,8 +356,12 @@ export class Pool {
     }
   }
 
-  /** Gives a slot back: straight to the next waiting request, if any. */
-  release(inst: Instance): void {
+  /** Gives a lease's slots back: straight to the next waiting requests, if any. */
+  release(inst: Instance, slots = 1): void {
+    if (slots > 1) {
+      inst.leased -= slots - 1;
+      this.#handOff(inst);
+    }
     if (this.#queue.length > 0 && !inst.dead) {
       this.#queue.shift()!.resolve(inst);
       return;

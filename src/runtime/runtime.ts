@@ -416,7 +416,10 @@ export class Runtime {
   async #task(service: string, kind: "event" | "scheduled", payload: string, units: number, label: string): Promise<(TaskOutcome & { deferred?: boolean })[]> {
     const deferred = (code: string, message: string): (TaskOutcome & { deferred: boolean })[] =>
       new Array<TaskOutcome & { deferred: boolean }>(units).fill({ ok: false, code, message, deferred: true });
-    const got = await this.#lease(service, () => this.#pools.get(service));
+    // One unit of work (a cron run; an event delivered alone, as a retry after its batch failed
+    // is) runs on an instance of its own: a handler that loops or runs out of memory then fails
+    // only itself, and the verdict on it is its own.
+    const got = await this.#lease(service, () => this.#pools.get(service), units === 1);
     if ("missing" in got) return deferred("STRATUS_E_SERVICE_UNAVAILABLE", `service "${service}" has no running version`);
     if ("error" in got) {
       const e = got.error as { code?: string; message?: string };
@@ -442,7 +445,7 @@ export class Runtime {
       }
       return outs;
     } finally {
-      pool.release(lease.instance);
+      pool.release(lease.instance, lease.slots);
     }
   }
 
@@ -454,12 +457,16 @@ export class Runtime {
    * cap: each turn means another version was swapped in while the request waited, and a request
    * waits at most limits.timeout in any one queue.
    */
-  async #lease(service: string, choose: () => Pool | undefined): Promise<{ missing: true } | { pool: Pool; error: unknown } | { pool: Pool; lease: Lease }> {
+  async #lease(
+    service: string,
+    choose: () => Pool | undefined,
+    alone = false,
+  ): Promise<{ missing: true } | { pool: Pool; error: unknown } | { pool: Pool; lease: Lease }> {
     let pool = choose();
     if (!pool) return { missing: true };
     for (;;) {
       try {
-        return { pool, lease: await pool.acquire() };
+        return { pool, lease: await pool.acquire(alone) };
       } catch (err) {
         const next = isDraining(err) ? choose() : undefined;
         if (!next || next === pool) return { pool, error: err };

@@ -34,9 +34,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   // The one place every line passes, serialised, before any destination (terminal, file, buffer).
   const base = { level: opts.level ?? "info", base: undefined, hooks: { streamWrite: (line: string) => redactor.redact(line) } };
   const out: pino.DestinationStream = json
-    ? // Asynchronous stdout buffers while the reader (a terminal, the supervisor's pipe) lags: bound it
-      // so a log flood drops lines instead of growing the process.
-      ((opts.destination as pino.DestinationStream | undefined) ?? pino.destination({ dest: 1, sync: false, maxLength: MAX_PENDING_BYTES }))
+    ? ((opts.destination as pino.DestinationStream | undefined) ?? batchedStdout())
     : pretty({
         colorize: true,
         sync: true,
@@ -54,6 +52,60 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       { level, stream: opts.buffer },
     ]),
   );
+}
+
+/** Batched destinations holding lines, written out synchronously if the process exits first. */
+const unflushed = new Set<() => void>();
+let exitHooked = false;
+
+/**
+ * Stdout for JSON lines, written once per turn of the event loop: the lines of one turn (under load,
+ * the access lines of a whole batch of replies) go out in one asynchronous write instead of one
+ * each, which halves what a line costs (docs/benchmarks.md). Asynchronous stdout buffers while the
+ * reader (a terminal, the supervisor's pipe) lags: bounded, so a log flood drops lines instead of
+ * growing the process. Lines still pending when the process exits are written synchronously.
+ */
+function batchedStdout(): pino.DestinationStream & { flush(): void } {
+  const out = pino.destination({ dest: 1, sync: false, maxLength: MAX_PENDING_BYTES });
+  let pending = "";
+  const flush = (): void => {
+    unflushed.delete(flushNow);
+    if (pending === "") return;
+    const chunk = pending;
+    pending = "";
+    try {
+      out.write(chunk);
+    } catch {
+      // the destination was closed (the process is ending)
+    }
+  };
+  if (!exitHooked) {
+    exitHooked = true;
+    // Before pino's own exit hook, which flushes and ends the destination.
+    process.prependOnceListener("exit", () => {
+      for (const f of [...unflushed]) f();
+      unflushed.clear();
+    });
+  }
+  const flushNow = (): void => {
+    flush();
+    try {
+      out.flushSync();
+    } catch {
+      // not ready yet (the file descriptor opens asynchronously) or already closed
+    }
+  };
+  return {
+    write(line: string): void {
+      // Past the bound, the line is dropped here as the destination would drop it.
+      if (pending.length + line.length > MAX_PENDING_BYTES) return;
+      pending += line;
+      if (unflushed.has(flushNow)) return;
+      unflushed.add(flushNow);
+      setImmediate(flush);
+    },
+    flush: flushNow,
+  };
 }
 
 /**

@@ -5,7 +5,16 @@
  */
 import diagnostics from "node:diagnostics_channel";
 import { ERROR_CODES } from "../errors/index.ts";
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from "prom-client";
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Registry,
+  type Metric,
+  type MetricObjectWithValues,
+  type MetricValue,
+  type MetricValueWithName,
+} from "prom-client";
 
 /** What an invocation event carries (published by the runtime). */
 interface InvocationEventLike {
@@ -68,6 +77,67 @@ const LIMIT_NAMES: Record<string, string> = {
   STRATUS_E_TIMEOUT: "timeout",
 };
 
+/** Upper bounds (seconds) of the invocation duration histogram's buckets. */
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+
+/** One service's invocation count and duration histogram, as plain numbers. */
+class ServiceTally {
+  readonly service: string;
+  count = 0;
+  sum = 0;
+  /** Observations per bucket (not cumulative); the last one is +Inf. */
+  readonly buckets = new Float64Array(DURATION_BUCKETS.length + 1);
+  constructor(service: string) {
+    this.service = service;
+  }
+  observe(seconds: number): void {
+    this.count++;
+    this.sum += seconds;
+    let i = 0;
+    while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
+    this.buckets[i]!++;
+  }
+}
+
+/** One version's invocations by outcome. */
+interface VersionTally {
+  readonly service: string;
+  readonly version: string;
+  ok: number;
+  error: number;
+}
+
+/**
+ * `stratus_invocation_duration_seconds` read from the tallies when scraped, in the shape
+ * prom-client's own histograms give (so worker registries sum the same way).
+ */
+class TallyHistogram {
+  readonly name = "stratus_invocation_duration_seconds";
+  readonly help = "Time from taking a request to having its response (streamed bodies excluded), by service.";
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  readonly #tallies: ReadonlyMap<string, ServiceTally>;
+  constructor(tallies: ReadonlyMap<string, ServiceTally>) {
+    this.#tallies = tallies;
+  }
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: MetricValueWithName<string>[] }> {
+    const values: MetricValueWithName<string>[] = [];
+    for (const t of this.#tallies.values()) {
+      let cumulative = 0;
+      for (let i = 0; i <= DURATION_BUCKETS.length; i++) {
+        cumulative += t.buckets[i]!;
+        values.push({ metricName: `${this.name}_bucket`, labels: { le: DURATION_BUCKETS[i] ?? "+Inf", service: t.service }, value: cumulative });
+      }
+      values.push({ metricName: `${this.name}_sum`, labels: { service: t.service }, value: t.sum });
+      values.push({ metricName: `${this.name}_count`, labels: { service: t.service }, value: t.count });
+    }
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator });
+  }
+  reset(): void {
+    // The tallies are the runtime's: they are not reset by a registry.
+  }
+}
+
 /** The metrics of one runtime. */
 export class Metrics {
   readonly registry = new Registry();
@@ -80,20 +150,28 @@ export class Metrics {
   constructor(runtime: GaugeSource, eventsOwner?: string) {
     this.#runtime = runtime;
     const r = [this.registry];
-    const invocations = new Counter({ name: "stratus_invocations_total", help: "Invocations, by service.", labelNames: ["service"], registers: r });
+    // Per-invocation figures are plain numbers here, turned into Prometheus series only when
+    // scraped: the runtime reports every request, and prom-client's labelled inc/observe cost
+    // about a microsecond per request (docs/benchmarks.md).
+    const perService = new Map<string, ServiceTally>();
+    const perVersion = new Map<string, VersionTally>();
+    new Counter({
+      name: "stratus_invocations_total",
+      help: "Invocations, by service.",
+      labelNames: ["service"],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [service, t] of perService) this.inc({ service }, t.count);
+      },
+    });
     const errors = new Counter({
       name: "stratus_errors_total",
       help: "Failed invocations, by service and error code.",
       labelNames: ["service", "code"],
       registers: r,
     });
-    const duration = new Histogram({
-      name: "stratus_invocation_duration_seconds",
-      help: "Time from taking a request to having its response (streamed bodies excluded), by service.",
-      labelNames: ["service"],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-      registers: r,
-    });
+    this.registry.registerMetric(new TallyHistogram(perService) as unknown as Metric);
     const cold = new Counter({
       name: "stratus_cold_starts_total",
       help: "Invocations that started a new instance, by service.",
@@ -155,36 +233,42 @@ export class Metrics {
       },
     });
 
-    const byVersion = new Counter({
+    new Counter({
       name: "stratus_version_requests_total",
       help: "Invocations by service, version and outcome (error: status 500 or above); canary checks read it.",
       labelNames: ["service", "version", "outcome"],
       registers: r,
+      collect() {
+        this.reset();
+        for (const t of perVersion.values()) {
+          this.inc({ service: t.service, version: t.version, outcome: "ok" }, t.ok);
+          this.inc({ service: t.service, version: t.version, outcome: "error" }, t.error);
+        }
+      },
     });
-    const versionChildren = new Map<string, { ok: { inc(): void }; error: { inc(): void } }>();
-    // Labelled children are looked up once per service: this runs on every request.
-    const perService = new Map<string, { invocations: { inc(): void }; duration: { observe(v: number): void } }>();
+    let last: ServiceTally | undefined;
+    let lastVersion: VersionTally | undefined;
     this.#onInvocation = (msg) => {
       const e = msg as InvocationEventLike;
       if (e.runtime !== runtime) return;
-      let m = perService.get(e.service);
-      if (!m) {
-        m = { invocations: invocations.labels(e.service), duration: duration.labels(e.service) };
-        perService.set(e.service, m);
+      // Consecutive invocations are mostly of one service and version: skip the map lookups then.
+      let t = last;
+      if (t?.service !== e.service) {
+        t = perService.get(e.service);
+        if (!t) perService.set(e.service, (t = new ServiceTally(e.service)));
+        last = t;
       }
-      m.invocations.inc();
-      m.duration.observe(e.durationMs / 1000);
+      t.observe(e.durationMs / 1000);
       if (e.version) {
-        const key = `${e.service}\0${e.version}`;
-        let v = versionChildren.get(key);
-        if (!v) {
-          v = {
-            ok: byVersion.labels(e.service, e.version, "ok"),
-            error: byVersion.labels(e.service, e.version, "error"),
-          };
-          versionChildren.set(key, v);
+        let v = lastVersion;
+        if (v?.service !== e.service || v.version !== e.version) {
+          const key = `${e.service}\0${e.version}`;
+          v = perVersion.get(key);
+          if (!v) perVersion.set(key, (v = { service: e.service, version: e.version, ok: 0, error: 0 }));
+          lastVersion = v;
         }
-        (versionFailed(e) ? v.error : v.ok).inc();
+        if (versionFailed(e)) v.error++;
+        else v.ok++;
       }
       if (e.cold) cold.inc({ service: e.service });
       if (e.code === "STRATUS_E_OVERLOADED") rejections.inc({ service: e.service });

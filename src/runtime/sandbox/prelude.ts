@@ -5,6 +5,8 @@
  * dispatcher the host calls once per request.
  */
 import "./global-shim.ts";
+// Before every module that takes a copy of Promise.prototype.then (see context.ts).
+import { current, enter, within } from "./context.ts";
 import "./memory.ts";
 // Before web.ts and form.ts: they make their TextEncoder/TextDecoder when they load.
 import { TextDecoder, TextDecoderStream, TextEncoder, TextEncoderStream } from "./encoding.ts";
@@ -44,8 +46,13 @@ interface HostBridge {
   timer(id: number, ms: number): void;
   /** Disarms the wake-up (no timer left). */
   clearTimer(id: number): void;
-  /** Delivers finished replies (src/runtime/protocol.ts), fire-and-forget. */
-  done(frames: string, bodies: Uint8Array[]): void;
+  /**
+   * Delivers finished replies (src/runtime/protocol.ts), fire-and-forget; `taken`: the last batch
+   * of requests was dispatched (the host may send the next).
+   */
+  done(frames: string, bodies: Uint8Array[], taken: boolean): void;
+  /** Tells the host's watchdog that handlers of a long batch are returning (fire-and-forget). */
+  progress(): void;
 }
 
 /** How a binding looks from inside: the host resolves the grant by name. */
@@ -73,18 +80,9 @@ class CodedError extends Error {
   }
 }
 
-/**
- * The host's id of the request whose code is running, 0 when it cannot be known. Without
- * AsyncContext it is exact in the synchronous part of a handler and in the continuation of the
- * request's own I/O (each I/O result reaches the isolate in a task of its own, and that task runs
- * the continuation to its next await); anything else (timers, promises resolved by plain isolate
- * code after the handler returned) runs with 0, and the host then names every request in flight.
- */
-let current = 0;
-
 async function io(op: string, args: unknown[], rid = current): Promise<unknown> {
   const [err, value] = await bridge().io(op, args, rid);
-  current = rid;
+  enter(rid);
   if (err) throw new CodedError(err.code, err.message);
   return value;
 }
@@ -191,7 +189,8 @@ const console = {
 // request, event or waitUntil work in flight: like Workers, nothing outlives the work it served.
 /** Live timers an instance may hold; setTimeout/setInterval past it throw STRATUS_E_TIMER_LIMIT. */
 const MAX_TIMERS = 10_000;
-const timers = new Map<number, { fn: (...a: unknown[]) => void; args: unknown[]; every: number; due: number; runs: number }>();
+/** `ctx`: the request that set the timer (its callback runs as that request, see `current`). */
+const timers = new Map<number, { fn: (...a: unknown[]) => void; args: unknown[]; every: number; due: number; runs: number; ctx: number }>();
 /** HTML's timer nesting clamp: past this many repeats an interval waits at least MIN_REPEAT_MS. */
 const NESTING_LEVEL = 5;
 const MIN_REPEAT_MS = 4;
@@ -229,7 +228,7 @@ function setTimer(fn: unknown, ms: unknown, args: unknown[], every: boolean): nu
   const id = nextTimer++;
   const delay = timerDelay(ms);
   const due = Date.now() + delay;
-  timers.set(id, { fn: fn as (...a: unknown[]) => void, args, every: every ? delay : -1, due, runs: 0 });
+  timers.set(id, { fn: fn as (...a: unknown[]) => void, args, every: every ? delay : -1, due, runs: 0, ctx: current });
   armWake(due);
   return id;
 }
@@ -258,10 +257,13 @@ function fireTimers(now: number): void {
       x.runs++;
       x.due = Math.max(t, x.due) + (x.runs >= NESTING_LEVEL ? Math.max(MIN_REPEAT_MS, x.every) : x.every);
     }
+    enter(x.ctx);
     try {
       x.fn(...x.args);
     } catch (e) {
       console.error("Uncaught error in timer callback:", e);
+    } finally {
+      enter(0);
     }
   }
   let next = Infinity;
@@ -469,7 +471,8 @@ interface Handlers {
 }
 let handlers: Handlers | null = null;
 let env: Record<string, unknown> = {};
-const streams = new Map<number, ReadableStreamDefaultReader<unknown>>();
+/** Streamed bodies being pulled by the host, with the request each answers (its pulls run as it). */
+const streams = new Map<number, { reader: ReadableStreamDefaultReader<unknown>; ctx: number }>();
 let nextStream = 1;
 
 /** A response as dispatch leaves it, before it is framed. */
@@ -539,7 +542,8 @@ const api = {
     const random = take<(n: number) => Uint8Array>("__h_random");
     const timer = take<(id: number, ms: number) => void>("__h_timer");
     const clear = take<(id: number) => void>("__h_clear");
-    const done = take<(frames: string, bodies: Uint8Array[]) => void>("__h_done");
+    const done = take<(frames: string, bodies: Uint8Array[], taken: boolean) => void>("__h_done");
+    const progress = take<() => void>("__h_progress");
     setLazyLoader(take<(name: string) => string | null>("__h_lazy"));
     const ioOptions = { arguments: { copy: true }, result: { promise: true } };
     host = {
@@ -549,6 +553,7 @@ const api = {
       timer,
       clearTimer: clear,
       done,
+      progress,
     };
     env = buildEnv(descriptors);
   },
@@ -589,11 +594,11 @@ const api = {
       if (!handlers!.fetch)
         return encodeError("STRATUS_E_NO_HANDLER", "this service has no fetch() handler; add `async fetch(request, env, ctx)` to its default export");
       let out: unknown;
-      current = rid;
+      enter(rid);
       try {
         out = handlers!.fetch(Request._fromHost(method, url, head === "" ? [] : head.split("\n"), body), envFor(rid), ctx);
       } finally {
-        current = 0;
+        enter(0);
       }
       res = await out;
     } catch (e) {
@@ -615,7 +620,7 @@ const api = {
     const reply: Reply = { status: res.status, waits: waits.length, stream: 0, bytes: null, statusText: res.statusText, flat: res.headers._toFlat(), text: "" };
     if (raw instanceof ReadableStream) {
       reply.stream = nextStream++;
-      streams.set(reply.stream, raw.getReader());
+      streams.set(reply.stream, { reader: raw.getReader(), ctx: rid });
     } else if (typeof raw === "string") reply.text = raw;
     // A view of a larger buffer would carry the whole buffer across.
     else if (raw !== null) reply.bytes = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : raw.slice();
@@ -632,7 +637,27 @@ const api = {
    * many requests share one crossing each way.
    */
   dispatchBatch(batch: string): void {
-    decodeRequests(batch, (id, method, url, head, params) => api.dispatchOne(id, method, url, head, null, params));
+    let last = Date.now();
+    collecting = true;
+    try {
+      decodeRequests(batch, (id, method, url, head, params) => {
+        api.dispatchOne(id, method, url, head, null, params);
+        last = progressed(last);
+      });
+    } catch (e) {
+      collecting = false;
+      throw e;
+    }
+    // The replies of handlers that answer without waiting on I/O are ready a few microtask turns
+    // later: they cross back together with the word that this batch was taken (the host then sends
+    // the requests that arrived meanwhile). A microtask chain that spins does not hold them back:
+    // these turns take their places in the queue beside it.
+    let turns = Promise.resolve();
+    for (let i = 0; i < REPLY_TURNS; i++) turns = turns.then(noop);
+    void turns.then(() => {
+      collecting = false;
+      flushOutbox(true);
+    });
   },
   /** Starts one request; its reply goes back through host.done. */
   dispatchOne(id: number, method: string, url: string, head: string, body: Uint8Array | null, params: string | null): void {
@@ -656,11 +681,11 @@ const api = {
    */
   dispatchTask(id: number, kind: string, payload: string): void {
     let work: Promise<string>;
-    current = id;
+    enter(id);
     try {
       work = runTask(id, kind, payload);
     } finally {
-      current = 0;
+      enter(0);
     }
     work.then(
       (r) => reply(id, r, null),
@@ -672,11 +697,19 @@ const api = {
   },
   /** The next chunk of a streamed response body, or null at its end. */
   async pull(id: number): Promise<Uint8Array | null> {
-    current = 0;
-    const reader = streams.get(id);
-    if (!reader) return null;
+    enter(0);
+    const s = streams.get(id);
+    if (!s) return null;
     try {
-      const { done, value } = await reader.read();
+      // The stream's source code (its pull, its awaits) runs as the request whose body it is.
+      enter(s.ctx);
+      let read: ReturnType<typeof s.reader.read>;
+      try {
+        read = s.reader.read();
+      } finally {
+        enter(0);
+      }
+      const { done, value } = await read;
       if (done) {
         streams.delete(id);
         return null;
@@ -689,19 +722,19 @@ const api = {
   },
   /** Stops reading a streamed body (the client went away). */
   cancel(id: number): void {
-    current = 0;
-    const reader = streams.get(id);
+    enter(0);
+    const s = streams.get(id);
     streams.delete(id);
-    if (reader) void reader.cancel().catch(() => undefined);
+    if (s) void within(s.ctx, () => s.reader.cancel().catch(() => undefined), undefined);
   },
   /** Resolves when every ctx.waitUntil promise so far has settled. */
   async settle(): Promise<void> {
-    current = 0;
+    enter(0);
     while (pending.size > 0) await Promise.all([...pending]);
   },
   /** The host's timer wake-up (see fireTimers). */
   fire(now: number): void {
-    current = 0;
+    enter(0);
     fireTimers(now);
   },
 };
@@ -755,7 +788,13 @@ async function runTask(id: number, kind: string, payload: string): Promise<strin
     const events = p.events ?? [];
     if (typeof hs.event !== "function") return encodeTask(events.map((): Outcome => [1, "STRATUS_E_NO_HANDLER", "this service has no event() handler", true]));
     const e = envFor(id);
-    return encodeTask(await Promise.all(events.map((ev) => runBounded(p.timeout, (ctx) => hs.event!(ev, e, ctx)))));
+    let last = Date.now();
+    const runs = events.map((ev) => {
+      const run = runBounded(p.timeout, (ctx) => hs.event!(ev, e, ctx));
+      last = progressed(last);
+      return run;
+    });
+    return encodeTask(await Promise.all(runs));
   }
   if (typeof hs.scheduled !== "function") return encodeTask([[1, "STRATUS_E_NO_HANDLER", "this service has no scheduled() handler", true]]);
   const controller = Object.freeze({ type: "scheduled", cron: p.cron, scheduledTime: p.scheduledTime, noRetry(): void {} });
@@ -763,25 +802,44 @@ async function runTask(id: number, kind: string, payload: string): Promise<strin
   return encodeTask([await runBounded(p.timeout, (ctx) => hs.scheduled!(controller, e, ctx))]);
 }
 
+/**
+ * The handlers of a batch start one after another in one synchronous run, and their replies cross
+ * only after it: a batch of CPU-heavy handlers would look to the host's watchdog like one request
+ * spinning past limits.cpu. Every PROGRESS_MS of such a run, the host hears that handlers are
+ * returning (a handler that never returns sends nothing, so a spinning one is still stopped).
+ */
+const PROGRESS_MS = 10;
+function progressed(last: number): number {
+  const t = Date.now();
+  if (t - last < PROGRESS_MS) return last;
+  bridge().progress();
+  return t;
+}
+
 // Replies finished in one microtask turn cross together: frames as one string, bytes bodies beside.
 let replyFrames: string[] = [];
 let replyBodies: Uint8Array[] = [];
 let flushing = false;
+/** Set while dispatchBatch gathers the replies that go back as its result. */
+let collecting = false;
+/** Microtask turns dispatchBatch waits for replies (a handler's answer takes two or three). */
+const REPLY_TURNS = 8;
+const noop = (): void => undefined;
 function reply(id: number, payload: string, bytes: Uint8Array | null): void {
   replyFrames.push(encodeFrame(id, payload));
   if (bytes) replyBodies.push(bytes);
-  if (!flushing) {
+  if (!flushing && !collecting) {
     flushing = true;
-    void Promise.resolve().then(flushOutbox);
+    void Promise.resolve().then(() => flushOutbox());
   }
 }
-function flushOutbox(): void {
+function flushOutbox(taken = false): void {
   flushing = false;
   const frames = replyFrames.join("");
   const bodies = replyBodies;
   replyFrames = [];
   replyBodies = [];
-  bridge().done(frames, bodies);
+  bridge().done(frames, bodies, taken);
 }
 
 setCryptoHost({ random: (n) => bridge().random(n), subtle: (op, args) => io("subtle", [op, args]) });
