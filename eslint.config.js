@@ -26,6 +26,7 @@ export default tseslint.config(
       "node_modules/**",
       "dist/**",
       "scratch/**",
+      "my-shop/**",
       ".test-tmp/**",
       ".test-tmp-bench-*/**",
       "**/.stratus/**",

@@ -57,6 +57,9 @@ test("the README's node block runs as written: start, apply, canary deploy, prom
     assert.match(output, /orders is at \w{12} for all requests/);
     const res = await fetch(`http://127.0.0.1:${gw}/orders`);
     assert.equal(res.status, 200, await res.text());
+    // The block changes a copy: a newcomer's checkout of the examples stays as it was.
+    const orders = "examples/shop/services/orders/index.ts";
+    assert.equal(readFileSync(join(project.dir, orders), "utf8"), readFileSync(join(ROOT, orders), "utf8"), `the block changed ${orders}`);
   } finally {
     try {
       process.kill(-bash.pid!, "SIGTERM");
