@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { StratusError, toStratusError, type ErrorCode } from "../errors/index.ts";
 import type { ServiceFigures } from "../telemetry/index.ts";
-import { callControl, controlBase, useToken } from "./control-client.ts";
+import { callControl, controlBase, TOKEN_OPTION, useToken } from "./control-client.ts";
 import { registerEvents } from "./events.ts";
 import { registerNodeCommands } from "./node-commands.ts";
 import { initProject } from "./init.ts";
@@ -195,11 +195,12 @@ program
   .command("status")
   .description("Per-service instances (busy/idle), autoscaler's desired instances, in-flight, queued, invocations, errors, cold starts, rejections")
   .option("--url <url>", "control API of the node (default: $STRATUS_URL or http://127.0.0.1:8081)")
+  .option(...TOKEN_OPTION)
   .option("--json", "print the status as JSON")
-  .action(async (o: { url?: string; json?: boolean }) => {
+  .action(async (o: { url?: string; token?: string; json?: boolean }) => {
     const base = controlBase(o.url);
-    // A node's control API wants a token: $STRATUS_TOKEN, the config file or $STRATUS_TOKEN_FILE (dev's does not).
-    useToken(undefined);
+    // A node's control API wants a token: --token, $STRATUS_TOKEN, $STRATUS_TOKEN_FILE or the config file (dev's does not).
+    useToken(o.token);
     const body = await callControl<{ stack: string; services: ServiceFigures[] }>(base, "GET", "/v1/status");
     if (o.json) return out(JSON.stringify(body));
     const head = [

@@ -37,7 +37,7 @@ export function authorize(registry: Registry, header: string | undefined, need: 
   if (!header)
     throw new StratusError(
       "STRATUS_E_UNAUTHORIZED",
-      "no token: send Authorization: Bearer <token> (the CLI reads --token, $STRATUS_TOKEN or ~/.stratus/config.json)",
+      "no token: send Authorization: Bearer <token> (the CLI reads --token, $STRATUS_TOKEN, $STRATUS_TOKEN_FILE such as DATA/admin-token, or ~/.stratus/config.json)",
     );
   const m = /^Bearer (\S+)$/.exec(header);
   const token = m?.[1] ?? "";
