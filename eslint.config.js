@@ -76,7 +76,7 @@ export default tseslint.config(
     },
   })),
   {
-    files: ["test/**/*.ts", "bench/**/*.ts", "src/**/*.test.ts"],
+    files: ["test/**/*.ts", "bench/**/*.ts", "src/**/*.test.ts", "src/**/conformance.ts"],
     rules: {
       "no-console": "off",
       "@typescript-eslint/no-floating-promises": [

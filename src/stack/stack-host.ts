@@ -169,7 +169,7 @@ export class StackHost {
     await this.runtime.close();
     this.#eventStore.close();
     this.metrics.close();
-    this.state.close();
+    await this.state.close();
     secretRedactor.use(this, []);
     this.#log.flush?.();
   }

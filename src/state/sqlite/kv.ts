@@ -149,7 +149,7 @@ export class SqliteKvStore implements KvStore {
     return result;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.#db.isOpen) this.#db.close();
   }
 }
