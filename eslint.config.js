@@ -3,6 +3,7 @@
 import tseslint from "typescript-eslint";
 
 const SUBSYSTEMS = [
+  "backends",
   "build",
   "cli",
   "config",

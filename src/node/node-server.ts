@@ -9,12 +9,12 @@ import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from "nod
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { type ResolvedService, type ResolvedStack } from "../config/index.ts";
+import { chooseBackends, openEventStore, openRegistry, type Backends } from "../backends/index.ts";
 import { ClusterWorkers, InProcessWorkers, type CanarySpec, type Workers } from "../dev/index.ts";
 import { StratusError, toStratusError } from "../errors/index.ts";
 import { passiveEventBus, type EventBus } from "../events/index.ts";
 import {
   MasterKeys,
-  SqliteRegistry,
   type MasterKey,
   createToken,
   digestOf,
@@ -157,7 +157,7 @@ export async function recoverAdmin(dataDir: string, now = Date.now()): Promise<s
   if (!existsSync(join(dataDir, "registry.sqlite"))) {
     throw new StratusError("STRATUS_E_CLI_USAGE", `${dataDir} holds no node registry (registry.sqlite); pass the --data directory of the node`);
   }
-  const registry = new SqliteRegistry(join(dataDir, "registry.sqlite"));
+  const registry = openRegistry(nodeBackends(dataDir).registry);
   try {
     const file = await writeAdminToken(registry, dataDir, "recovered-admin", "local", { recover: true }, now);
     await registry.audit({ at: now, actor: "local", action: "token.recover", detail: { user: userName(), file } });
@@ -165,6 +165,13 @@ export async function recoverAdmin(dataDir: string, now = Date.now()): Promise<s
   } finally {
     await registry.close();
   }
+}
+
+/** A node's backends, chosen from its data directory; a node always has a registry. */
+function nodeBackends(dataDir: string): Backends & { registry: NonNullable<Backends["registry"]> } {
+  const b = chooseBackends({ dataDir });
+  if (!b.registry) throw new StratusError("STRATUS_E_INTERNAL", "a node's backends have no registry");
+  return { ...b, registry: b.registry };
 }
 
 function userName(): string {
@@ -179,6 +186,7 @@ function userName(): string {
 export class NodeServer {
   readonly #o: NodeServerOptions;
   readonly registry: Registry;
+  readonly #backends: Backends & { registry: NonNullable<Backends["registry"]> };
   readonly keys: MasterKeys;
   #workers!: Workers;
   events!: EventBus;
@@ -200,7 +208,8 @@ export class NodeServer {
     this.#o = opts;
     this.#clock = opts.clock ?? Date.now;
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-    this.registry = new SqliteRegistry(join(opts.dataDir, "registry.sqlite"));
+    this.#backends = nodeBackends(opts.dataDir);
+    this.registry = openRegistry(this.#backends.registry);
     this.keys = new MasterKeys(opts.dataDir);
   }
 
@@ -242,23 +251,21 @@ export class NodeServer {
   /** Starts the workers, restores the applied stack, and serves the gateway. */
   async start(): Promise<number> {
     const o = this.#o;
-    const stateDir = join(o.dataDir, "state");
-    const eventsFile = join(o.dataDir, "events.sqlite");
+    const backends = this.#backends;
     this.#workers =
       o.workers > 1
         ? new ClusterWorkers({
             count: o.workers,
-            stateDir,
-            eventsFile,
+            backends,
             json: o.json ?? true,
             logger: o.logger,
             logBuffer: true,
             ...(o.logLevel ? { logLevel: o.logLevel } : {}),
           })
-        : new InProcessWorkers({ stateDir, eventsFile, logger: o.logger });
+        : new InProcessWorkers({ backends, logger: o.logger });
     if (this.#workers instanceof InProcessWorkers) this.events = this.#workers.host.events;
     else {
-      this.events = passiveEventBus(eventsFile, o.logger);
+      this.events = passiveEventBus(openEventStore(backends.events), o.logger);
     }
     const applied = await this.registry.stack();
     if (applied) {
@@ -828,7 +835,7 @@ export class NodeServer {
     await this.#workers?.close();
     if (!(this.#workers instanceof InProcessWorkers)) {
       await this.events?.close();
-      this.events?.store.close();
+      await this.events?.store.close();
     }
     await this.#parser.close();
     await this.registry.close();
