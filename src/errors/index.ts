@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   STRATUS_E_OVERLOADED: { status: 429, user: false, summary: "The service's wait queue is full; retry after the Retry-After seconds." },
   STRATUS_E_KV_LIMIT: { status: 400, user: true, summary: "A KV key or value is over the documented size limit." },
   STRATUS_E_KV_ARGUMENT: { status: 400, user: true, summary: "A KV call got an argument of the wrong type." },
+  STRATUS_E_KV_BACKEND: { status: 503, user: false, summary: "The KV backend's server (PostgreSQL) could not be reached or failed the call; retry." },
   STRATUS_E_SQL: { status: 400, user: true, summary: "An SQL statement failed (syntax, constraint, bad bind)." },
   STRATUS_E_EGRESS_DENIED: { status: 403, user: true, summary: "fetch() to a host the stack file does not grant." },
   STRATUS_E_BINDING_DENIED: { status: 403, user: true, summary: "A binding call the stack file does not grant." },
