@@ -6,6 +6,7 @@ const SUBSYSTEMS = [
   "backends",
   "build",
   "cli",
+  "cluster",
   "config",
   "control",
   "dev",

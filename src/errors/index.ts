@@ -52,6 +52,7 @@ export const ERROR_CODES = {
   STRATUS_E_UNAUTHORIZED: { status: 401, user: true, summary: "The control API got no token, or a malformed, unknown, expired or revoked one." },
   STRATUS_E_FORBIDDEN: { status: 403, user: true, summary: "The token's role does not allow this (admin > deployer > reader)." },
   STRATUS_E_REGISTRY: { status: 500, user: false, summary: "The node's registry (versions, tokens, secrets) failed to open, read or write." },
+  STRATUS_E_CLUSTER: { status: 503, user: false, summary: "Cluster coordination (leases, membership) failed: its file or its server could not be reached." },
   STRATUS_E_SECRETS: { status: 400, user: true, summary: "A secret is missing, does not decrypt, or the master key is not valid." },
   STRATUS_E_APPLY_CONFLICT: { status: 409, user: true, summary: "Another apply or deploy is running on the node; retry when it finishes." },
   STRATUS_E_DIGEST_MISMATCH: { status: 400, user: true, summary: "An uploaded bundle does not match the digest sent with it." },
