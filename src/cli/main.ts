@@ -136,14 +136,16 @@ program
   .option("-H, --header <header...>", 'request headers, "Name: value"')
   .option("--json", "print { status, headers, body } as JSON")
   .action(async (service: string, path: string, o: { dir: string; method?: string; data?: string; header?: string[]; json?: boolean }) => {
-    const [{ buildStack, builtBundles }, { loadStack }, { Router }, { readBody }, { StackHost }, { createLogger, silentLogger }] = await Promise.all([
-      import("../build/index.ts"),
-      import("../config/index.ts"),
-      import("../gateway/index.ts"),
-      import("../runtime/index.ts"),
-      import("../stack/index.ts"),
-      import("../telemetry/index.ts"),
-    ]);
+    const [{ buildStack, builtBundles }, { loadStack }, { Router }, { readBody }, { StackHost }, { createLogger, silentLogger }, { chooseBackends }] =
+      await Promise.all([
+        import("../build/index.ts"),
+        import("../config/index.ts"),
+        import("../gateway/index.ts"),
+        import("../runtime/index.ts"),
+        import("../stack/index.ts"),
+        import("../telemetry/index.ts"),
+        import("../backends/index.ts"),
+      ]);
     const stack = loadStack(o.dir);
     if (!stack.services.some((s) => s.name === service)) {
       throw new StratusError("STRATUS_E_CLI_USAGE", `no service "${service}" in ${stack.file}; services: ${stack.services.map((s) => s.name).join(", ")}`);
@@ -151,7 +153,8 @@ program
     const builds = await buildStack(stack);
     for (const b of builds) if (!b.ok && b.service === service) throw new StratusError(b.error.code as "STRATUS_E_BUILD", b.error.message);
     const host = new StackHost({
-      stateDir: join(stack.dir, ".stratus", "state"),
+      // The project's local state; events stay in memory (an invoke delivers nothing later).
+      backends: { state: chooseBackends({ dataDir: join(stack.dir, ".stratus") }).state, events: { kind: "sqlite", file: null }, registry: null },
       logger: o.json ? silentLogger() : createLogger({ json: false, level: "warn" }),
       spares: 0,
     });
@@ -269,7 +272,7 @@ program
     // Each service that built is loaded the way dev and a node load it: in a real isolate, its
     // top level run and its default export checked against its routes, subscriptions and
     // schedules. State stays in memory; nothing is served.
-    const host = new StackHost({ stateDir: null, logger: silentLogger(), spares: 0 });
+    const host = new StackHost({ logger: silentLogger(), spares: 0 });
     try {
       const loaded = await host.load(stack, builtBundles(builds), secretsFromEnv());
       for (const o of loaded) {

@@ -289,7 +289,7 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .requiredOption("--data <dir>", "the node's data directory")
     .action(async (o: { data: string }) => {
       const { recoverAdmin } = await import("../node/index.ts");
-      const file = recoverAdmin(o.data);
+      const file = await recoverAdmin(o.data);
       out(`a new admin token "recovered-admin" is in ${file} (mode 0600; audited as token.recover); export STRATUS_TOKEN=$(cat ${file})`);
     });
   tokens

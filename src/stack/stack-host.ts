@@ -4,10 +4,11 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { ResolvedService, ResolvedStack } from "../config/index.ts";
-import { EventBus, SqliteEventStore, busEndpoints, type EventStore } from "../events/index.ts";
+import { chooseBackends, openEventStore, openStateProvider, type Backends } from "../backends/index.ts";
+import { EventBus, busEndpoints, type EventStore } from "../events/index.ts";
 import { Gateway, Router } from "../gateway/index.ts";
 import { Runtime, type Capacity, type CanarySticky } from "../runtime/index.ts";
-import { SqliteStateProvider, type StateProvider } from "../state/index.ts";
+import type { StateProvider } from "../state/index.ts";
 import { Metrics, secretRedactor, type Logger } from "../telemetry/index.ts";
 
 /** A built service: its code and the hash that names the version. */
@@ -21,20 +22,18 @@ export interface BundleRef {
 
 /** Options of StackHost. */
 export interface StackHostOptions {
-  /** Directory for KV and SQL files; null keeps state in memory. */
-  stateDir: string | null;
+  /** Where state and events live (chooseBackends); default: both in this process's memory. */
+  backends?: Backends;
   logger: Logger;
   /** Spare blank isolates kept ready (default 2). */
   spares?: number;
-  /** Bring your own state backend instead of SQLite files. */
+  /** Bring your own state provider instead of the one `backends` describes. */
   state?: StateProvider;
   /** The clock for KV expiry and idle timeouts (tests move it by hand). */
   clock?: () => number;
   /** The node-wide instance budget, when this process is one of several workers. */
   capacity?: Capacity;
-  /** The event store's file (shared by a node's worker processes); null or absent keeps events in memory. */
-  eventsFile?: string | null;
-  /** Bring your own event store instead of SQLite. */
+  /** Bring your own event store instead of the one `backends` describes. */
   eventStore?: EventStore;
   /** How often other processes' publishes are looked for, in ms (default 10). */
   eventPollMs?: number;
@@ -72,7 +71,8 @@ export class StackHost {
 
   constructor(opts: StackHostOptions) {
     this.#log = opts.logger;
-    this.state = opts.state ?? new SqliteStateProvider({ dir: opts.stateDir, ...(opts.clock ? { clock: opts.clock } : {}) });
+    const backends = opts.backends ?? chooseBackends({ dataDir: null });
+    this.state = opts.state ?? openStateProvider(backends.state, opts.clock ? { clock: opts.clock } : {});
     this.runtime = new Runtime({
       state: this.state,
       logger: opts.logger,
@@ -86,7 +86,7 @@ export class StackHost {
         return m?.kind === "found" ? m.params : null;
       },
     });
-    this.#eventStore = opts.eventStore ?? new SqliteEventStore({ file: opts.eventsFile ?? ":memory:" });
+    this.#eventStore = opts.eventStore ?? openEventStore(backends.events);
     this.events = new EventBus({
       store: this.#eventStore,
       logger: opts.logger,
@@ -167,9 +167,9 @@ export class StackHost {
     await this.gateway.close();
     await this.events.close();
     await this.runtime.close();
-    this.#eventStore.close();
+    await this.#eventStore.close();
     this.metrics.close();
-    this.state.close();
+    await this.state.close();
     secretRedactor.use(this, []);
     this.#log.flush?.();
   }
