@@ -2,7 +2,8 @@
 // with its baseline, printed as one comparison table (and as JSON with --json).
 //   1. HTTP hello world: Stratus (`stratus dev`, default workers) vs a bare Node http.createServer,
 //      same load generator (autocannon, 50 connections).
-//   2. Cold start: new isolate (or a pre-warmed blank one) + load the bundle + first response.
+//   2. Cold start: new isolate (or a pre-warmed blank one) + load the bundle + first response; and
+//      as a user sees it, the first request through `stratus dev`'s gateway after scale to zero.
 //   3. Save to first response from the new code, through `stratus dev`'s watcher.
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -269,6 +270,21 @@ async function densityBench(): Promise<DensityFigures> {
   return JSON.parse(out) as DensityFigures;
 }
 
+type ColdFigures = { p50: number; p90: number; p99: number; n: number };
+type EndToEndCold = { cold: ColdFigures; server: ColdFigures; warm: ColdFigures; discarded: number };
+
+/** Cold start through the gateway of `stratus dev` (2 workers), in a fresh process (bench/coldstart.ts). */
+async function coldEndToEnd(runner: "src" | "dist"): Promise<EndToEndCold> {
+  const child = spawn(process.execPath, ["--no-node-snapshot", join(HERE, "coldstart.ts")], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, COLD_RUNNER: runner },
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => child.once("exit", r));
+  return JSON.parse(out) as EndToEndCold;
+}
+
 type EventRow = { throughput: number; p50: number; p99: number; durability: string } | { error: string };
 
 /** Durable events vs Redis Streams and NATS JetStream, in a fresh process (bench/events.ts). */
@@ -295,6 +311,7 @@ async function deployBench(): Promise<DeployFigures> {
 const only = process.env["BENCH_ONLY"];
 const http = !only || only === "http" ? await httpBench() : {};
 const cold = !only || only === "cold" ? await coldStart() : {};
+const coldE2e = !only || only === "cold" ? await coldEndToEnd("src") : null;
 const reload = !only || only === "reload" ? await reloadBench() : { p50: NaN, p99: NaN, n: 0 };
 const density = !only || only === "density" ? await densityBench() : null;
 const noisy = !only || only === "noisy" ? await noisyBench() : null;
@@ -303,7 +320,7 @@ const deploy = !only || only === "deploy" ? await deployBench() : null;
 const bare = http["bare Node http.createServer"] ?? { rps: NaN };
 
 if (json) {
-  process.stdout.write(`${JSON.stringify({ http, cold, reload, density, noisy, events, deploy }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ http, cold, coldE2e, reload, density, noisy, events, deploy }, null, 2)}\n`);
 } else {
   const lines = [
     `Stratus benchmarks (${new Date().toISOString()}, node ${process.version}, ${DURATION}s per HTTP run, median of ${process.env["BENCH_ROUNDS"] ?? 3} interleaved rounds, autocannon 50 connections)`,
@@ -316,6 +333,15 @@ if (json) {
     "",
     "Cold start: isolate + load bundle + first response     p50 ms  p99 ms  n   (target p50 < 5, p99 < 20)",
     ...Object.entries(cold).map(([k, v]) => `  ${k.padEnd(52)} ${f(v.p50, 2).padStart(6)}  ${f(v.p99, 2).padStart(6)}  ${v.n}`),
+    ...(coldE2e
+      ? [
+          "",
+          "Cold start through the gateway, stratus dev, 2 workers  p50 ms  p90 ms  p99 ms  n   (target p50 < 5)",
+          `  first request after scale to zero (client)           ${f(coldE2e.cold.p50, 2).padStart(6)}  ${f(coldE2e.cold.p90, 2).padStart(6)}  ${f(coldE2e.cold.p99, 2).padStart(6)}  ${coldE2e.cold.n}${coldE2e.discarded ? `  (${coldE2e.discarded} rounds found an instance and were left out)` : ""}`,
+          `    the gateway's own duration of it (access log)      ${f(coldE2e.server.p50, 2).padStart(6)}  ${f(coldE2e.server.p90, 2).padStart(6)}  ${f(coldE2e.server.p99, 2).padStart(6)}  ${coldE2e.server.n}`,
+          `  a warm service, same way, same rounds (baseline)     ${f(coldE2e.warm.p50, 2).padStart(6)}  ${f(coldE2e.warm.p90, 2).padStart(6)}  ${f(coldE2e.warm.p99, 2).padStart(6)}  ${coldE2e.warm.n}`,
+        ]
+      : []),
     "",
     "Save a file -> first response from the new code        p50 ms  p99 ms  n   (target < 1000)",
     `  stratus dev, 2 workers                               ${f(reload.p50).padStart(6)}  ${f(reload.p99).padStart(6)}  ${reload.n}`,
