@@ -273,16 +273,13 @@ async function densityBench(): Promise<DensityFigures> {
 type ColdFigures = { p50: number; p90: number; p99: number; n: number };
 type EndToEndCold = { cold: ColdFigures; server: ColdFigures; warm: ColdFigures; discarded: number };
 
-/** Cold start through the gateway of `stratus dev` (2 workers), in a fresh process (bench/coldstart.ts). */
-async function coldEndToEnd(runner: "src" | "dist"): Promise<EndToEndCold> {
-  const child = spawn(process.execPath, ["--no-node-snapshot", join(HERE, "coldstart.ts")], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, COLD_RUNNER: runner },
-  });
+/** Cold start through the gateway of `stratus dev` (2 workers), in a fresh process (bench/coldstart.ts); by checkout. */
+async function coldEndToEnd(): Promise<Record<string, EndToEndCold>> {
+  const child = spawn(process.execPath, ["--no-node-snapshot", join(HERE, "coldstart.ts")], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   await new Promise((r) => child.once("exit", r));
-  return JSON.parse(out) as EndToEndCold;
+  return JSON.parse(out) as Record<string, EndToEndCold>;
 }
 
 type EventRow = { throughput: number; p50: number; p99: number; durability: string } | { error: string };
@@ -311,7 +308,7 @@ async function deployBench(): Promise<DeployFigures> {
 const only = process.env["BENCH_ONLY"];
 const http = !only || only === "http" ? await httpBench() : {};
 const cold = !only || only === "cold" ? await coldStart() : {};
-const coldE2e = !only || only === "cold" ? await coldEndToEnd("src") : null;
+const coldE2e = !only || only === "cold" ? await coldEndToEnd() : null;
 const reload = !only || only === "reload" ? await reloadBench() : { p50: NaN, p99: NaN, n: 0 };
 const density = !only || only === "density" ? await densityBench() : null;
 const noisy = !only || only === "noisy" ? await noisyBench() : null;
@@ -337,9 +334,12 @@ if (json) {
       ? [
           "",
           "Cold start through the gateway, stratus dev, 2 workers  p50 ms  p90 ms  p99 ms  n   (target p50 < 5)",
-          `  first request after scale to zero (client)           ${f(coldE2e.cold.p50, 2).padStart(6)}  ${f(coldE2e.cold.p90, 2).padStart(6)}  ${f(coldE2e.cold.p99, 2).padStart(6)}  ${coldE2e.cold.n}${coldE2e.discarded ? `  (${coldE2e.discarded} rounds found an instance and were left out)` : ""}`,
-          `    the gateway's own duration of it (access log)      ${f(coldE2e.server.p50, 2).padStart(6)}  ${f(coldE2e.server.p90, 2).padStart(6)}  ${f(coldE2e.server.p99, 2).padStart(6)}  ${coldE2e.server.n}`,
-          `  a warm service, same way, same rounds (baseline)     ${f(coldE2e.warm.p50, 2).padStart(6)}  ${f(coldE2e.warm.p90, 2).padStart(6)}  ${f(coldE2e.warm.p99, 2).padStart(6)}  ${coldE2e.warm.n}`,
+          ...Object.entries(coldE2e).flatMap(([label, c]) => [
+            `  ${label}: first request after scale to zero (client)`,
+            `                                                       ${f(c.cold.p50, 2).padStart(6)}  ${f(c.cold.p90, 2).padStart(6)}  ${f(c.cold.p99, 2).padStart(6)}  ${c.cold.n}${c.discarded ? `  (${c.discarded} rounds found an instance and were left out)` : ""}`,
+            `    the gateway's own duration of it (access log)      ${f(c.server.p50, 2).padStart(6)}  ${f(c.server.p90, 2).padStart(6)}  ${f(c.server.p99, 2).padStart(6)}  ${c.server.n}`,
+            `    a warm service, same way, same rounds (baseline)   ${f(c.warm.p50, 2).padStart(6)}  ${f(c.warm.p90, 2).padStart(6)}  ${f(c.warm.p99, 2).padStart(6)}  ${c.warm.n}`,
+          ]),
         ]
       : []),
     "",
