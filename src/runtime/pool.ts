@@ -408,6 +408,13 @@ export class Pool {
   tick(now = this.#clock()): void {
     if (this.#draining) return;
     const { scale } = this.service;
+    // At zero with nothing sampled in the stable window, there is nothing to record or decide (and
+    // no panic left): a node with 1,000 services at zero ticks 10,000 pools a second otherwise.
+    if (scale.min === 0 && this.#instances.length === 0 && this.#starting === 0 && this.#queue.length === 0 && this.#scaler.quiet) {
+      this.desired = 0;
+      this.panic = false;
+      return;
+    }
     const load = this.inFlight + this.#queue.length;
     if (load > 0) this.#lastBusy = now;
     this.#scaler.record(now, load);
