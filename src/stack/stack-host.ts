@@ -10,7 +10,10 @@ import { Gateway, Router } from "../gateway/index.ts";
 import { Runtime, type Capacity, type CanarySticky } from "../runtime/index.ts";
 import type { StateProvider } from "../state/index.ts";
 import { Metrics, secretRedactor, type Logger } from "../telemetry/index.ts";
+import { mapLimited } from "./limited.ts";
 
+/** Services deployed at once by load() (see there). */
+const DEPLOY_CONCURRENCY = 4;
 /** A built service: its code and the hash that names the version. */
 export interface BundleRef {
   readonly service: string;
@@ -117,29 +120,29 @@ export class StackHost {
       secretRedactor.use(this, secrets.values());
     }
     const byName = new Map(bundles.map((b) => [b.service, b]));
-    const outcomes = await Promise.all(
-      stack.services.map(async (svc): Promise<LoadOutcome> => {
-        const b = byName.get(svc.name);
-        const live = this.#live.get(svc.name);
-        if (!b) {
-          return live
-            ? { service: svc.name, status: "unchanged", version: live.hash.slice(0, 12) }
-            : { service: svc.name, status: "failed", error: { code: "STRATUS_E_BUILD", message: `service "${svc.name}" has no build` } };
-        }
-        const usesSecrets = Object.values(svc.bindings).some((x) => x.kind === "secret");
-        if (live && live.hash === b.hash && isDeepStrictEqual(live.config, svc) && !(secretsChanged && usesSecrets)) {
-          return { service: svc.name, status: "unchanged", version: b.hash.slice(0, 12) };
-        }
-        try {
-          const v = await this.runtime.deploy(svc, b);
-          this.#live.set(svc.name, { hash: b.hash, config: svc });
-          return { service: svc.name, status: "deployed", version: v.version };
-        } catch (err) {
-          const e = err as { code?: string; message?: string };
-          return { service: svc.name, status: "failed", error: { code: e.code ?? "STRATUS_E_INTERNAL", message: e.message ?? String(err) } };
-        }
-      }),
-    );
+    // A few deploys at a time: each starts an isolate to prove its code loads, and a 1,000-service
+    // stack deployed all at once held 1,000 isolates together (GBs the process kept afterwards).
+    const outcomes = await mapLimited(stack.services, DEPLOY_CONCURRENCY, async (svc): Promise<LoadOutcome> => {
+      const b = byName.get(svc.name);
+      const live = this.#live.get(svc.name);
+      if (!b) {
+        return live
+          ? { service: svc.name, status: "unchanged", version: live.hash.slice(0, 12) }
+          : { service: svc.name, status: "failed", error: { code: "STRATUS_E_BUILD", message: `service "${svc.name}" has no build` } };
+      }
+      const usesSecrets = Object.values(svc.bindings).some((x) => x.kind === "secret");
+      if (live && live.hash === b.hash && isDeepStrictEqual(live.config, svc) && !(secretsChanged && usesSecrets)) {
+        return { service: svc.name, status: "unchanged", version: b.hash.slice(0, 12) };
+      }
+      try {
+        const v = await this.runtime.deploy(svc, b);
+        this.#live.set(svc.name, { hash: b.hash, config: svc });
+        return { service: svc.name, status: "deployed", version: v.version };
+      } catch (err) {
+        const e = err as { code?: string; message?: string };
+        return { service: svc.name, status: "failed", error: { code: e.code ?? "STRATUS_E_INTERNAL", message: e.message ?? String(err) } };
+      }
+    });
     const keep = new Set(stack.services.map((s) => s.name));
     for (const name of [...this.#live.keys()]) {
       if (!keep.has(name)) {
