@@ -154,7 +154,12 @@ program
     for (const b of builds) if (!b.ok && b.service === service) throw new StratusError(b.error.code as "STRATUS_E_BUILD", b.error.message);
     const host = new StackHost({
       // The project's local state; events stay in memory (an invoke delivers nothing later).
-      backends: { state: chooseBackends({ dataDir: join(stack.dir, ".stratus") }).state, events: { kind: "sqlite", file: null }, registry: null },
+      backends: {
+        state: chooseBackends({ dataDir: join(stack.dir, ".stratus") }).state,
+        events: { kind: "sqlite", file: null },
+        registry: null,
+        coordination: { kind: "sqlite", file: null },
+      },
       logger: o.json ? silentLogger() : createLogger({ json: false, level: "warn" }),
       spares: 0,
     });

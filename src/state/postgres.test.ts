@@ -1,59 +1,16 @@
 // The KV conformance suite against a real PostgreSQL server (PostgresStateProvider). Without a
 // server the suite is skipped and says why; with STRATUS_REQUIRE_SERVICES=1 (CI) it fails instead.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { after, test } from "node:test";
+import { test } from "node:test";
+import { testPostgres } from "../../test/helpers/services.ts";
 import { kvStoreSuite } from "./conformance.ts";
 import { SqliteStateProvider } from "./index.ts";
 import { PostgresStateProvider } from "./postgres/provider.ts";
 
-const URL = process.env["STRATUS_TEST_POSTGRES_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
-const required = process.env["STRATUS_REQUIRE_SERVICES"] === "1";
-
-/** Null when the server answers, else why not. */
-async function reach(url: string): Promise<string | null> {
-  const { default: pg } = await import("pg");
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  try {
-    await c.connect();
-    await c.query("SELECT 1");
-    return null;
-  } catch (err) {
-    return err instanceof Error ? err.message || err.name : String(err);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
-const problem = await reach(URL);
-const skip =
-  problem !== null && !required
-    ? `PostgreSQL is not reachable at ${URL} (${problem}); start it, set STRATUS_TEST_POSTGRES_URL, or set STRATUS_REQUIRE_SERVICES=1 to fail instead of skipping`
-    : false;
-if (problem !== null && required) {
-  test("PostgreSQL is reachable (STRATUS_REQUIRE_SERVICES=1)", () => {
-    assert.fail(`PostgreSQL is not reachable at ${URL}: ${problem}; start it (.ci/run does) or point STRATUS_TEST_POSTGRES_URL at one`);
-  });
-}
-
-// Every provider gets a schema of its own, dropped at the end: runs never see each other's keys.
-const schemas: string[] = [];
-const newSchema = (): string => {
-  const s = `stratus_test_${process.pid}_${randomBytes(4).toString("hex")}`;
-  schemas.push(s);
-  return s;
-};
-after(async () => {
-  if (problem !== null || schemas.length === 0) return;
-  const { default: pg } = await import("pg");
-  const c = new pg.Client({ connectionString: URL });
-  await c.connect();
-  try {
-    for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  } finally {
-    await c.end();
-  }
-});
+const pg = await testPostgres();
+const URL = pg.url;
+const skip = pg.skip;
+const newSchema = (): string => pg.schema();
 
 kvStoreSuite(
   "PostgresStateProvider",

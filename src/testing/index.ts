@@ -62,6 +62,7 @@ export async function startStack(dir: string, opts: TestStackOptions = {}): Prom
       state: { kind: "sqlite", dir: opts.stateDir ?? null },
       events: { kind: "sqlite", file: opts.eventsFile ?? null },
       registry: null,
+      coordination: { kind: "sqlite", file: null },
     },
     logger: opts.logger ?? silentLogger(),
     spares: 0,
