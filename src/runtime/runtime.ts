@@ -31,7 +31,11 @@ export interface RuntimeOptions {
   logger: Logger;
   /** Blank isolates (default memory size) kept ready so a cold start only loads code (default 2). */
   spares?: number;
-  /** The clock idle timeouts are measured on (default Date.now). */
+  /**
+   * The clock idle timeouts and the autoscalers' windows are measured on (default Date.now). With
+   * a clock of its own the runtime does not tick by itself: whoever moves the clock calls sweep()
+   * (ticks on a clock that stands still would fill the windows with samples of one instant).
+   */
   clock?: () => number;
   /** The node-wide instance budget (default: this process's own scale.max only). */
   capacity?: Capacity;
@@ -167,13 +171,13 @@ export class Runtime {
   readonly #eventDepth = new Map<string, number[]>();
   readonly #stackServices = new Set<string>();
   #closed = false;
-  /** One timer for every pool: the autoscalers' ticks and the idle sweeps. */
-  readonly #ticker: NodeJS.Timeout;
+  /** One timer for every pool: the autoscalers' ticks and the idle sweeps (none on a clock of the caller's). */
+  readonly #ticker: NodeJS.Timeout | undefined;
 
   constructor(opts: RuntimeOptions) {
     this.#opts = opts;
     this.#spares = new Spares({ target: opts.spares ?? 2, memoryMb: DEFAULT_MEMORY, make: makeBlankIsolate });
-    this.#ticker = setInterval(() => this.#tick(), TICK_MS).unref();
+    this.#ticker = opts.clock ? undefined : setInterval(() => this.#tick(), TICK_MS).unref();
   }
 
   #tick(): void {
