@@ -183,6 +183,8 @@ export const LAZY_MODULES: Readonly<Record<string, () => string>> = {
   // The Encoding standard with the legacy multi-byte tables (~170 KB): only TextDecoders for
   // Shift_JIS, EUC-JP, ISO-2022-JP, GBK, gb18030, Big5 and EUC-KR need it.
   encoding: () => join(packageDir("@exodus/bytes"), "encoding.js"),
+  // The Streams standard (~65 KB): only handlers that touch a body stream, or make one, need it.
+  streams: () => join(SANDBOX, "streams-module.ts"),
 };
 
 /**
@@ -209,6 +211,8 @@ export function lazyModuleSource(name: unknown): string | null {
         target: "es2024",
         mainFields: ["browser", "module", "main"],
         minify: true,
+        // Class names are part of the Web APIs (ReadableStream.name).
+        keepNames: true,
         legalComments: "none",
         logLevel: "silent",
       });

@@ -5,7 +5,8 @@
  * (fetch-blob, formdata-polyfill) reach for Node streams at load time.
  */
 
-import { ReadableStream } from "web-streams-polyfill";
+import type { ReadableStream } from "web-streams-polyfill";
+import { streams } from "./streams.ts";
 
 const enc = new TextEncoder();
 let utf8: TextDecoder | null = null;
@@ -151,7 +152,7 @@ export class Blob {
     const bytes = this._bytes;
     let at = 0;
     // Chunks of 64 KiB, pulled on demand, so a large Blob is not one huge chunk in the queue.
-    return new ReadableStream<Uint8Array>({
+    return new (streams().ReadableStream)<Uint8Array>({
       type: "bytes",
       pull(c) {
         if (at >= bytes.byteLength) {

@@ -3,6 +3,8 @@
 // handed over by the host on demand (prelude-build.ts, LAZY_MODULES).
 
 let loader: ((name: string) => string | null) | null = null;
+// Taken now: the function may replace the global eval before a lazy module is first needed.
+const evaluate = globalThis.eval;
 const loaded = new Map<string, unknown>();
 
 /** Connects the host's lazy module source (set once the host bridge is there). */
@@ -16,7 +18,7 @@ export function lazyModule<T>(name: string): T {
   const source = loader?.(name);
   if (typeof source !== "string") throw new TypeError(`Stratus: the ${name} module cannot be loaded before the isolate is initialised`);
   // Indirect eval: the module runs in the global scope, like the rest of the prelude.
-  const exports = (0, eval)(source) as T;
+  const exports = evaluate(source) as T;
   loaded.set(name, exports);
   return exports;
 }

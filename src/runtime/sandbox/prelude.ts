@@ -10,14 +10,8 @@ import { current, enter, within } from "./context.ts";
 import "./memory.ts";
 // Before web.ts and form.ts: they make their TextEncoder/TextDecoder when they load.
 import { TextDecoder, TextDecoderStream, TextEncoder, TextEncoderStream } from "./encoding.ts";
-import {
-  ReadableStream,
-  WritableStream,
-  TransformStream,
-  ByteLengthQueuingStrategy,
-  CountQueuingStrategy,
-  type ReadableStreamDefaultReader,
-} from "web-streams-polyfill";
+import type { ReadableStreamDefaultReader } from "web-streams-polyfill";
+import { installStreamGlobals, isReadableStream } from "./streams.ts";
 import { URL, URLSearchParams } from "./url.ts";
 import { setLazyLoader } from "./lazy.ts";
 import { structuredClone } from "./clone.ts";
@@ -312,7 +306,7 @@ function kvDecode(bytes: Uint8Array | null, type: KvType): unknown {
 async function kvValue(value: unknown): Promise<Uint8Array> {
   if (typeof value === "string") return encoder.encode(value);
   if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return toBytes(value).slice();
-  if (value instanceof ReadableStream) return new Response(value).bytes();
+  if (isReadableStream(value)) return new Response(value).bytes();
   throw new CodedError(
     "STRATUS_E_KV_ARGUMENT",
     `KV put: value must be a string, ArrayBuffer, typed array or ReadableStream, got ${value === null ? "null" : typeof value}; JSON.stringify objects first`,
@@ -621,7 +615,7 @@ const api = {
     }
     const raw = res._raw;
     const reply: Reply = { status: res.status, waits: waits.length, stream: 0, bytes: null, statusText: res.statusText, flat: res.headers._toFlat(), text: "" };
-    if (raw instanceof ReadableStream) {
+    if (isReadableStream(raw)) {
       reply.stream = nextStream++;
       streams.set(reply.stream, { reader: raw.getReader(), ctx: rid });
     } else if (typeof raw === "string") reply.text = raw;
@@ -885,13 +879,10 @@ const globals: Record<string, unknown> = {
   Response,
   URL,
   URLSearchParams,
-  ReadableStream,
-  WritableStream,
-  TransformStream,
-  ByteLengthQueuingStrategy,
-  CountQueuingStrategy,
   __stratus: api,
 };
 for (const [k, v] of Object.entries(globals)) {
   Object.defineProperty(globalThis, k, { value: v, writable: true, configurable: true, enumerable: false });
 }
+// ReadableStream and the rest of the Streams standard: loaded the first time one is read.
+installStreamGlobals();

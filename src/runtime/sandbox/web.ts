@@ -4,17 +4,8 @@
  * inside the isolate so a request crosses the boundary once in and once out. Hand-written because
  * the well-kept polyfills (whatwg-fetch) have no stream bodies, which response streaming needs.
  */
-import {
-  ReadableStream,
-  ReadableStreamDefaultReader,
-  ReadableStreamBYOBReader,
-  ReadableStreamDefaultController,
-  ReadableByteStreamController,
-  ReadableStreamBYOBRequest,
-  WritableStreamDefaultWriter,
-  WritableStreamDefaultController,
-  TransformStreamDefaultController,
-} from "web-streams-polyfill";
+import type { ReadableStream } from "web-streams-polyfill";
+import { isReadableStream, streams } from "./streams.ts";
 import { Blob, FormData, encodeMultipart, idl, parseFormData, utf8Decode } from "./form.ts";
 
 const encoder = new TextEncoder();
@@ -276,7 +267,7 @@ export async function readAll(stream: ReadableStream<unknown>): Promise<Uint8Arr
 
 type StreamState = { _disturbed?: boolean; locked: boolean };
 const isStream = (v: unknown): v is ReadableStream<Uint8Array> =>
-  v instanceof ReadableStream || (typeof v === "object" && v !== null && typeof (v as { getReader?: unknown }).getReader === "function");
+  isReadableStream(v) || (typeof v === "object" && v !== null && typeof (v as { getReader?: unknown }).getReader === "function");
 const unusable = (s: ReadableStream<unknown>): boolean => (s as unknown as StreamState).locked || (s as unknown as StreamState)._disturbed === true;
 
 /** Turns any BodyInit into raw storage plus the content type it implies. */
@@ -318,7 +309,7 @@ class Body {
       // A byte stream, as Fetch has it (BYOB readers work). Enqueueing transfers the buffer, so
       // bytes that may be shared (a Blob's, the host's request body) go in as a copy.
       const bytes = typeof raw === "string" ? encoder.encode(raw) : raw.slice();
-      this._stream = new ReadableStream<Uint8Array>({
+      this._stream = new (streams().ReadableStream)<Uint8Array>({
         type: "bytes",
         start: (controller) => {
           if (bytes.byteLength > 0) controller.enqueue(bytes);
@@ -803,19 +794,3 @@ export async function bodyBytes(r: Request | Response): Promise<Uint8Array | nul
 }
 
 export { encoder, decoder, toBytes };
-
-// The Streams standard exposes its readers, writers and controllers as globals too. They are
-// installed here, beside the streams' own use, so the prelude's globals table stays short; the
-// descriptor matches the one the prelude gives every other Web API global.
-for (const [name, value] of Object.entries({
-  ReadableStreamDefaultReader,
-  ReadableStreamBYOBReader,
-  ReadableStreamDefaultController,
-  ReadableByteStreamController,
-  ReadableStreamBYOBRequest,
-  WritableStreamDefaultWriter,
-  WritableStreamDefaultController,
-  TransformStreamDefaultController,
-})) {
-  Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
-}
