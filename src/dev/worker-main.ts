@@ -14,7 +14,9 @@ const backends = encoded ? decodeBackends(encoded) : chooseBackends({ dataDir: n
 const logs = process.env["STRATUS_LOG_BUFFER"] === "1" ? new LogBuffer() : null;
 
 function send(m: FromWorker): void {
-  process.send?.(m);
+  // A channel the supervisor already closed fails the send (EPIPE); without a callback that is an
+  // uncaught error that kills the worker. The "disconnect" handler below ends this worker anyway.
+  if (process.connected) process.send?.(m, undefined, undefined, () => undefined);
 }
 
 // The node-wide instance budget lives in the supervisor: ask it before starting an instance.
@@ -109,7 +111,7 @@ setInterval(() => {
   const rssMb = process.memoryUsage.rss() / 1048576;
   if (!asked && rssMb > maxRssMb) {
     asked = true;
-    process.send?.({ type: "recycle", rssMb, seq: 0 } satisfies FromWorker);
+    send({ type: "recycle", rssMb, seq: 0 });
   }
 }, 1000).unref();
 
