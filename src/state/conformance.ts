@@ -107,6 +107,10 @@ export function kvStoreSuite(name: string, make: MakeStateProvider, opts: StateS
         assert.equal(whole.keys.length, 27);
         assert.equal(whole.list_complete, true);
         assert.equal(whole.cursor, undefined);
+        // A cursor no page returned is refused, not read as some key to start after.
+        for (const bad of ["!!!", "dXNlcjowOQ==", "dXNlcjowO", "a b"]) {
+          await assert.rejects(kv.list({ prefix: "user:", cursor: bad }), /STRATUS_E_KV_ARGUMENT|cursor is not one this namespace returned/, bad);
+        }
       }));
 
     test("keys list in UTF-8 byte order, and a prefix matches literally (no wildcards)", () =>

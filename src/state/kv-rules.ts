@@ -88,11 +88,16 @@ export function checkList(options: { prefix?: string; cursor?: string | null; li
   }
   let after = "";
   if (options.cursor) {
-    try {
-      after = Buffer.from(options.cursor, "base64url").toString("utf8");
-    } catch {
-      throw new StratusError("STRATUS_E_KV_ARGUMENT", "KV list: the cursor is not one this namespace returned");
-    }
+    // Buffer's base64url decoding never throws (it skips what it cannot read), so a cursor is
+    // taken only when it is exactly what cursorAfter() makes of some key.
+    const cursor = options.cursor;
+    const key = typeof cursor === "string" && /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, "base64url").toString("utf8") : null;
+    if (key === null || cursorAfter(key) !== cursor)
+      throw new StratusError(
+        "STRATUS_E_KV_ARGUMENT",
+        "KV list: the cursor is not one this namespace returned (pass the cursor of the previous page, or none to start)",
+      );
+    after = key;
   }
   return { prefix, limit, after };
 }
