@@ -56,7 +56,7 @@ after(async () => {
   project.remove();
 });
 
-test("killing the worker that delivers a subscription loses no acknowledged event", async () => {
+test("killing the worker that delivers a subscription loses no acknowledged event", { timeout: 180_000 }, async () => {
   const base = `http://127.0.0.1:${dev.port}`;
   const control = `http://127.0.0.1:${dev.controlPort}`;
   const acked = new Set<string>();
@@ -66,7 +66,8 @@ test("killing the worker that delivers a subscription loses no acknowledged even
     while (!stop) {
       const id = `e-${n++}`;
       try {
-        const res = await fetch(`${base}/pub/${id}`, { method: "POST" });
+        // Bounded: a connection handed to the worker as it was killed must not hold the producer forever.
+        const res = await fetch(`${base}/pub/${id}`, { method: "POST", signal: AbortSignal.timeout(10_000) });
         if (res.status === 200) acked.add(id);
       } catch {
         // a connection to the killed worker: not acknowledged
@@ -94,7 +95,7 @@ test("killing the worker that delivers a subscription loses no acknowledged even
   await Promise.all(producers);
   await waitFor(
     async () => {
-      const seen = new Set((await (await fetch(`${base}/seen`)).json()) as string[]);
+      const seen = new Set((await (await fetch(`${base}/seen`, { signal: AbortSignal.timeout(10_000) })).json()) as string[]);
       return [...acked].every((id) => seen.has(id));
     },
     30_000,
