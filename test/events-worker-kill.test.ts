@@ -75,24 +75,28 @@ test("killing the worker that delivers a subscription loses no acknowledged even
     }
   };
   const producers = Array.from({ length: 4 }, producer);
-  await waitFor(() => acked.size > 100, 20_000, "some acknowledged events");
-  type Sub = { name: string; owner: string | null };
-  let owner: string | null = null;
-  await waitFor(
-    async () => {
-      const subs = ((await (await fetch(`${control}/v1/events/subscriptions`)).json()) as { subscriptions: Sub[] }).subscriptions;
-      owner = subs.find((s) => s.name === "pub:tick")?.owner ?? null;
-      return owner !== null;
-    },
-    10_000,
-    "the subscription's owner",
-  );
-  const pid = Number(owner!.split(":")[1]);
-  assert.ok(dev.workerPids().includes(pid), `the owner ${owner} is one of the workers ${dev.workerPids().join(", ")}`);
-  process.kill(pid, "SIGKILL");
-  await waitFor(() => acked.size > 300, 20_000, "publishing goes on through the other worker");
-  stop = true;
-  await Promise.all(producers);
+  try {
+    await waitFor(() => acked.size > 100, 20_000, "some acknowledged events");
+    type Sub = { name: string; owner: string | null };
+    let owner: string | null = null;
+    await waitFor(
+      async () => {
+        const subs = ((await (await fetch(`${control}/v1/events/subscriptions`)).json()) as { subscriptions: Sub[] }).subscriptions;
+        owner = subs.find((s) => s.name === "pub:tick")?.owner ?? null;
+        return owner !== null;
+      },
+      10_000,
+      "the subscription's owner",
+    );
+    const pid = Number(owner!.split(":")[1]);
+    assert.ok(dev.workerPids().includes(pid), `the owner ${owner} is one of the workers ${dev.workerPids().join(", ")}`);
+    process.kill(pid, "SIGKILL");
+    await waitFor(() => acked.size > 300, 20_000, "publishing goes on through the other worker");
+  } finally {
+    // Failed or not, the producers stop: left running they keep the dev server from stopping.
+    stop = true;
+    await Promise.all(producers);
+  }
   await waitFor(
     async () => {
       const seen = new Set((await (await fetch(`${base}/seen`, { signal: AbortSignal.timeout(10_000) })).json()) as string[]);
