@@ -4,6 +4,7 @@
  * whole process down) is replaced and reloaded while the others keep serving.
  */
 import cluster, { type Worker } from "node:cluster";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { ResolvedService, ResolvedStack } from "../config/index.ts";
 import type { CanarySticky } from "../runtime/index.ts";
@@ -167,6 +168,8 @@ export class ClusterWorkers implements Workers {
       STRATUS_LOG_JSON: this.#opts.json ? "1" : "0",
       STRATUS_LOG_LEVEL: this.#opts.logLevel ?? "info",
       STRATUS_MAX_RSS_MB: String(this.#opts.maxWorkerRssMb ?? 1536),
+      // Each worker's part of the cores, for CPU-fair admission (runtime/fairness.ts).
+      STRATUS_CPU_SHARE: String(availableParallelism() / this.#opts.count),
     };
   }
 

@@ -12,8 +12,10 @@ import { HostIo, type Publisher } from "./host-io.ts";
 
 export type { Publisher };
 import { createBlankIsolate, errorResult, type BlankIsolate, type InvokeRequest, type InvokeResult, type LoadedCode, type TaskOutcome } from "./instance.ts";
-import { isDraining, Pool, type Lease } from "./pool.ts";
+import { CpuFairness, fairnessFromEnv, type CpuMeter, type FairnessMode } from "./fairness.ts";
+import { isDraining, OPEN_GATE, Pool, type Lease } from "./pool.ts";
 import { firstUserFrame, stackMapper, type StackMapper } from "./stack-map.ts";
+import { IsolateThreadPriority } from "./thread-priority.ts";
 
 /** A service version's code as deployed: the bundle, its hash, and its source map when it has one. */
 export interface DeployCode {
@@ -44,6 +46,13 @@ export interface RuntimeOptions {
   route?: (service: string, method: string, path: string) => Record<string, string> | null;
   /** Secret values by name (read at each instance start); they are also redacted from console lines and error messages. */
   secrets?: () => ReadonlyMap<string, string>;
+  /**
+   * CPU fairness between services (fairness.ts, thread-priority.ts). `mode`: "on" (default) is
+   * CPU-fair admission and isolate threads at a lower OS priority, "admission" or "priority" one
+   * of them, "off" neither; `cores`: this process's part of the node's cores (default all of
+   * them). Both default to STRATUS_CPU_FAIRNESS and STRATUS_CPU_SHARE. `meter`: for tests.
+   */
+  fairness?: { mode?: FairnessMode; cores?: number; meter?: CpuMeter };
 }
 
 const REDACTED = "[REDACTED]";
@@ -170,9 +179,30 @@ export class Runtime {
   #closed = false;
   /** One timer for every pool: the autoscalers' ticks and the idle sweeps. */
   readonly #ticker: NodeJS.Timeout;
+  /** CPU-fair admission (null when off). */
+  readonly #fair: CpuFairness | null;
+  /** Isolate threads at a lower OS priority (null when off). */
+  readonly #priority: IsolateThreadPriority | null;
 
   constructor(opts: RuntimeOptions) {
     this.#opts = opts;
+    const env = fairnessFromEnv();
+    const mode = opts.fairness?.mode ?? env.mode;
+    this.#fair =
+      mode === "on" || mode === "admission"
+        ? new CpuFairness({
+            cores: opts.fairness?.cores ?? env.cores,
+            ...(opts.fairness?.meter ? { meter: opts.fairness.meter } : {}),
+            ...(opts.clock ? { clock: opts.clock } : {}),
+            onFault: (err) => opts.logger.warn({ err: String(err) }, "CPU fairness failed and is off for this process; every service is admitted as it comes"),
+          })
+        : null;
+    this.#priority =
+      mode === "on" || mode === "priority"
+        ? new IsolateThreadPriority({
+            onError: (err) => opts.logger.warn({ err: String(err) }, "isolate threads could not be given a lower priority; they keep the event loop's"),
+          })
+        : null;
     this.#spareTarget = opts.spares ?? 2;
     this.#refill();
     this.#ticker = setInterval(() => this.#tick(), TICK_MS).unref();
@@ -180,6 +210,8 @@ export class Runtime {
 
   #tick(): void {
     const now = (this.#opts.clock ?? Date.now)();
+    this.#fair?.tick([...this.#pools.values(), ...[...this.#canaries.values()].map((c) => c.pool)]);
+    this.#priority?.scan();
     for (const p of this.#pools.values()) {
       p.tick(now);
       p.sweep(now);
@@ -261,6 +293,7 @@ export class Runtime {
       this.#opts.clock ?? Date.now,
       this.#opts.capacity,
     );
+    pool.gate = this.#fair ?? OPEN_GATE;
     try {
       await pool.start();
     } catch (err) {
@@ -532,6 +565,11 @@ export class Runtime {
   /** `service`'s node-wide budget has room again: start instances for requests waiting here. */
   retry(service: string): void {
     this.#pools.get(service)?.retry();
+  }
+
+  /** Services whose new work CPU fairness holds now (fairness.ts). */
+  get cpuHeld(): string[] {
+    return this.#fair?.holding ?? [];
   }
 
   /** Runs every pool's autoscaler step and idle sweep now (also done every 100 ms); tests call it after moving the clock. */
