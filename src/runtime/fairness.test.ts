@@ -9,7 +9,7 @@ import { SqliteStateProvider } from "../state/index.ts";
 import { silentLogger } from "../telemetry/index.ts";
 import { tempProject, type TempProject } from "../../test/helpers/project.ts";
 import { waitFor } from "../../test/helpers/wait.ts";
-import { MAX_HOLD_MS, type CpuMeter } from "./fairness.ts";
+import { MAX_HOLD_MS, type CpuMeter, type CpuReport } from "./fairness.ts";
 import { Runtime } from "./runtime.ts";
 
 /** A meter the test drives: time, the machine's idle share, and the CPU of each service's isolates. */
@@ -165,6 +165,29 @@ for (const concurrency of [1, 64]) {
         meter.saturated = false;
         await window(5000);
         assert.deepEqual(runtime.cpuHeld, [], "spare CPU: burning it harms no one");
+      } finally {
+        await stop();
+      }
+    });
+
+    test("the judgement is node-wide: a service heavy in another worker is held here, where it looks light", async () => {
+      await start();
+      const sent: CpuReport[] = [];
+      // Another worker where heavy burns 5 cores' worth and light has work too (their sum, as the supervisor sends it).
+      let others: CpuReport | null = { host: 0, services: { heavy: [5, 1], light: [0, 1] } };
+      runtime.shareCpu({ exchange: (mine) => (sent.push(mine), others) });
+      try {
+        meter.at += 100_000_000n; // a window in which this worker's heavy and light used no CPU at all
+        runtime.sweep();
+        assert.deepEqual(runtime.cpuHeld, ["heavy"]);
+        assert.deepEqual(sent.at(-1)!.services["heavy"], [0, 0], "this worker reported its own figures");
+        const held = get("heavy", "h1");
+        assert.equal(queued("heavy"), 1);
+        others = null; // the other worker is gone: this worker's own figures are the node's
+        meter.at += 100_000_000n;
+        runtime.sweep();
+        assert.deepEqual(runtime.cpuHeld, []);
+        assert.equal(await held, "200 heavy");
       } finally {
         await stop();
       }

@@ -1,26 +1,27 @@
 /**
- * CPU-fair admission in one process: when the CPU is saturated, a service that used more than its
- * fair share of this process's CPU while another service also had work has its new work held in
- * its pool's wait queue (not refused) until the debt is repaid, so a service whose requests burn
- * CPU cannot take the cores from its neighbours. Light services are never held.
+ * CPU-fair admission: when the CPU is saturated, a service that used more than its fair share of
+ * the node's CPU while another service also had work has its new work held in its pool's wait
+ * queue (not refused) until the debt is repaid, so a service whose requests burn CPU cannot take
+ * the cores from its neighbours. Light services are never held.
  *
- * Every tick (100 ms) it tallies each service's CPU over the window: the CPU time of its isolates
- * (isolated-vm reports it per isolate). The process's own CPU (gateway, I/O, GC: its CPU time
- * minus every isolate's) serves all services and is bounded per request by the platform, so it is
- * not charged to anyone: it comes off this process's part of the node's cores (see
- * FairnessOptions.cores), and the rest is what isolates share. The fair share of an active
- * service is an equal part of that, or all that the others left, whichever is more. A service over
- * its share and above the mean runs into debt by the excess; under it, the debt is repaid. While
- * the machine is not saturated (idle CPU above 10%) or only one service has work, debts are
- * forgiven at once.
- * A held service's queued work goes in as soon as its debt is repaid, and never later than
- * MAX_HOLD_MS after the hold began. Any fault in the accounting turns fairness off for the life of
- * the process (everything held goes in) rather than stall traffic.
+ * Every tick (100 ms) each process tallies each service's CPU over the window: the CPU time of its
+ * isolates (isolated-vm reports it per isolate). The process's own CPU (gateway, I/O, GC: its CPU
+ * time minus every isolate's) serves all services and is bounded per request by the platform, so
+ * it is not charged to anyone: it comes off the node's cores, and the rest is what isolates share.
+ * The fair share of an active service is an equal part of that, or all that the others left,
+ * whichever is more. A service over its share and above the mean runs into debt by the excess;
+ * under it, the debt is repaid. While the machine is not saturated (idle CPU above 10%) or only
+ * one service has work, debts are forgiven at once. A held service's queued work goes in as soon
+ * as its debt is repaid, and never later than MAX_HOLD_MS after the hold began. Any fault in the
+ * accounting turns fairness off for the life of the process (everything held goes in) rather
+ * than stall traffic.
  *
- * It is per worker process: each worker judges the CPU it spends. The gateway of every worker
- * takes connections for every service, so both sides of a noisy pair are usually seen in each;
- * the case it cannot see (a neighbour's load all in one worker, the victim's all in the other) is
- * the one the lower priority of isolate threads covers (thread-priority.ts).
+ * The judgement is node-wide: worker processes take connections from one shared socket, and the
+ * kernel often gives one worker most of a client's connections, so a worker may see only the
+ * noisy service while the victim's requests are all in another. Each process sends its figures
+ * (as rates: cores in use) through CpuPeers, the supervisor passes back the sum of the other
+ * workers' latest, and each judges on the whole node's. Without peers (one process) its own
+ * figures are the node's.
  */
 import { availableParallelism, cpus } from "node:os";
 import type { AdmissionGate, Pool } from "./pool.ts";
@@ -75,10 +76,40 @@ export const PROCESS_METER: CpuMeter = {
   },
 };
 
+/** One process's CPU over its last window, as rates (cores in use). */
+export interface CpuReport {
+  /** CPU the process spent outside isolates (gateway, I/O, GC). */
+  host: number;
+  /** Per service: cores its isolates used, and 1 when it had work (started, running or waiting). */
+  services: Record<string, [cores: number, active: number]>;
+}
+
+/** The other worker processes of the node; the supervisor passes the reports between them. */
+export interface CpuPeers {
+  /** Sends this process's report; returns the sum of the other processes' latest (null: none yet). */
+  exchange(mine: CpuReport): CpuReport | null;
+}
+
+/** The sum of reports (the supervisor's answer to one worker: every other worker's). */
+export function sumReports(reports: Iterable<CpuReport>): CpuReport {
+  const out: CpuReport = { host: 0, services: {} };
+  for (const r of reports) {
+    out.host += r.host;
+    for (const [s, [cores, active]] of Object.entries(r.services)) {
+      const o = (out.services[s] ??= [0, 0]);
+      o[0] += cores;
+      o[1] = Math.max(o[1], active);
+    }
+  }
+  return out;
+}
+
 /** Options of CpuFairness. */
 export interface FairnessOptions {
-  /** Cores this process may count on: the node's cores divided by its worker processes (default all cores). */
+  /** The node's cores (default all of this machine's). */
   cores?: number;
+  /** The node's other worker processes (default none: this process is the node). */
+  peers?: CpuPeers;
   meter?: CpuMeter;
   /** The clock holds are timed on (default Date.now). */
   clock?: () => number;
@@ -86,12 +117,10 @@ export interface FairnessOptions {
   onFault?: (err: unknown) => void;
 }
 
-/** Fairness settings from the environment: STRATUS_CPU_FAIRNESS (mode) and STRATUS_CPU_SHARE (cores). */
-export function fairnessFromEnv(env: NodeJS.ProcessEnv = process.env): { mode: FairnessMode; cores: number } {
+/** The fairness mode from STRATUS_CPU_FAIRNESS ("on" unless it says otherwise). */
+export function fairnessFromEnv(env: NodeJS.ProcessEnv = process.env): FairnessMode {
   const m = env["STRATUS_CPU_FAIRNESS"];
-  const mode: FairnessMode = m === "off" || m === "admission" || m === "priority" ? m : "on";
-  const share = Number(env["STRATUS_CPU_SHARE"]);
-  return { mode, cores: Number.isFinite(share) && share > 0 ? share : availableParallelism() };
+  return m === "off" || m === "admission" || m === "priority" ? m : "on";
 }
 
 interface Account {
@@ -107,6 +136,7 @@ export class CpuFairness implements AdmissionGate {
   readonly #meter: CpuMeter;
   readonly #clock: () => number;
   readonly #onFault: (err: unknown) => void;
+  #peers: CpuPeers | null;
   readonly #accounts = new Map<string, Account>();
   readonly #lastCpu = new WeakMap<object, bigint>();
   readonly #lastInvocations = new WeakMap<Pool, number>();
@@ -118,6 +148,12 @@ export class CpuFairness implements AdmissionGate {
     this.#meter = opts.meter ?? PROCESS_METER;
     this.#clock = opts.clock ?? Date.now;
     this.#onFault = opts.onFault ?? (() => undefined);
+    this.#peers = opts.peers ?? null;
+  }
+
+  /** Judges on the whole node's figures from now on (the worker processes' supervisor connects them). */
+  set peers(peers: CpuPeers) {
+    this.#peers = peers;
   }
 
   /** False once a fault turned it off. */
@@ -182,28 +218,38 @@ export class CpuFairness implements AdmissionGate {
     const windowNs = Number(at - last.at);
     const spent = Number(cpu - last.cpu);
     if (!Number.isFinite(spent) || !Number.isFinite(idle) || !Number.isFinite(total)) throw new Error("CPU fairness: the CPU readings are not numbers");
+    // This process's window as rates, then the node's: ours plus the other workers' latest.
+    let isolatesHere = 0;
+    const mine: CpuReport = { host: 0, services: {} };
+    for (const [s, u] of used) {
+      isolatesHere += u.isolate;
+      mine.services[s] = [u.isolate / windowNs, u.active ? 1 : 0];
+    }
+    mine.host = Math.max(0, spent - isolatesHere) / windowNs;
+    const others = this.#peers?.exchange(mine) ?? null;
+    const node = others ? sumReports([mine, others]) : mine;
     let isolates = 0;
     let active = 0;
-    for (const u of used.values()) {
-      isolates += u.isolate;
-      if (u.active) active++;
+    for (const [cores, on] of Object.values(node.services)) {
+      isolates += cores;
+      active += on;
     }
-    // The process's own CPU (gateway, I/O, GC) serves every service alike and is bounded per
-    // request by the platform: it comes off the budget, and isolates share the rest.
-    const avail = Math.max(0, windowNs * this.#cores - Math.max(0, spent - isolates));
+    // The gateway's own work serves every service alike: isolates share what it leaves.
+    const avail = Math.max(0, this.#cores - node.host);
     const idleShare = total > last.total ? (idle - last.idle) / (total - last.total) : 1;
     const contended = idleShare < SATURATED_IDLE && active >= 2;
     const now = this.#clock();
-    for (const [service, u] of used) {
+    for (const service of used.keys()) {
       let a = this.#accounts.get(service);
       if (!a) this.#accounts.set(service, (a = { debt: 0, heldSince: null }));
-      if (contended && u.active) {
+      const [use, on] = node.services[service]!;
+      if (contended && on) {
         // An equal part of what is left, or all that the others left, whichever is more.
-        const fair = Math.max(avail / active, avail - (isolates - u.isolate));
+        const fair = Math.max(avail / active, avail - (isolates - use));
         // Only a service above the mean runs into debt: the light ones are never held.
-        const over = u.isolate > fair && u.isolate > isolates / active ? u.isolate - fair : Math.min(0, u.isolate - fair);
-        // Bounded by the process's whole part of the cores over one hold: a hold ends within MAX_HOLD_MS anyway.
-        a.debt = Math.min(Math.max(0, a.debt + over), this.#cores * MAX_HOLD_MS * 1e6);
+        const over = use > fair && use > isolates / active ? use - fair : Math.min(0, use - fair);
+        // In core-nanoseconds, bounded by the node's cores over one hold (a hold ends within MAX_HOLD_MS anyway).
+        a.debt = Math.min(Math.max(0, a.debt + over * windowNs), this.#cores * MAX_HOLD_MS * 1e6);
       } else a.debt = 0;
       const hold = a.debt > 0 && contended && (a.heldSince === null || now - a.heldSince < MAX_HOLD_MS);
       if (hold) a.heldSince ??= now;

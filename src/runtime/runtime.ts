@@ -12,7 +12,7 @@ import { HostIo, type Publisher } from "./host-io.ts";
 
 export type { Publisher };
 import { createBlankIsolate, errorResult, type BlankIsolate, type InvokeRequest, type InvokeResult, type LoadedCode, type TaskOutcome } from "./instance.ts";
-import { CpuFairness, fairnessFromEnv, type CpuMeter, type FairnessMode } from "./fairness.ts";
+import { CpuFairness, fairnessFromEnv, type CpuMeter, type CpuPeers, type FairnessMode } from "./fairness.ts";
 import { isDraining, OPEN_GATE, Pool, type Lease } from "./pool.ts";
 import { firstUserFrame, stackMapper, type StackMapper } from "./stack-map.ts";
 import { IsolateThreadPriority } from "./thread-priority.ts";
@@ -47,10 +47,10 @@ export interface RuntimeOptions {
   /** Secret values by name (read at each instance start); they are also redacted from console lines and error messages. */
   secrets?: () => ReadonlyMap<string, string>;
   /**
-   * CPU fairness between services (fairness.ts, thread-priority.ts). `mode`: "on" (default) is
-   * CPU-fair admission and isolate threads at a lower OS priority, "admission" or "priority" one
-   * of them, "off" neither; `cores`: this process's part of the node's cores (default all of
-   * them). Both default to STRATUS_CPU_FAIRNESS and STRATUS_CPU_SHARE. `meter`: for tests.
+   * CPU fairness between services (fairness.ts, thread-priority.ts). `mode`: "on" is CPU-fair
+   * admission and isolate threads at a lower OS priority, "admission" or "priority" one of them,
+   * "off" neither (default: STRATUS_CPU_FAIRNESS, else "on"); `cores`: the node's cores (default
+   * this machine's). `meter`: for tests.
    */
   fairness?: { mode?: FairnessMode; cores?: number; meter?: CpuMeter };
 }
@@ -186,12 +186,11 @@ export class Runtime {
 
   constructor(opts: RuntimeOptions) {
     this.#opts = opts;
-    const env = fairnessFromEnv();
-    const mode = opts.fairness?.mode ?? env.mode;
+    const mode = opts.fairness?.mode ?? fairnessFromEnv();
     this.#fair =
       mode === "on" || mode === "admission"
         ? new CpuFairness({
-            cores: opts.fairness?.cores ?? env.cores,
+            ...(opts.fairness?.cores !== undefined ? { cores: opts.fairness.cores } : {}),
             ...(opts.fairness?.meter ? { meter: opts.fairness.meter } : {}),
             ...(opts.clock ? { clock: opts.clock } : {}),
             onFault: (err) => opts.logger.warn({ err: String(err) }, "CPU fairness failed and is off for this process; every service is admitted as it comes"),
@@ -565,6 +564,11 @@ export class Runtime {
   /** `service`'s node-wide budget has room again: start instances for requests waiting here. */
   retry(service: string): void {
     this.#pools.get(service)?.retry();
+  }
+
+  /** CPU fairness judges on the whole node's figures from now on: `peers` are the other worker processes. */
+  shareCpu(peers: CpuPeers): void {
+    if (this.#fair) this.#fair.peers = peers;
   }
 
   /** Services whose new work CPU fairness holds now (fairness.ts). */
