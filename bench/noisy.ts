@@ -142,7 +142,7 @@ export function noisyTable(res: Record<string, NoisyMode>): string[] {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const modes = (process.env["BENCH_FAIRNESS"] ?? "off,on").split(",");
+  const modes = (process.env["BENCH_FAIRNESS"] ?? "off,admission").split(",");
   const res = await noisyBench(modes, Number(process.env["BENCH_ROUNDS"] ?? 3), Number(process.env["BENCH_SECONDS"] ?? 10));
   process.stdout.write(`${process.argv.includes("--json") ? JSON.stringify(res, null, 2) : noisyTable(res).join("\n")}\n`);
   process.exit(0);

@@ -244,7 +244,7 @@ const density = !only || only === "density" ? await densityBench() : null;
 // Issue 10's saturating neighbour, with CPU fairness off and on (BENCH_FAIRNESS lists the modes).
 const noisy =
   !only || only === "noisy"
-    ? await noisyBench((process.env["BENCH_FAIRNESS"] ?? "off,on").split(","), Number(process.env["BENCH_ROUNDS"] ?? 3), DURATION)
+    ? await noisyBench((process.env["BENCH_FAIRNESS"] ?? "off,admission").split(","), Number(process.env["BENCH_ROUNDS"] ?? 3), DURATION)
     : null;
 const events = !only || only === "events" ? await eventsBench() : null;
 const deploy = !only || only === "deploy" ? await deployBench() : null;

@@ -31,8 +31,12 @@ export const MAX_HOLD_MS = 1000;
 /** The machine counts as saturated below this fraction of idle CPU over the window. */
 const SATURATED_IDLE = 0.1;
 
-/** Which parts of CPU fairness are on: STRATUS_CPU_FAIRNESS (default "on"; for benchmarks). */
-export type FairnessMode = "on" | "off" | "admission" | "priority";
+/**
+ * Which parts of CPU fairness are on (STRATUS_CPU_FAIRNESS): CPU-fair admission ("admission", the
+ * default), isolate threads at a lower OS priority ("priority", thread-priority.ts; off by
+ * default, see there why), both ("both"), or neither ("off").
+ */
+export type FairnessMode = "admission" | "off" | "priority" | "both";
 
 /** The readings fairness works from (tests pass a fake). */
 export interface CpuMeter {
@@ -117,10 +121,10 @@ export interface FairnessOptions {
   onFault?: (err: unknown) => void;
 }
 
-/** The fairness mode from STRATUS_CPU_FAIRNESS ("on" unless it says otherwise). */
+/** The fairness mode from STRATUS_CPU_FAIRNESS ("admission" unless it says otherwise). */
 export function fairnessFromEnv(env: NodeJS.ProcessEnv = process.env): FairnessMode {
   const m = env["STRATUS_CPU_FAIRNESS"];
-  return m === "off" || m === "admission" || m === "priority" ? m : "on";
+  return m === "off" || m === "priority" || m === "both" ? m : "admission";
 }
 
 interface Account {

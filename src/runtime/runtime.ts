@@ -47,9 +47,9 @@ export interface RuntimeOptions {
   /** Secret values by name (read at each instance start); they are also redacted from console lines and error messages. */
   secrets?: () => ReadonlyMap<string, string>;
   /**
-   * CPU fairness between services (fairness.ts, thread-priority.ts). `mode`: "on" is CPU-fair
-   * admission and isolate threads at a lower OS priority, "admission" or "priority" one of them,
-   * "off" neither (default: STRATUS_CPU_FAIRNESS, else "on"); `cores`: the node's cores (default
+   * CPU fairness between services (fairness.ts, thread-priority.ts). `mode`: "admission" is
+   * CPU-fair admission, "priority" isolate threads at a lower OS priority, "both" or "off"
+   * (default: STRATUS_CPU_FAIRNESS, else "admission"); `cores`: the node's cores (default
    * this machine's). `meter`: for tests.
    */
   fairness?: { mode?: FairnessMode; cores?: number; meter?: CpuMeter };
@@ -188,7 +188,7 @@ export class Runtime {
     this.#opts = opts;
     const mode = opts.fairness?.mode ?? fairnessFromEnv();
     this.#fair =
-      mode === "on" || mode === "admission"
+      mode === "admission" || mode === "both"
         ? new CpuFairness({
             ...(opts.fairness?.cores !== undefined ? { cores: opts.fairness.cores } : {}),
             ...(opts.fairness?.meter ? { meter: opts.fairness.meter } : {}),
@@ -197,7 +197,7 @@ export class Runtime {
           })
         : null;
     this.#priority =
-      mode === "on" || mode === "priority"
+      mode === "priority" || mode === "both"
         ? new IsolateThreadPriority({
             onError: (err) => opts.logger.warn({ err: String(err) }, "isolate threads could not be given a lower priority; they keep the event loop's"),
           })

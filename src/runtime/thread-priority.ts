@@ -12,6 +12,13 @@
  * Node's and V8's own helpers carry names of their own (libuv-worker, V8Worker, ...). Raising a
  * nice value back needs privileges, so a thread once lowered stays lowered: isolate threads never
  * run anything else. Elsewhere than Linux this does nothing.
+ *
+ * Off by default (STRATUS_CPU_FAIRNESS=priority or both turns it on): isolated-vm counts the part
+ * of a run still going on in wall time (its cpuTime reads the steady clock while the isolate is
+ * running), so an isolate thread kept waiting for a core looks to the watchdog like one spinning.
+ * At nice 10 on a machine loaded by other processes, legitimate CPU-heavy requests were cut at
+ * limits.cpu (src/runtime/concurrency-limits.test.ts failed 3 runs in 3 at load average 17), and
+ * bounding the watchdog by the process's real CPU instead let a loop outlive limits.timeout there.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { getPriority, setPriority } from "node:os";
