@@ -13,6 +13,8 @@ import autocannon from "autocannon";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = join(HERE, "..");
+/** BENCH_NOISE=burn: the neighbour sends only its CPU-burning requests (issue 10's mix is the default). */
+const NOISE = process.env["BENCH_NOISE"] === "burn" ? "burn" : "mixed";
 
 /** One round of one mode: b alone, b beside the saturating neighbour, and what the neighbour got done. */
 export interface NoisyRound {
@@ -75,7 +77,7 @@ async function round(mode: string, seconds: number): Promise<NoisyRound> {
     await until(`${base}/a/hello`);
     await victim(`${base}/b`, 2); // warm-up
     const alone = await victim(`${base}/b`, seconds);
-    const noise = spawn(process.execPath, [join(HERE, "noisy/noise.ts"), base, String(seconds + 4)], { stdio: ["ignore", "pipe", "inherit"] });
+    const noise = spawn(process.execPath, [join(HERE, "noisy/noise.ts"), base, String(seconds + 4), NOISE], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     noise.stdout.on("data", (d: Buffer) => (out += d.toString()));
     const ended = new Promise((r) => noise.once("exit", r));
@@ -138,7 +140,10 @@ export function noisyTable(res: Record<string, NoisyMode>): string[] {
       )}`,
     ];
   });
-  return ["Noisy neighbour (issue 10): b at 10 connections; a saturating 2 cores; median [min-max]", ...rows.flat()];
+  return [
+    `Noisy neighbour (issue 10): b at 10 connections; a saturating 2 cores (${NOISE === "burn" ? "CPU burns only" : "burns, loops, OOM"}); median [min-max]`,
+    ...rows.flat(),
+  ];
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
