@@ -54,7 +54,7 @@ for (const concurrency of [1, 64]) {
 
     before(() => {
       const svc = (name: string): string =>
-        `  ${name}:\n    entry: ${name}.js\n    routes: ["GET /${name}"]\n    scale: { max: 2, concurrency: ${concurrency}, queue: 50 }\n`;
+        `  ${name}:\n    entry: ${name}.js\n    routes: ["GET /${name}"]\n    scale: { max: 2, concurrency: ${concurrency}, queue: 50 }\n    limits: { cpu: 50ms }\n`;
       project = tempProject({
         "stratus.yaml": `name: t\nservices:\n${svc("heavy")}${svc("light")}`,
         "heavy.js": "export default {}",
@@ -73,7 +73,10 @@ for (const concurrency of [1, 64]) {
       logger.warn = ((_o: unknown, msg: string) => void faults.push(msg)) as typeof logger.warn;
       runtime = new Runtime({ state, logger, spares: 0, clock: () => now, fairness: { mode: "admission", cores: 1, meter } });
       for (const s of services) {
-        const code = `var __stratus_module = (() => ({ default: { fetch() { return new Response("${s.name}"); } } }))();`;
+        const code = `var __stratus_module = (() => ({ default: { fetch(request) {
+          if (request.url.endsWith("/loop")) for (;;);
+          return new Response("${s.name}");
+        } } }))();`;
         await runtime.deploy(s, { code, hash: s.name.padEnd(64, "0") });
       }
       runtime.sweep(); // the first reading starts the window
@@ -188,6 +191,30 @@ for (const concurrency of [1, 64]) {
         runtime.sweep();
         assert.deepEqual(runtime.cpuHeld, []);
         assert.equal(await held, "200 heavy");
+      } finally {
+        await stop();
+      }
+    });
+
+    test("work held while its service is paused for a crash loop goes in or gets the pause's 503 when the hold ends, never a wait", async () => {
+      await start();
+      try {
+        await get("heavy", "h0");
+        // Five instances stopped for limits.cpu: new instances of heavy are paused (on the test's clock, until it moves).
+        for (let i = 0; i < 5; i++) {
+          const r = await runtime.invoke("heavy", { method: "GET", url: "http://x/heavy/loop", headers: [], body: null, requestId: `loop${i}` });
+          assert.equal(r.result.error?.code, "STRATUS_E_CPU_LIMIT");
+        }
+        await window(500);
+        assert.deepEqual(runtime.cpuHeld, ["heavy"]);
+        const held = get("heavy", "h1");
+        assert.equal(queued("heavy"), 1);
+        meter.saturated = false; // spare CPU: the hold ends
+        meter.at += 100_000_000n;
+        runtime.sweep();
+        assert.equal(queued("heavy"), 0, "nothing is left waiting for an instance that may not start");
+        // An instance the autoscaler started before the pause serves it; with none, the pause answers.
+        assert.match(await held, /^200 heavy$|^503 .*STRATUS_E_SERVICE_UNAVAILABLE.*paused/);
       } finally {
         await stop();
       }

@@ -462,6 +462,17 @@ export class Pool {
   admit(): void {
     if (this.#draining) return;
     for (const inst of this.#instances) this.#handOff(inst);
+    if (this.#queue.length > 0 && this.#instances.length === 0 && this.#starting === 0 && this.#clock() < this.#pausedUntil) {
+      // Nothing to serve them and nothing may start (a crash-loop pause): they get the 503 they
+      // would have had without the hold, not a wait until limits.timeout.
+      for (const w of this.#queue.splice(0)) {
+        try {
+          this.#checkPaused();
+        } catch (err) {
+          w.reject(err);
+        }
+      }
+    }
     if (this.#queue.length > 0 && this.#starting === 0) this.#grow();
   }
 
