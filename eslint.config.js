@@ -3,8 +3,10 @@
 import tseslint from "typescript-eslint";
 
 const SUBSYSTEMS = [
+  "backends",
   "build",
   "cli",
+  "cluster",
   "config",
   "control",
   "dev",
@@ -26,6 +28,7 @@ export default tseslint.config(
       "node_modules/**",
       "dist/**",
       "scratch/**",
+      "my-shop/**",
       ".test-tmp/**",
       ".test-tmp-bench-*/**",
       "**/.stratus/**",
@@ -76,7 +79,7 @@ export default tseslint.config(
     },
   })),
   {
-    files: ["test/**/*.ts", "bench/**/*.ts", "src/**/*.test.ts"],
+    files: ["test/**/*.ts", "bench/**/*.ts", "src/**/*.test.ts", "src/**/conformance.ts"],
     rules: {
       "no-console": "off",
       "@typescript-eslint/no-floating-promises": [

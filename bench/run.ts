@@ -2,11 +2,12 @@
 // with its baseline, printed as one comparison table (and as JSON with --json).
 //   1. HTTP hello world: Stratus (`stratus dev`, default workers) vs a bare Node http.createServer,
 //      same load generator (autocannon, 50 connections).
-//   2. Cold start: new isolate (or a pre-warmed blank one) + load the bundle + first response.
+//   2. Cold start: new isolate (or a pre-warmed blank one) + load the bundle + first response; and
+//      as a user sees it, the first request through `stratus dev`'s gateway after scale to zero.
 //   3. Save to first response from the new code, through `stratus dev`'s watcher.
 //   4. Noisy neighbour (bench/noisy.ts): a victim's latency beside a neighbour that saturates the CPU.
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import autocannon from "autocannon";
@@ -203,14 +204,55 @@ async function reloadBench(): Promise<{ p50: number; p99: number; n: number }> {
 
 const f = (n: number, d = 1): string => n.toFixed(d);
 type DensityFigures = { services: number; warm: number; instances: number; baselineMb: number; deployedMb: number; warmMb: number; deployMsPerService: number };
+type NodeMemory = { primaryMb: number; workersMb: number[] };
+type NodeDensity = { services: number; warm: number; deployed: NodeMemory; warmed: NodeMemory };
 
-/** Density, in a fresh process so nothing else of the bench counts toward its memory. */
-async function densityBench(): Promise<DensityFigures> {
-  const child = spawn(process.execPath, ["--no-node-snapshot", join(HERE, "density.ts")], { stdio: ["ignore", "pipe", "inherit"] });
+/** Runs a bench script in a fresh process (so nothing else of the bench counts) and parses its JSON line. */
+async function child<T>(args: string[], env: Record<string, string> = {}): Promise<T> {
+  const c = spawn(process.execPath, ["--no-node-snapshot", ...args], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
+  let out = "";
+  c.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => c.once("exit", r));
+  return JSON.parse(out) as T;
+}
+
+/**
+ * Density in one process, from the TypeScript sources (Node strips the types: its WebAssembly
+ * type stripper is loaded) and compiled (dist/, as the installed package runs); and of a whole
+ * 2-worker `stratus dev` node, both ways. The compiled rows need `npm run build` first.
+ */
+async function densityBench(): Promise<{ ts: DensityFigures; js: DensityFigures | null; nodeTs: NodeDensity; nodeJs: NodeDensity | null }> {
+  const built = existsSync(join(ROOT, "dist/cli/main.js"));
+  let js: DensityFigures | null = null;
+  if (built) {
+    // The same script with its imports pointed at dist/ and its types stripped ahead of time.
+    const { transformSync } = await import("esbuild");
+    const source = readFileSync(join(HERE, "density.ts"), "utf8")
+      .replaceAll('"../src/', `"${ROOT}/dist/`)
+      .replace(/(\/dist\/[\w/-]+)\.ts"/g, '$1.js"');
+    const file = join(ROOT, ".test-tmp", "density-compiled.mjs");
+    mkdirSync(join(ROOT, ".test-tmp"), { recursive: true });
+    writeFileSync(file, transformSync(source, { loader: "ts", format: "esm" }).code);
+    js = await child<DensityFigures>([file]);
+  }
+  return {
+    ts: await child<DensityFigures>([join(HERE, "density.ts")]),
+    js,
+    nodeTs: await child<NodeDensity>([join(HERE, "density-node.ts")]),
+    nodeJs: built ? await child<NodeDensity>([join(HERE, "density-node.ts")], { DENSITY_RUNNER: "dist" }) : null,
+  };
+}
+
+type ColdFigures = { p50: number; p90: number; p99: number; n: number };
+type EndToEndCold = { cold: ColdFigures; server: ColdFigures; warm: ColdFigures; discarded: number };
+
+/** Cold start through the gateway of `stratus dev` (2 workers), in a fresh process (bench/coldstart.ts); by checkout. */
+async function coldEndToEnd(): Promise<Record<string, EndToEndCold>> {
+  const child = spawn(process.execPath, ["--no-node-snapshot", join(HERE, "coldstart.ts")], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   await new Promise((r) => child.once("exit", r));
-  return JSON.parse(out) as DensityFigures;
+  return JSON.parse(out) as Record<string, EndToEndCold>;
 }
 
 type EventRow = { throughput: number; p50: number; p99: number; durability: string } | { error: string };
@@ -239,6 +281,7 @@ async function deployBench(): Promise<DeployFigures> {
 const only = process.env["BENCH_ONLY"];
 const http = !only || only === "http" ? await httpBench() : {};
 const cold = !only || only === "cold" ? await coldStart() : {};
+const coldE2e = !only || only === "cold" ? await coldEndToEnd() : null;
 const reload = !only || only === "reload" ? await reloadBench() : { p50: NaN, p99: NaN, n: 0 };
 const density = !only || only === "density" ? await densityBench() : null;
 // Issue 10's saturating neighbour, with CPU fairness off and on (BENCH_FAIRNESS lists the modes).
@@ -251,7 +294,7 @@ const deploy = !only || only === "deploy" ? await deployBench() : null;
 const bare = http["bare Node http.createServer"] ?? { rps: NaN };
 
 if (json) {
-  process.stdout.write(`${JSON.stringify({ http, cold, reload, density, noisy, events, deploy }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ http, cold, coldE2e, reload, density, noisy, events, deploy }, null, 2)}\n`);
 } else {
   const lines = [
     `Stratus benchmarks (${new Date().toISOString()}, node ${process.version}, ${DURATION}s per HTTP run, median of ${process.env["BENCH_ROUNDS"] ?? 3} interleaved rounds, autocannon 50 connections)`,
@@ -264,16 +307,52 @@ if (json) {
     "",
     "Cold start: isolate + load bundle + first response     p50 ms  p99 ms  n   (target p50 < 5, p99 < 20)",
     ...Object.entries(cold).map(([k, v]) => `  ${k.padEnd(52)} ${f(v.p50, 2).padStart(6)}  ${f(v.p99, 2).padStart(6)}  ${v.n}`),
+    ...(coldE2e
+      ? [
+          "",
+          "Cold start through the gateway, stratus dev, 2 workers  p50 ms  p90 ms  p99 ms  n   (target p50 < 5)",
+          ...Object.entries(coldE2e).flatMap(([label, c]) => [
+            `  ${label}: first request after scale to zero (client)`,
+            `                                                       ${f(c.cold.p50, 2).padStart(6)}  ${f(c.cold.p90, 2).padStart(6)}  ${f(c.cold.p99, 2).padStart(6)}  ${c.cold.n}${c.discarded ? `  (${c.discarded} rounds found an instance and were left out)` : ""}`,
+            `    the gateway's own duration of it (access log)      ${f(c.server.p50, 2).padStart(6)}  ${f(c.server.p90, 2).padStart(6)}  ${f(c.server.p99, 2).padStart(6)}  ${c.server.n}`,
+            `    a warm service, same way, same rounds (baseline)   ${f(c.warm.p50, 2).padStart(6)}  ${f(c.warm.p90, 2).padStart(6)}  ${f(c.warm.p99, 2).padStart(6)}  ${c.warm.n}`,
+          ]),
+        ]
+      : []),
     "",
     "Save a file -> first response from the new code        p50 ms  p99 ms  n   (target < 1000)",
     `  stratus dev, 2 workers                               ${f(reload.p50).padStart(6)}  ${f(reload.p99).padStart(6)}  ${reload.n}`,
     "",
-    "Density: one process, one runtime                       RSS MB  (target: 1,000 deployed + 100 warm < 300)",
+    "Density: 1,000 deployed, 100 warm                     RSS MB  (target: 1,000 deployed + 100 warm < 300)",
     ...(density
       ? [
-          `  empty runtime                                        ${f(density.baselineMb, 0).padStart(6)}`,
-          `  ${density.services} services deployed (scale to zero)            ${f(density.deployedMb, 0).padStart(6)}  (${f(density.deployMsPerService, 2)} ms per deploy)`,
-          `  ... and ${density.warm} of them warm (${density.instances} instances)             ${f(density.warmMb, 0).padStart(6)}  (${f((density.warmMb - density.deployedMb) / Math.max(1, density.instances), 2)} MB per warm instance)`,
+          ...[
+            ["one process, TypeScript sources", density.ts],
+            ["one process, compiled (dist/)", density.js],
+          ].flatMap(([label, d]) =>
+            d && typeof d === "object"
+              ? [
+                  `  ${label as string}`,
+                  `    empty runtime                                      ${f(d.baselineMb, 0).padStart(6)}`,
+                  `    ${d.services} services deployed (scale to zero)          ${f(d.deployedMb, 0).padStart(6)}  (${f(d.deployMsPerService, 2)} ms per deploy)`,
+                  `    ... and ${d.warm} of them warm (${d.instances} instances)           ${f(d.warmMb, 0).padStart(6)}  (${f((d.warmMb - d.deployedMb) / Math.max(1, d.instances), 2)} MB per warm instance)`,
+                ]
+              : [`  ${label as string}: not measured (run npm run build first)`],
+          ),
+          ...[
+            ["stratus dev, 2 workers, TypeScript sources", density.nodeTs],
+            ["stratus dev, 2 workers, compiled (dist/)", density.nodeJs],
+          ].flatMap(([label, d]) => {
+            if (!d || typeof d !== "object") return [`  ${label as string}: not measured (run npm run build first)`];
+            const n = d;
+            const row = (what: string, m: NodeMemory): string =>
+              `    ${what.padEnd(50)} ${f(m.primaryMb + m.workersMb.reduce((a, b) => a + b, 0), 0).padStart(6)}  (primary ${f(m.primaryMb, 0)}, workers ${m.workersMb.map((w) => f(w, 0)).join(" + ")})`;
+            return [
+              `  ${label as string}, whole node`,
+              row(`${n.services} services deployed (scale to zero)`, n.deployed),
+              row(`... and ${n.warm} of them warm`, n.warmed),
+            ];
+          }),
         ]
       : []),
     "",

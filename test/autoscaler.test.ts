@@ -1,6 +1,7 @@
 // The autoscaler on real pools, on a clock the test moves: instances started ahead of demand in
 // steady state and in a burst (panic), no scale-down while panicking, one instance after the
-// stable window, zero after idleTimeout, and a request arriving during scale-down served.
+// stable window, zero after idleTimeout (and nothing started back while the stable window still
+// remembers the last request), and a request arriving during scale-down served.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { ManualClock, startStack, type TestStack } from "../src/testing/index.ts";
@@ -25,9 +26,14 @@ services:
     entry: wide.ts
     routes: ["GET /wide"]
     scale: { max: 10, concurrency: 10, idleTimeout: 30s }
+  brief:
+    entry: brief.ts
+    routes: ["GET /brief"]
+    scale: { max: 10, concurrency: 10, idleTimeout: 1s }
 `,
     "steady.ts": hold(3000),
     "wide.ts": hold(800),
+    "brief.ts": hold(300),
   });
   stack = await startStack(project.dir, { clock });
 });
@@ -77,4 +83,21 @@ test("a burst panics: an instance is started at once, and nothing is released un
   run(30_000);
   assert.equal(status("wide").instances, 0, "zero after idleTimeout");
   assert.equal(await (await stack.fetch("/wide")).text(), "done", "and back from zero");
+});
+
+test("idle for idleTimeout shorter than the stable window: released to zero, and not started back", async () => {
+  const work = stack.fetch("/brief");
+  await waitFor(() => status("brief").inFlight === 1, 5000, "the request in flight");
+  run(200); // the autoscaler sees it: one instance wanted
+  assert.equal(status("brief").desired, 1);
+  assert.equal(await (await work).text(), "done");
+  run(1100);
+  assert.equal(status("brief").instances, 0, "released after idleTimeout (1 s)");
+  assert.equal(status("brief").desired, 0, "the 6 s stable window still holds the request, but nothing is wanted back");
+  run(1000);
+  assert.equal(status("brief").desired, 0);
+  assert.equal(status("brief").instances, 0);
+  const before = status("brief").coldStarts;
+  assert.equal(await (await stack.fetch("/brief")).text(), "done");
+  assert.equal(status("brief").coldStarts, before + 1, "the next request is a cold start");
 });

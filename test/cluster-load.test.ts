@@ -2,8 +2,8 @@
 // worker process: one killed mid-load is replaced, and the load is reported done only once the
 // replacement has loaded the new code and serves it.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { chooseBackends } from "../src/backends/index.ts";
 import { buildStack, builtBundles } from "../src/build/index.ts";
 import { loadStack, type ResolvedStack } from "../src/config/index.ts";
 import { ClusterWorkers } from "../src/dev/index.ts";
@@ -26,8 +26,7 @@ before(async () => {
   });
   workers = new ClusterWorkers({
     count: 2,
-    stateDir: join(project.dir, "state"),
-    eventsFile: join(project.dir, "events.sqlite"),
+    backends: chooseBackends({ dataDir: project.dir }),
     json: true,
     logLevel: "silent",
     logger: silentLogger(),

@@ -2,8 +2,8 @@
 // stops, or while another recycle is under way, end quietly instead of as an unhandled rejection
 // that takes the supervisor down.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { test } from "node:test";
+import { chooseBackends } from "../src/backends/index.ts";
 import { buildStack, builtBundles } from "../src/build/index.ts";
 import { loadStack } from "../src/config/index.ts";
 import { ClusterWorkers } from "../src/dev/index.ts";
@@ -22,8 +22,7 @@ test("stopping while workers are being recycled rejects nothing unhandled", asyn
   // A guard every worker is over at once: each asks to be replaced a second after it starts.
   const workers = new ClusterWorkers({
     count: 2,
-    stateDir: join(project.dir, "state"),
-    eventsFile: join(project.dir, "events.sqlite"),
+    backends: chooseBackends({ dataDir: project.dir }),
     json: true,
     logLevel: "silent",
     maxWorkerRssMb: 1,

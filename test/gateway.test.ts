@@ -56,7 +56,7 @@ export default {
   });
   const stack = loadStack(project.dir);
   const builds = await buildStack(stack);
-  host = new StackHost({ stateDir: null, logger: createLogger({ json: true, destination: sink }), spares: 0 });
+  host = new StackHost({ logger: createLogger({ json: true, destination: sink }), spares: 0 });
   await host.load(stack, builtBundles(builds));
   const addr = await host.gateway.listen(0, "127.0.0.1");
   base = `http://127.0.0.1:${addr.port}`;
@@ -155,7 +155,7 @@ test("graceful shutdown finishes in-flight requests", async () => {
   const stack = loadStack(p.dir);
   const [b] = await buildStack(stack);
   assert.ok(b?.ok);
-  const h = new StackHost({ stateDir: null, logger: createLogger({ json: true, destination: new Writable({ write: (_c, _e, cb) => cb() }) }), spares: 0 });
+  const h = new StackHost({ logger: createLogger({ json: true, destination: new Writable({ write: (_c, _e, cb) => cb() }) }), spares: 0 });
   await h.load(stack, [{ service: "s", code: b.bundle.code, hash: b.bundle.hash }]);
   const { port } = await h.gateway.listen(0, "127.0.0.1");
   const inflight = fetch(`http://127.0.0.1:${port}/slow`).then((r) => r.text());

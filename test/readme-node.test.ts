@@ -53,10 +53,14 @@ test("the README's node block runs as written: start, apply, canary deploy, prom
     const code = await new Promise<number | null>((resolve) => bash.once("exit", resolve));
     assert.equal(code, 0, output);
     assert.match(output, /applied:/);
+    assert.match(output, /order\.created/, "events list (with the token from $STRATUS_TOKEN_FILE) shows the shop's topic");
     assert.match(output, /canary orders@\w{12} takes 10% of its requests/);
     assert.match(output, /orders is at \w{12} for all requests/);
     const res = await fetch(`http://127.0.0.1:${gw}/orders`);
     assert.equal(res.status, 200, await res.text());
+    // The block changes a copy: a newcomer's checkout of the examples stays as it was.
+    const orders = "examples/shop/services/orders/index.ts";
+    assert.equal(readFileSync(join(project.dir, orders), "utf8"), readFileSync(join(ROOT, orders), "utf8"), `the block changed ${orders}`);
   } finally {
     try {
       process.kill(-bash.pid!, "SIGTERM");

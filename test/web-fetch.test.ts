@@ -48,7 +48,7 @@ export default {
 };`,
   });
   const stack = loadStack(project.dir);
-  host = new StackHost({ stateDir: null, logger: createLogger({ json: true, level: "error" }), spares: 0 });
+  host = new StackHost({ logger: createLogger({ json: true, level: "error" }), spares: 0 });
   await host.load(stack, builtBundles(await buildStack(stack)));
   base = `http://127.0.0.1:${(await host.gateway.listen(0, "127.0.0.1")).port}`;
 });

@@ -34,6 +34,10 @@ export const START_WAIT_MS = Number(process.env["STRATUS_WAIT_MS"] ?? 15_000);
 
 let defaultToken: string | undefined;
 let tokenFile: string | undefined;
+let tokenChosen = false;
+
+/** The --token option every command that talks to a node takes. */
+export const TOKEN_OPTION = ["--token <token>", "API token (default: $STRATUS_TOKEN, $STRATUS_TOKEN_FILE, ~/.stratus/config.json)"] as const;
 
 /**
  * Sets the token every later call sends (from the command's --token option). Without one,
@@ -41,6 +45,7 @@ let tokenFile: string | undefined;
  * starting writes DATA/admin-token once its control API answers).
  */
 export function useToken(token: string | undefined): void {
+  tokenChosen = true;
   defaultToken = controlToken(token);
   tokenFile = defaultToken === undefined ? process.env["STRATUS_TOKEN_FILE"] || undefined : undefined;
 }
@@ -87,6 +92,8 @@ export async function callControl<T>(base: string, method: "GET" | "POST" | "PUT
   // The control API takes a POST or PUT only as JSON (a web page cannot send that without a preflight).
   if (body === undefined && (method === "POST" || method === "PUT")) body = {};
   if (body !== undefined) headers["content-type"] = "application/json";
+  // A command that chose no token still honours $STRATUS_TOKEN and $STRATUS_TOKEN_FILE.
+  if (!tokenChosen) useToken(undefined);
   if (tokenFile !== undefined) {
     defaultToken = await tokenFromFile(tokenFile);
     tokenFile = undefined;

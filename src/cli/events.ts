@@ -1,7 +1,7 @@
 /** `stratus events ...`: publish, tail, subscriptions, dead letters, redrive and replay on a running node. */
 import { type Command, InvalidArgumentError } from "commander";
 import type { CloudEvent, SubscriptionInfo } from "../events/index.ts";
-import { callControl, controlBase } from "./control-client.ts";
+import { callControl, controlBase, TOKEN_OPTION, useToken } from "./control-client.ts";
 
 type Out = (line: string) => void;
 
@@ -30,6 +30,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export function registerEvents(program: Command, out: Out): void {
   const events = program.command("events").description("Topics and subscriptions on a running node: publish, tail, dead letters, redrive, replay");
   const urlOption = ["--url <url>", "control API of the node (default: $STRATUS_URL or http://127.0.0.1:8081)"] as const;
+  // Every events command takes --token (a node's control API wants one; dev's does not).
+  events.hook("preAction", (_group, action) => useToken(action.opts<{ token?: string }>().token));
 
   events
     .command("publish")
@@ -39,6 +41,7 @@ export function registerEvents(program: Command, out: Out): void {
     .option("--key <key>", "ordering key")
     .option("--id <id>", "event id (the same id on the same topic is stored once)")
     .option(...urlOption)
+    .option(...TOKEN_OPTION)
     .option("--json", "print the result as JSON")
     .action(async (topic: string, o: { data?: unknown; key?: string; id?: string; url?: string; json?: boolean }) => {
       const r = await callControl<{ id: string; seq: number; duplicate: boolean }>(
@@ -61,6 +64,7 @@ export function registerEvents(program: Command, out: Out): void {
     .option("--from <offset>", "start after this offset (0: from the first retained event); default: only new events")
     .option("--no-follow", "print what is there and exit")
     .option(...urlOption)
+    .option(...TOKEN_OPTION)
     .option("--json", "one CloudEvent per line as JSON")
     .action(async (topic: string, o: { from?: string; follow: boolean; url?: string; json?: boolean }) => {
       const base = controlBase(o.url);
@@ -91,6 +95,7 @@ export function registerEvents(program: Command, out: Out): void {
     .command("list")
     .description("Subscriptions: cursor, lag, waiting retries, dead letters")
     .option(...urlOption)
+    .option(...TOKEN_OPTION)
     .option("--json", "print as JSON")
     .action(async (o: { url?: string; json?: boolean }) => {
       const r = await callControl<{ subscriptions: SubscriptionInfo[] }>(controlBase(o.url), "GET", "/v1/events/subscriptions");
@@ -109,6 +114,7 @@ export function registerEvents(program: Command, out: Out): void {
     .option("--show <offset>", "print this dead letter in full (event, attempts, last error)")
     .option("--limit <n>", "at most this many", "100")
     .option(...urlOption)
+    .option(...TOKEN_OPTION)
     .option("--json", "print as JSON")
     .action(async (sub: string, o: { show?: string; limit: string; url?: string; json?: boolean }) => {
       type Dead = { event: CloudEvent & { seq: number }; attempts: number; error: string; at: number };
@@ -139,6 +145,7 @@ export function registerEvents(program: Command, out: Out): void {
     .argument("<subscription>", "subscription, e.g. payments:order.created")
     .option("--offset <offsets...>", "only these dead letters")
     .option(...urlOption)
+    .option(...TOKEN_OPTION)
     .option("--json", "print as JSON")
     .action(async (sub: string, o: { offset?: string[]; url?: string; json?: boolean }) => {
       const seqs = o.offset?.map((s) => {
@@ -160,6 +167,7 @@ export function registerEvents(program: Command, out: Out): void {
     .argument("<subscription>", "subscription, e.g. payments:order.created")
     .requiredOption("--from <offset|time>", "the first offset to deliver again, or a time such as 2030-01-01T12:00:00Z")
     .option(...urlOption)
+    .option(...TOKEN_OPTION)
     .option("--json", "print as JSON")
     .action(async (sub: string, o: { from: string; url?: string; json?: boolean }) => {
       const r = await callControl<{ cursor: number }>(controlBase(o.url), "POST", `/v1/events/subscriptions/${encodeURIComponent(sub)}/replay`, {

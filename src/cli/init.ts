@@ -110,12 +110,13 @@ test("GET /hello/:name greets and counts visits", async () => {
   };
 }
 
-/** Writes a new project into `dir`; refuses a directory that has files. Returns the files written. */
+/** Writes a new project into `dir`; refuses a directory that has files (a `.git` folder alone is fine). Returns the files written. */
 export function initProject(dir: string): string[] {
   const abs = resolve(dir);
   if (existsSync(abs)) {
     if (!statSync(abs).isDirectory()) throw new StratusError("STRATUS_E_CLI_USAGE", `${dir} already exists and is a file; pick a new directory name`);
-    const present = readdirSync(abs);
+    // A fresh `git init` is still empty for init's purpose: nothing of it can be overwritten.
+    const present = readdirSync(abs).filter((f) => f !== ".git");
     if (present.length > 0) {
       const shown = present.slice(0, 3).join(", ") + (present.length > 3 ? ", ..." : "");
       throw new StratusError(

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { StratusError, toStratusError, type ErrorCode } from "../errors/index.ts";
 import type { ServiceFigures } from "../telemetry/index.ts";
-import { callControl, controlBase, useToken } from "./control-client.ts";
+import { callControl, controlBase, TOKEN_OPTION, useToken } from "./control-client.ts";
 import { registerEvents } from "./events.ts";
 import { registerNodeCommands } from "./node-commands.ts";
 import { initProject } from "./init.ts";
@@ -136,14 +136,16 @@ program
   .option("-H, --header <header...>", 'request headers, "Name: value"')
   .option("--json", "print { status, headers, body } as JSON")
   .action(async (service: string, path: string, o: { dir: string; method?: string; data?: string; header?: string[]; json?: boolean }) => {
-    const [{ buildStack, builtBundles }, { loadStack }, { Router }, { readBody }, { StackHost }, { createLogger, silentLogger }] = await Promise.all([
-      import("../build/index.ts"),
-      import("../config/index.ts"),
-      import("../gateway/index.ts"),
-      import("../runtime/index.ts"),
-      import("../stack/index.ts"),
-      import("../telemetry/index.ts"),
-    ]);
+    const [{ buildStack, builtBundles }, { loadStack }, { Router }, { readBody }, { StackHost }, { createLogger, silentLogger }, { chooseBackends }] =
+      await Promise.all([
+        import("../build/index.ts"),
+        import("../config/index.ts"),
+        import("../gateway/index.ts"),
+        import("../runtime/index.ts"),
+        import("../stack/index.ts"),
+        import("../telemetry/index.ts"),
+        import("../backends/index.ts"),
+      ]);
     const stack = loadStack(o.dir);
     if (!stack.services.some((s) => s.name === service)) {
       throw new StratusError("STRATUS_E_CLI_USAGE", `no service "${service}" in ${stack.file}; services: ${stack.services.map((s) => s.name).join(", ")}`);
@@ -151,7 +153,8 @@ program
     const builds = await buildStack(stack);
     for (const b of builds) if (!b.ok && b.service === service) throw new StratusError(b.error.code as "STRATUS_E_BUILD", b.error.message);
     const host = new StackHost({
-      stateDir: join(stack.dir, ".stratus", "state"),
+      // The project's local state; events stay in memory (an invoke delivers nothing later).
+      backends: { state: chooseBackends({ dataDir: join(stack.dir, ".stratus") }).state, events: { kind: "sqlite", file: null }, registry: null },
       logger: o.json ? silentLogger() : createLogger({ json: false, level: "warn" }),
       spares: 0,
     });
@@ -195,11 +198,12 @@ program
   .command("status")
   .description("Per-service instances (busy/idle), autoscaler's desired instances, in-flight, queued, invocations, errors, cold starts, rejections")
   .option("--url <url>", "control API of the node (default: $STRATUS_URL or http://127.0.0.1:8081)")
+  .option(...TOKEN_OPTION)
   .option("--json", "print the status as JSON")
-  .action(async (o: { url?: string; json?: boolean }) => {
+  .action(async (o: { url?: string; token?: string; json?: boolean }) => {
     const base = controlBase(o.url);
-    // A node's control API wants a token: $STRATUS_TOKEN, the config file or $STRATUS_TOKEN_FILE (dev's does not).
-    useToken(undefined);
+    // A node's control API wants a token: --token, $STRATUS_TOKEN, $STRATUS_TOKEN_FILE or the config file (dev's does not).
+    useToken(o.token);
     const body = await callControl<{ stack: string; services: ServiceFigures[] }>(base, "GET", "/v1/status");
     if (o.json) return out(JSON.stringify(body));
     const head = [
@@ -268,7 +272,7 @@ program
     // Each service that built is loaded the way dev and a node load it: in a real isolate, its
     // top level run and its default export checked against its routes, subscriptions and
     // schedules. State stays in memory; nothing is served.
-    const host = new StackHost({ stateDir: null, logger: silentLogger(), spares: 0 });
+    const host = new StackHost({ logger: silentLogger(), spares: 0 });
     try {
       const loaded = await host.load(stack, builtBundles(builds), secretsFromEnv());
       for (const o of loaded) {

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { type Command, InvalidArgumentError } from "commander";
 import { StratusError, toStratusError } from "../errors/index.ts";
 import type { Role } from "../registry/index.ts";
-import { callApi, controlBase, useToken } from "./control-client.ts";
+import { callApi, controlBase, TOKEN_OPTION, useToken } from "./control-client.ts";
 
 type Out = (line: string) => void;
 
@@ -58,7 +58,7 @@ async function build(dir: string, only?: string): Promise<{ yaml: string; bundle
 /** Adds the node commands. */
 export function registerNodeCommands(program: Command, out: Out): void {
   const url = ["--url <url>", "control API of the node (default: $STRATUS_URL, ~/.stratus/config.json, http://127.0.0.1:8081)"] as const;
-  const token = ["--token <token>", "API token (default: $STRATUS_TOKEN, ~/.stratus/config.json)"] as const;
+  const token = TOKEN_OPTION;
 
   program
     .command("start")
@@ -289,7 +289,7 @@ export function registerNodeCommands(program: Command, out: Out): void {
     .requiredOption("--data <dir>", "the node's data directory")
     .action(async (o: { data: string }) => {
       const { recoverAdmin } = await import("../node/index.ts");
-      const file = recoverAdmin(o.data);
+      const file = await recoverAdmin(o.data);
       out(`a new admin token "recovered-admin" is in ${file} (mode 0600; audited as token.recover); export STRATUS_TOKEN=$(cat ${file})`);
     });
   tokens

@@ -5,6 +5,7 @@
  */
 import cluster, { type Worker } from "node:cluster";
 import { fileURLToPath } from "node:url";
+import { encodeBackends, type Backends } from "../backends/index.ts";
 import type { ResolvedService, ResolvedStack } from "../config/index.ts";
 import { sumReports, type CanarySticky, type CpuReport } from "../runtime/index.ts";
 import { StratusError, type ErrorCode } from "../errors/index.ts";
@@ -95,9 +96,8 @@ export function mergeOutcomes(reports: readonly LoadOutcome[][]): LoadOutcome[] 
 /** Options of ClusterWorkers. */
 export interface ClusterOptions {
   count: number;
-  stateDir: string;
-  /** The event store file the workers share. */
-  eventsFile: string;
+  /** Where the workers' state and events live; sent to each worker as it is (STRATUS_BACKENDS). */
+  backends: Backends;
   /** Keep each worker's recent log lines for logs() (stratus start). */
   logBuffer?: boolean;
   json: boolean;
@@ -165,8 +165,7 @@ export class ClusterWorkers implements Workers {
   #env(): Record<string, string> {
     return {
       STRATUS_WORKER: "1",
-      STRATUS_STATE_DIR: this.#opts.stateDir,
-      STRATUS_EVENTS_FILE: this.#opts.eventsFile,
+      STRATUS_BACKENDS: encodeBackends(this.#opts.backends),
       STRATUS_LOG_BUFFER: this.#opts.logBuffer ? "1" : "0",
       STRATUS_LOG_JSON: this.#opts.json ? "1" : "0",
       STRATUS_LOG_LEVEL: this.#opts.logLevel ?? "info",

@@ -10,6 +10,7 @@ import { buildStack } from "../build/index.ts";
 import { loadStack, type ResolvedStack } from "../config/index.ts";
 import { ControlServer } from "../control/index.ts";
 import { StratusError } from "../errors/index.ts";
+import { chooseBackends, openEventStore } from "../backends/index.ts";
 import { passiveEventBus, type EventBus } from "../events/index.ts";
 import { secretsFromEnv, type BundleRef, type LoadOutcome } from "../stack/index.ts";
 import type { Logger } from "../telemetry/index.ts";
@@ -102,25 +103,23 @@ export class DevServer {
       if ([...this.#inputs].some((f) => mtimeMs(f) >= buildStarted)) this.#early = true;
     }
     const dataDir = this.#o.dataDir ?? join(this.#stack.dir, ".stratus");
-    const stateDir = join(dataDir, "state");
-    const eventsFile = join(dataDir, "events.sqlite");
+    const backends = chooseBackends({ dataDir });
     this.#workers =
       this.#o.workers > 1
         ? new ClusterWorkers({
             count: this.#o.workers,
-            stateDir,
-            eventsFile,
+            backends,
             json: this.#o.json,
             logger: this.#o.logger,
             ...(this.#o.logLevel ? { logLevel: this.#o.logLevel } : {}),
             ...(this.#o.maxWorkerRssMb ? { maxWorkerRssMb: this.#o.maxWorkerRssMb } : {}),
           })
-        : new InProcessWorkers({ stateDir, eventsFile, logger: this.#o.logger });
+        : new InProcessWorkers({ backends, logger: this.#o.logger });
     const outcomes = await this.#workers.load(this.#stack, [...this.#bundles.values()], secretsFromEnv());
     // The operator's view of the events: the in-process bus, or a passive one on the workers' store.
     if (this.#workers instanceof InProcessWorkers) this.#events = this.#workers.host.events;
     else {
-      this.#events = passiveEventBus(eventsFile, this.#o.logger);
+      this.#events = passiveEventBus(openEventStore(backends.events), this.#o.logger);
       this.#ownEvents = true;
     }
     await this.#events.configure(this.#stack);
@@ -297,7 +296,7 @@ export class DevServer {
     await this.#workers?.close();
     if (this.#ownEvents) {
       await this.#events.close();
-      this.#events.store.close();
+      await this.#events.store.close();
     }
   }
 }

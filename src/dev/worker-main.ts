@@ -1,5 +1,6 @@
 /** Entry of a worker process: a StackHost driven by messages from the supervisor. */
 import type { AddressInfo } from "node:net";
+import { chooseBackends, decodeBackends } from "../backends/index.ts";
 import type { Capacity, CpuPeers, CpuReport } from "../runtime/index.ts";
 import { StackHost } from "../stack/index.ts";
 import { createLogger, LogBuffer } from "../telemetry/index.ts";
@@ -7,8 +8,9 @@ import type { FromWorker, ToWorker } from "./cluster.ts";
 
 let host: StackHost | null = null;
 const json = process.env["STRATUS_LOG_JSON"] === "1";
-const stateDir = process.env["STRATUS_STATE_DIR"] ?? null;
-const eventsFile = process.env["STRATUS_EVENTS_FILE"] ?? null;
+// The supervisor chose the backends once (backends/index.ts) and sends their description.
+const encoded = process.env["STRATUS_BACKENDS"];
+const backends = encoded ? decodeBackends(encoded) : chooseBackends({ dataDir: null });
 const logs = process.env["STRATUS_LOG_BUFFER"] === "1" ? new LogBuffer() : null;
 
 function send(m: FromWorker): void {
@@ -44,8 +46,7 @@ const peers: CpuPeers = {
 function ensureHost(): StackHost {
   if (!host) {
     host = new StackHost({
-      stateDir,
-      eventsFile,
+      backends,
       capacity,
       logger: createLogger({ json, level: process.env["STRATUS_LOG_LEVEL"] ?? "info", ...(logs ? { buffer: logs } : {}) }),
     });

@@ -2,6 +2,7 @@
  * Where a dev/production stack's requests are served: the interface, plus the in-process
  * implementation (one process, used by tests and `--workers 1`).
  */
+import type { Backends } from "../backends/index.ts";
 import type { ResolvedStack } from "../config/index.ts";
 import { StackHost, type BundleRef, type LoadOutcome } from "../stack/index.ts";
 import type { Logger } from "../telemetry/index.ts";
@@ -27,8 +28,8 @@ export interface Workers {
 /** InProcessWorkers: one StackHost in this process. */
 export class InProcessWorkers implements Workers {
   readonly host: StackHost;
-  constructor(opts: { stateDir: string | null; eventsFile: string | null; logger: Logger }) {
-    this.host = new StackHost({ stateDir: opts.stateDir, eventsFile: opts.eventsFile, logger: opts.logger });
+  constructor(opts: { backends: Backends; logger: Logger }) {
+    this.host = new StackHost({ backends: opts.backends, logger: opts.logger });
   }
   async listen(port: number, host: string): Promise<number> {
     return (await this.host.gateway.listen(port, host)).port;

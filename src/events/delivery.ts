@@ -137,13 +137,16 @@ export class SubscriptionRunner {
     return at;
   }
 
-  /** Takes or renews the lease; reloads when the subscription was reset (replay) elsewhere. */
-  async renew(leaseMs: number): Promise<void> {
+  /**
+   * Takes or renews the lease; reloads when the subscription was reset (replay) elsewhere.
+   * `holderOf` names a subscription's lease holder (the bus reads them once for all its runners).
+   */
+  async renew(leaseMs: number, holderOf?: (name: string) => Promise<string | null>): Promise<void> {
     const now = this.#clock();
     let s = await this.#store.lease(this.spec.name, this.#owner, now, now + leaseMs);
     if (!s) {
       // A holder that is a dead process on this machine (killed, crashed) need not be waited out.
-      const holder = (await this.#store.subscriptions()).find((x) => x.name === this.spec.name)?.owner ?? null;
+      const holder = holderOf ? await holderOf(this.spec.name) : ((await this.#store.subscriptions()).find((x) => x.name === this.spec.name)?.owner ?? null);
       if (holder && deadLocalOwner(holder)) {
         this.#log.info({ subscription: this.spec.name, previous: holder }, "taking over a subscription from a process that is gone");
         s = await this.#store.lease(this.spec.name, this.#owner, Number.MAX_SAFE_INTEGER, now + leaseMs);

@@ -1,7 +1,9 @@
 /**
  * The event store interface: the one durable log behind topics, subscriptions, dead letters, async
  * invocations and cron bookkeeping. SqliteEventStore is the embedded implementation; a JetStream
- * implementation for clusters implements the same interface.
+ * implementation for clusters implements the same interface. The delivery engine (bus.ts,
+ * delivery.ts, scheduler.ts) reaches a store only through this interface, and every backend runs
+ * the conformance suite in conformance.ts (eventStoreSuite).
  *
  * Guarantees every implementation gives (the delivery engine relies on each of them):
  * - **Durable on acknowledgement.** When a promise returned by a write method resolves, the write
@@ -10,8 +12,9 @@
  * - **Writes apply in call order.** Two writes issued one after the other by the same caller are
  *   applied in that order (a retry row written before a cursor move is never lost while the move
  *   survives).
- * - **A total order per store.** `seq` grows strictly with every appended event, across topics;
- *   `read(topic, after)` returns a topic's events in `seq` order with no gaps that later fill in.
+ * - **A total order per store.** `seq` grows strictly with every appended event, across topics,
+ *   for the life of the store (pruning never lets a seq be given out again); `read(topic, after)`
+ *   returns a topic's events in `seq` order with no gaps that later fill in.
  * - **Idempotent append.** Appending an event whose (topic, id) is already retained stores nothing
  *   and reports the original `seq` with `duplicate: true` (for appends with `dedupe` not false).
  * - **Leases are exclusive while valid.** At most one owner holds a subscription's (or the cron
@@ -191,5 +194,6 @@ export interface EventStore {
 
   /** Deletes events older than their topic's retention that every subscription has passed. */
   prune(now: number, retentionMs: ReadonlyMap<string, number>): Promise<number>;
-  close(): void;
+  /** Lands every write already issued, then closes the store (its file or its connections). */
+  close(): Promise<void>;
 }

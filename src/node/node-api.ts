@@ -185,7 +185,7 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
       path: "/v1/services/:name/versions",
       role: "reader",
       summary: "Versions of a service, newest first",
-      run: ({ params }) => Promise.resolve(json(200, { service: params["name"], versions: node.versions(params["name"]!) })),
+      run: async ({ params }) => json(200, { service: params["name"], versions: await node.versions(params["name"]!) }),
     },
     {
       method: "POST",
@@ -229,14 +229,14 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
       path: "/v1/tokens",
       role: "admin",
       summary: "Tokens (never their secret part)",
-      run: () => Promise.resolve(json(200, { tokens: node.registry.tokens() })),
+      run: async () => json(200, { tokens: await node.registry.tokens() }),
     },
     {
       method: "POST",
       path: "/v1/tokens",
       role: "admin",
       summary: "Create a token: { name, role, ttl? } (the token is in this answer only)",
-      run: ({ body, token }) => {
+      run: async ({ body, token }) => {
         const role = str(body, "role", ROLES.join(" | ")) as Role;
         const ttl = (body as { ttl?: unknown }).ttl;
         let ttlMs: number | null = null;
@@ -245,8 +245,8 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
           if (typeof ttl !== "string") throw new StratusError("STRATUS_E_CLI_USAGE", `ttl must be like "30d", "12h" or "90m", got ${JSON.stringify(ttl)}`);
           ttlMs = durationMs(ttl, "ttl");
         }
-        const t = node.createToken(str(body, "name", "a name for the token"), role, ttlMs, token.name);
-        return Promise.resolve(json(201, { token: t.token, ...t.info }));
+        const t = await node.createToken(str(body, "name", "a name for the token"), role, ttlMs, token.name);
+        return json(201, { token: t.token, ...t.info });
       },
     },
     {
@@ -254,9 +254,9 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
       path: "/v1/tokens/:id",
       role: "admin",
       summary: "Revoke a token",
-      run: ({ params, token }) => {
-        node.revokeToken(params["id"]!, token.name);
-        return Promise.resolve(json(200, { revoked: params["id"] }));
+      run: async ({ params, token }) => {
+        await node.revokeToken(params["id"]!, token.name);
+        return json(200, { revoked: params["id"] });
       },
     },
     {
@@ -264,7 +264,7 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
       path: "/v1/secrets",
       role: "reader",
       summary: "Secret names and when they were set (never values)",
-      run: () => Promise.resolve(json(200, { secrets: node.registry.secrets().map((s) => ({ name: s.name, updated: s.updated, keyId: s.keyId })) })),
+      run: async () => json(200, { secrets: (await node.registry.secrets()).map((s) => ({ name: s.name, updated: s.updated, keyId: s.keyId })) }),
     },
     {
       method: "PUT",
@@ -283,9 +283,9 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
       path: "/v1/secrets/:name",
       role: "admin",
       summary: "Delete a secret no running service uses",
-      run: ({ params, token }) => {
-        node.deleteSecret(params["name"]!, token.name);
-        return Promise.resolve(json(200, { deleted: params["name"] }));
+      run: async ({ params, token }) => {
+        await node.deleteSecret(params["name"]!, token.name);
+        return json(200, { deleted: params["name"] });
       },
     },
     {
@@ -293,10 +293,9 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
       path: "/v1/secrets/rotate",
       role: "admin",
       summary: "Rotate the master key (key-file mode) and re-encrypt every secret",
-      run: ({ token }) => {
-        const k = node.keys.rotate(node.registry, Date.now());
-        node.registry.audit({ at: Date.now(), actor: token.name, action: "secrets.rotate", detail: { keyId: k.id } });
-        return Promise.resolve(json(200, { keyId: k.id }));
+      run: async ({ token }) => {
+        const k = await node.rotateMasterKey(token.name);
+        return json(200, { keyId: k.id });
       },
     },
     {
@@ -321,7 +320,7 @@ function routes(node: NodeServer, control: ControlServer): Route[] {
       path: "/v1/audit",
       role: "admin",
       summary: "The audit log, newest first",
-      run: ({ url }) => Promise.resolve(json(200, { entries: node.registry.auditLog(Math.min(1000, Number(url.searchParams.get("limit") ?? 100) || 100)) })),
+      run: async ({ url }) => json(200, { entries: await node.registry.auditLog(Math.min(1000, Number(url.searchParams.get("limit") ?? 100) || 100)) }),
     },
   ];
 }
@@ -441,7 +440,7 @@ export class NodeApi {
           throw new StratusError("STRATUS_E_METHOD_NOT_ALLOWED", `${printable(method)} is not allowed on ${url.pathname}; use ${[...allowed].join(", ")}`);
         throw new StratusError("STRATUS_E_NOT_FOUND", `no endpoint ${printable(method)} ${url.pathname}; the API is described at GET /v1/openapi.json`);
       }
-      const token = authorize(this.#node.registry, authorization, found.route.role, Date.now());
+      const token = await authorize(this.#node.registry, authorization, found.route.role, Date.now());
       return await found.route.run({ params: found.params, body: await body(found.route.maxBody ?? MAX_BODY.other), url, token });
     } catch (err) {
       const e = errorReply(err);
@@ -467,7 +466,7 @@ export class NodeApi {
     server.on("clientError", answerClientError);
     this.#server = server;
     const bound = await listenControl(server, port, host);
-    this.#node.ready();
+    await this.#node.ready();
     return bound;
   }
 

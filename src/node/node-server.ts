@@ -9,12 +9,13 @@ import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from "nod
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { type ResolvedService, type ResolvedStack } from "../config/index.ts";
+import { chooseBackends, openEventStore, openRegistry, type Backends } from "../backends/index.ts";
 import { ClusterWorkers, InProcessWorkers, type CanarySpec, type Workers } from "../dev/index.ts";
 import { StratusError, toStratusError } from "../errors/index.ts";
 import { passiveEventBus, type EventBus } from "../events/index.ts";
 import {
   MasterKeys,
-  SqliteRegistry,
+  type MasterKey,
   createToken,
   digestOf,
   planStack,
@@ -129,14 +130,21 @@ interface Running {
  * Mints an admin token and writes it to DATA/admin-token (0600, written to a temporary name and
  * renamed, so a reader never sees half a token); audited. Returns the file's path.
  */
-export function writeAdminToken(registry: Registry, dataDir: string, name: string, actor: string, detail: Record<string, unknown>, now: number): string {
-  const { token, info } = createToken(registry, name, "admin", now, null);
+export async function writeAdminToken(
+  registry: Registry,
+  dataDir: string,
+  name: string,
+  actor: string,
+  detail: Record<string, unknown>,
+  now: number,
+): Promise<string> {
+  const { token, info } = await createToken(registry, name, "admin", now, null);
   const file = join(dataDir, "admin-token");
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, `${token}\n`, { mode: 0o600 });
   chmodSync(tmp, 0o600);
   renameSync(tmp, file);
-  registry.audit({ at: now, actor, action: "token.create", detail: { id: info.id, name, role: "admin", ...detail } });
+  await registry.audit({ at: now, actor, action: "token.create", detail: { id: info.id, name, role: "admin", ...detail } });
   return file;
 }
 
@@ -145,18 +153,25 @@ export function writeAdminToken(registry: Registry, dataDir: string, name: strin
  * expired. It needs local access to the data directory (that is the proof of ownership) and is
  * audited as "token.recover".
  */
-export function recoverAdmin(dataDir: string, now = Date.now()): string {
+export async function recoverAdmin(dataDir: string, now = Date.now()): Promise<string> {
   if (!existsSync(join(dataDir, "registry.sqlite"))) {
     throw new StratusError("STRATUS_E_CLI_USAGE", `${dataDir} holds no node registry (registry.sqlite); pass the --data directory of the node`);
   }
-  const registry = new SqliteRegistry(join(dataDir, "registry.sqlite"));
+  const registry = openRegistry(nodeBackends(dataDir).registry);
   try {
-    const file = writeAdminToken(registry, dataDir, "recovered-admin", "local", { recover: true }, now);
-    registry.audit({ at: now, actor: "local", action: "token.recover", detail: { user: userName(), file } });
+    const file = await writeAdminToken(registry, dataDir, "recovered-admin", "local", { recover: true }, now);
+    await registry.audit({ at: now, actor: "local", action: "token.recover", detail: { user: userName(), file } });
     return file;
   } finally {
-    registry.close();
+    await registry.close();
   }
+}
+
+/** A node's backends, chosen from its data directory; a node always has a registry. */
+function nodeBackends(dataDir: string): Backends & { registry: NonNullable<Backends["registry"]> } {
+  const b = chooseBackends({ dataDir });
+  if (!b.registry) throw new StratusError("STRATUS_E_INTERNAL", "a node's backends have no registry");
+  return { ...b, registry: b.registry };
 }
 
 function userName(): string {
@@ -171,6 +186,7 @@ function userName(): string {
 export class NodeServer {
   readonly #o: NodeServerOptions;
   readonly registry: Registry;
+  readonly #backends: Backends & { registry: NonNullable<Backends["registry"]> };
   readonly keys: MasterKeys;
   #workers!: Workers;
   events!: EventBus;
@@ -192,7 +208,8 @@ export class NodeServer {
     this.#o = opts;
     this.#clock = opts.clock ?? Date.now;
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-    this.registry = new SqliteRegistry(join(opts.dataDir, "registry.sqlite"));
+    this.#backends = nodeBackends(opts.dataDir);
+    this.registry = openRegistry(this.#backends.registry);
     this.keys = new MasterKeys(opts.dataDir);
   }
 
@@ -206,8 +223,8 @@ export class NodeServer {
    * DATA/admin-token (0600). A registry that has tokens but no usable admin gets none: minting one
    * would let anyone who can restart the node undo a revocation. Returns the path, or null.
    */
-  #bootstrap(): string | null {
-    const all = this.registry.tokens();
+  async #bootstrap(): Promise<string | null> {
+    const all = await this.registry.tokens();
     if (all.length > 0) {
       const now = this.#clock();
       if (!all.some((t) => t.role === "admin" && t.revoked === null && (t.expires === null || t.expires > now))) {
@@ -224,42 +241,40 @@ export class NodeServer {
    * Called once the control API listens: on a first start, the admin token is minted and written
    * now, so a script that waits for DATA/admin-token finds a node that answers.
    */
-  ready(): void {
+  async ready(): Promise<void> {
     if (this.#announced) return;
     this.#announced = true;
-    const tokenFile = this.#bootstrap();
+    const tokenFile = await this.#bootstrap();
     if (tokenFile) this.#o.print(`first start: an admin token is in ${tokenFile} (mode 0600); export STRATUS_TOKEN=$(cat ${tokenFile})`);
   }
 
   /** Starts the workers, restores the applied stack, and serves the gateway. */
   async start(): Promise<number> {
     const o = this.#o;
-    const stateDir = join(o.dataDir, "state");
-    const eventsFile = join(o.dataDir, "events.sqlite");
+    const backends = this.#backends;
     this.#workers =
       o.workers > 1
         ? new ClusterWorkers({
             count: o.workers,
-            stateDir,
-            eventsFile,
+            backends,
             json: o.json ?? true,
             logger: o.logger,
             logBuffer: true,
             ...(o.logLevel ? { logLevel: o.logLevel } : {}),
           })
-        : new InProcessWorkers({ stateDir, eventsFile, logger: o.logger });
+        : new InProcessWorkers({ backends, logger: o.logger });
     if (this.#workers instanceof InProcessWorkers) this.events = this.#workers.host.events;
     else {
-      this.events = passiveEventBus(eventsFile, o.logger);
+      this.events = passiveEventBus(openEventStore(backends.events), o.logger);
     }
-    const applied = this.registry.stack();
+    const applied = await this.registry.stack();
     if (applied) {
       const stack = JSON.parse(applied.yaml) as ResolvedStack;
       const outcomes = await this.#load(stack, applied.active);
       const failed = outcomes.filter((x) => x.status === "failed");
       for (const f of failed) if (f.status === "failed") o.print(`service "${f.service}" failed to start (${f.error.code}): ${f.error.message}`);
       this.#running = { stack, active: applied.active };
-      const saved = JSON.parse(this.registry.meta("canaries") ?? "{}") as Record<string, CanaryRecord>;
+      const saved = JSON.parse((await this.registry.meta("canaries")) ?? "{}") as Record<string, CanaryRecord>;
       for (const [service, c] of Object.entries(saved)) {
         try {
           await this.#startCanary(service, c);
@@ -268,7 +283,7 @@ export class NodeServer {
           o.print(`the canary of "${service}" (${c.version}) could not be restarted: ${(err as Error).message}`);
         }
       }
-      this.#saveCanaries();
+      await this.#saveCanaries();
     }
     this.port = await this.#workers.listen(o.port, o.host);
     this.#monitor = setInterval(
@@ -284,10 +299,10 @@ export class NodeServer {
   }
 
   /** The secrets a stack's services are granted, opened. */
-  #secretsFor(stack: ResolvedStack): Map<string, string> {
+  async #secretsFor(stack: ResolvedStack): Promise<Map<string, string>> {
     const wanted = new Set(stack.services.flatMap((s) => Object.values(s.bindings).flatMap((b) => (b.kind === "secret" ? [b.secret] : []))));
     const out = new Map<string, string>();
-    for (const s of this.registry.secrets()) if (wanted.has(s.name)) out.set(s.name, this.keys.open(s));
+    for (const s of await this.registry.secrets()) if (wanted.has(s.name)) out.set(s.name, this.keys.open(s));
     return out;
   }
 
@@ -300,7 +315,7 @@ export class NodeServer {
     const bundles: BundleRef[] = [];
     const damaged = new Map<string, LoadOutcome>();
     for (const s of stack.services) {
-      const v = this.registry.version(s.name, active[s.name] ?? "");
+      const v = await this.registry.version(s.name, active[s.name] ?? "");
       if (!v) continue;
       const problem = damage(v);
       if (problem) damaged.set(s.name, { service: s.name, status: "failed", error: { code: "STRATUS_E_CODE_DAMAGED", message: problem } });
@@ -308,7 +323,7 @@ export class NodeServer {
     }
     for (const d of damaged.values())
       this.#o.logger.error({ service: d.service, code: "STRATUS_E_CODE_DAMAGED" }, d.status === "failed" ? d.error.message : "");
-    const loaded = await this.#workers.load(stack, bundles, this.#secretsFor(stack));
+    const loaded = await this.#workers.load(stack, bundles, await this.#secretsFor(stack));
     const outcomes = loaded.map((x) => damaged.get(x.service) ?? x);
     // The in-process bus was configured by the load; a passive one (beside worker processes) is here.
     if (!(this.#workers instanceof InProcessWorkers)) await this.events.configure(stack);
@@ -324,7 +339,7 @@ export class NodeServer {
   }
 
   /** Checks uploads against the stack: one per service, digests right, secrets present. */
-  #check(stack: ResolvedStack, uploads: readonly { service: string; digest: string; code?: string }[], only?: string): void {
+  async #check(stack: ResolvedStack, uploads: readonly { service: string; digest: string; code?: string }[], only?: string): Promise<void> {
     const names = new Set(stack.services.map((s) => s.name));
     for (const u of uploads) {
       if (!names.has(u.service)) throw new StratusError("STRATUS_E_CONFIG_INVALID", `a bundle was sent for "${u.service}", which is not in the stack file`);
@@ -340,7 +355,7 @@ export class NodeServer {
         throw new StratusError("STRATUS_E_CONFIG_INVALID", `no bundle was sent for service "${s.name}"; build every service of the stack (stratus apply does)`);
       }
     }
-    const have = new Set(this.registry.secrets().map((s) => s.name));
+    const have = new Set((await this.registry.secrets()).map((s) => s.name));
     for (const s of stack.services) {
       if (only !== undefined && only !== s.name) continue;
       for (const [binding, b] of Object.entries(s.bindings)) {
@@ -366,7 +381,7 @@ export class NodeServer {
   /** What applying `yaml` with bundles of these digests would change. */
   async plan(yaml: string, uploads: readonly { service: string; digest: string }[]): Promise<Plan> {
     const stack = await this.#parse(yaml);
-    this.#check(stack, uploads);
+    await this.#check(stack, uploads);
     return planStack(this.#current(), stack, this.#versionsOf(stack, uploads));
   }
 
@@ -401,13 +416,13 @@ export class NodeServer {
     if (failed.length > 0) {
       if (this.#running) await this.#load(this.#running.stack, this.#running.active);
       else await this.#load({ ...stack, services: [], topics: [] }, {});
-      this.registry.audit({ at: this.#clock(), actor, action: `${action}.failed`, detail: { failed: failed.map((f) => f.service) } });
+      await this.registry.audit({ at: this.#clock(), actor, action: `${action}.failed`, detail: { failed: failed.map((f) => f.service) } });
       throw new StratusError(
         "STRATUS_E_DEPLOY_FAILED",
         `${action} refused, nothing changed: ${failed.map((f) => (f.status === "failed" ? `service "${f.service}" (${f.error.code}): ${f.error.message.split("\n")[0]}` : "")).join("; ")}`,
       );
     }
-    this.registry.setStack(
+    await this.registry.setStack(
       { name: stack.name, yaml: JSON.stringify(stack), active, applied: this.#clock() },
       {
         at: this.#clock(),
@@ -421,10 +436,10 @@ export class NodeServer {
   }
 
   /** Stores the uploaded versions; returns the ones that are new (a refused apply deletes them again). */
-  #store(stack: ResolvedStack, uploads: readonly Upload[], versions: Record<string, string>): { service: string; version: string }[] {
+  async #store(stack: ResolvedStack, uploads: readonly Upload[], versions: Record<string, string>): Promise<{ service: string; version: string }[]> {
     const added: { service: string; version: string }[] = [];
     for (const u of uploads) {
-      if (!this.registry.version(u.service, versions[u.service]!)) added.push({ service: u.service, version: versions[u.service]! });
+      if (!(await this.registry.version(u.service, versions[u.service]!))) added.push({ service: u.service, version: versions[u.service]! });
       const svc = stack.services.find((s) => s.name === u.service)!;
       const v: VersionRecord = {
         service: u.service,
@@ -434,20 +449,20 @@ export class NodeServer {
         code: u.code,
         config: serviceConfig(svc),
       };
-      this.registry.putVersion(v);
+      await this.registry.putVersion(v);
     }
     return added;
   }
 
   /** Forgets versions a refused apply, deploy or canary stored: `stratus versions` lists only versions that ran. */
-  #forget(added: readonly { service: string; version: string }[]): void {
-    for (const a of added) this.registry.deleteVersion(a.service, a.version);
+  async #forget(added: readonly { service: string; version: string }[]): Promise<void> {
+    for (const a of added) await this.registry.deleteVersion(a.service, a.version);
   }
 
   /** Applies a whole stack: every service's bundle comes with it. */
   async apply(yaml: string, uploads: readonly Upload[], actor: string): Promise<ApplyResult> {
     const stack = await this.#parse(yaml);
-    this.#check(stack, uploads);
+    await this.#check(stack, uploads);
     const running = this.#running;
     if (running && running.stack.name !== stack.name) {
       throw new StratusError(
@@ -460,21 +475,21 @@ export class NodeServer {
       for (const svc of [...this.#canaries.keys()]) await this.#endCanary(svc, actor, "canary.end", { by: "apply" });
       const versions = this.#versionsOf(stack, uploads);
       const plan = planStack(this.#current(), stack, versions);
-      const added = this.#store(stack, uploads, versions);
-      return this.#switch(stack, versions, actor, "apply", plan).catch((err: unknown) => {
-        this.#forget(added);
+      const added = await this.#store(stack, uploads, versions);
+      return this.#switch(stack, versions, actor, "apply", plan).catch(async (err: unknown) => {
+        await this.#forget(added);
         throw err;
       });
     });
   }
 
-  #saveCanaries(): void {
-    this.registry.setMeta("canaries", JSON.stringify(Object.fromEntries(this.#canaries)));
+  async #saveCanaries(): Promise<void> {
+    await this.registry.setMeta("canaries", JSON.stringify(Object.fromEntries(this.#canaries)));
   }
 
   /** Starts a recorded canary in every worker (the version's code and config from the registry). */
   async #startCanary(service: string, c: CanaryRecord): Promise<void> {
-    const v = this.registry.version(service, c.version);
+    const v = await this.registry.version(service, c.version);
     if (!v) throw new StratusError("STRATUS_E_VERSION_UNKNOWN", `no version ${c.version} of "${service}"`);
     const problem = damage(v);
     if (problem) throw new StratusError("STRATUS_E_CODE_DAMAGED", problem);
@@ -496,8 +511,8 @@ export class NodeServer {
     this.#canaries.delete(service);
     this.#samples.delete(service);
     this.#windows.delete(service);
-    this.#saveCanaries();
-    this.registry.audit({ at: this.#clock(), actor, action, detail: { service, version: c.version, ...detail } });
+    await this.#saveCanaries();
+    await this.registry.audit({ at: this.#clock(), actor, action, detail: { service, version: c.version, ...detail } });
   }
 
   /** A version's request counters (ok, error), summed over the workers. */
@@ -584,7 +599,7 @@ export class NodeServer {
         `service "${service}" has no canary to promote; start one with stratus deploy ${service} --canary 10`,
       );
     return this.#locked(actor, "promote", async () => {
-      const v = this.registry.version(service, c.version);
+      const v = await this.registry.version(service, c.version);
       if (!v) throw new StratusError("STRATUS_E_VERSION_UNKNOWN", `no version ${c.version} of "${service}"`);
       const problem = damage(v);
       if (problem) throw new StratusError("STRATUS_E_CODE_DAMAGED", problem);
@@ -609,7 +624,7 @@ export class NodeServer {
         `service "${service}" is not in the stack file; the services there: ${local.services.map((s) => s.name).join(", ")}`,
       );
     if (upload.service !== service) throw new StratusError("STRATUS_E_CONFIG_INVALID", `the bundle sent is for "${upload.service}", not "${service}"`);
-    this.#check(local, [upload], service);
+    await this.#check(local, [upload], service);
     return this.#locked(actor, "deploy", async () => {
       const base = this.#running?.stack ?? { ...local, services: [], topics: [] };
       const services = base.services.some((s) => s.name === service) ? base.services.map((s) => (s.name === service ? svc : s)) : [...base.services, svc];
@@ -618,9 +633,9 @@ export class NodeServer {
       const active = { ...(this.#running?.active ?? {}) };
       const versions = { ...active, [service]: versionOf(upload.digest, serviceConfig(svc)) };
       const plan = planStack(this.#current(), stack, versions);
-      const added = this.#store(stack, [upload], versions);
-      return this.#switch(stack, versions, actor, "deploy", plan).catch((err: unknown) => {
-        this.#forget(added);
+      const added = await this.#store(stack, [upload], versions);
+      return this.#switch(stack, versions, actor, "deploy", plan).catch(async (err: unknown) => {
+        await this.#forget(added);
         throw err;
       });
     });
@@ -639,7 +654,7 @@ export class NodeServer {
     }
     if (!(canary.percent > 0 && canary.percent < 100))
       throw new StratusError("STRATUS_E_CLI_USAGE", `--canary takes a percentage between 0 and 100 (exclusive), got ${canary.percent}`);
-    this.#check(local, [upload], service);
+    await this.#check(local, [upload], service);
     return this.#locked(actor, "canary", async () => {
       const version = versionOf(upload.digest, serviceConfig(svc));
       if (version === running.active[service]) {
@@ -648,12 +663,12 @@ export class NodeServer {
           `canary refused: ${service}@${version} is already the active version (the same code and config); change the service, then deploy it with --canary`,
         );
       }
-      const added = this.#store(local, [upload], { [service]: version });
+      const added = await this.#store(local, [upload], { [service]: version });
       const record: CanaryRecord = { ...canary, version, started: this.#clock() };
       try {
         await this.#startCanary(service, record);
       } catch (err) {
-        this.#forget(added);
+        await this.#forget(added);
         await this.#workers.canary(service, null).catch(() => undefined);
         const prev = this.#canaries.get(service);
         if (prev) await this.#startCanary(service, prev).catch(() => undefined);
@@ -666,8 +681,8 @@ export class NodeServer {
       const st = read(service, this.#running?.active[service] ?? "");
       this.#samples.set(service, [{ t: this.#clock(), ...now, stableOk: st.ok, stableError: st.error }]);
       this.#windows.delete(service);
-      this.#saveCanaries();
-      this.registry.audit({
+      await this.#saveCanaries();
+      await this.registry.audit({
         at: this.#clock(),
         actor,
         action: "canary.start",
@@ -679,8 +694,8 @@ export class NodeServer {
   }
 
   /** Versions of a service, newest first, with the active one marked. */
-  versions(service: string): { version: string; created: number; digest: string; active: boolean }[] {
-    const list = this.registry.versions(service);
+  async versions(service: string): Promise<{ version: string; created: number; digest: string; active: boolean }[]> {
+    const list = await this.registry.versions(service);
     if (list.length === 0) throw new StratusError("STRATUS_E_VERSION_UNKNOWN", `no versions of service "${service}" on this node`);
     const active = this.#running?.active[service];
     return list.map((v) => ({ version: v.version, created: v.created, digest: v.digest, active: v.version === active }));
@@ -700,16 +715,16 @@ export class NodeServer {
     const current = running.active[service];
     let target: VersionRecord | null;
     if (to !== undefined) {
-      target = this.registry.version(service, to);
+      target = await this.registry.version(service, to);
       if (!target) {
-        const known = this.registry.versions(service).map((v) => v.version);
+        const known = (await this.registry.versions(service)).map((v) => v.version);
         throw new StratusError(
           "STRATUS_E_VERSION_UNKNOWN",
           `service "${service}" has no version "${to}"; it has ${known.join(", ")} (stratus versions ${service})`,
         );
       }
     } else {
-      target = this.#previous(service, current);
+      target = await this.#previous(service, current);
       if (!target) throw new StratusError("STRATUS_E_VERSION_UNKNOWN", `service "${service}" has no version before ${current ?? "(none)"} to roll back to`);
     }
     const t = target;
@@ -723,11 +738,11 @@ export class NodeServer {
   }
 
   /** The version that was active before `current`, from the audit log of applies, deploys and rollbacks. */
-  #previous(service: string, current: string | undefined): VersionRecord | null {
-    for (const e of this.registry.auditLog(1000)) {
+  async #previous(service: string, current: string | undefined): Promise<VersionRecord | null> {
+    for (const e of await this.registry.auditLog(1000)) {
       if (!["apply", "deploy", "rollback"].includes(e.action)) continue;
       const v = (e.detail["versions"] as Record<string, string> | undefined)?.[service];
-      if (v && v !== current) return this.registry.version(service, v);
+      if (v && v !== current) return await this.registry.version(service, v);
     }
     return null;
   }
@@ -739,7 +754,7 @@ export class NodeServer {
     return this.#locked(actor, "destroy", async () => {
       for (const svc of [...this.#canaries.keys()]) await this.#endCanary(svc, actor, "canary.end", { by: "destroy" });
       await this.#load({ ...running.stack, services: [], topics: [] }, {});
-      this.registry.setStack(null, {
+      await this.registry.setStack(null, {
         at: this.#clock(),
         actor,
         action: "destroy",
@@ -757,14 +772,14 @@ export class NodeServer {
     if (value.length === 0)
       throw new StratusError("STRATUS_E_SECRETS", `secret "${name}" is empty; pipe the value on stdin: printf %s "$VALUE" | stratus secrets set ${name}`);
     await this.#locked(actor, "secret.set", async () => {
-      this.registry.putSecret(this.keys.seal(name, value, this.#clock()));
-      this.registry.audit({ at: this.#clock(), actor, action: "secret.set", detail: { name } });
+      await this.registry.putSecret(this.keys.seal(name, value, this.#clock()));
+      await this.registry.audit({ at: this.#clock(), actor, action: "secret.set", detail: { name } });
       if (this.#running) await this.#load(this.#running.stack, this.#running.active);
     });
   }
 
   /** Deletes a secret; refused while a running service uses it. */
-  deleteSecret(name: string, actor: string): void {
+  async deleteSecret(name: string, actor: string): Promise<void> {
     const users = (this.#running?.stack.services ?? []).filter((s) => Object.values(s.bindings).some((b) => b.kind === "secret" && b.secret === name));
     if (users.length > 0) {
       throw new StratusError(
@@ -772,20 +787,33 @@ export class NodeServer {
         `secret "${name}" is used by ${users.map((u) => `"${u.name}"`).join(", ")}; remove the binding (stratus apply) first`,
       );
     }
-    if (!this.registry.deleteSecret(name)) throw new StratusError("STRATUS_E_SECRETS", `no secret "${name}" on this node`);
-    this.registry.audit({ at: this.#clock(), actor, action: "secret.delete", detail: { name } });
+    // Under the lock, like every secret write: a rotation re-seals the set of secrets it read.
+    await this.#locked(actor, "secret.delete", async () => {
+      if (!(await this.registry.deleteSecret(name))) throw new StratusError("STRATUS_E_SECRETS", `no secret "${name}" on this node`);
+      await this.registry.audit({ at: this.#clock(), actor, action: "secret.delete", detail: { name } });
+    });
+  }
+
+  /** Rotates the master key and re-seals every secret under it (key-file mode), holding the lock. */
+  async rotateMasterKey(actor: string): Promise<MasterKey> {
+    return this.#locked(actor, "secrets.rotate", async () => {
+      const k = await this.keys.rotate(this.registry, this.#clock());
+      await this.registry.audit({ at: this.#clock(), actor, action: "secrets.rotate", detail: { keyId: k.id } });
+      return k;
+    });
   }
 
   /** Creates a token (the secret part is returned once). */
-  createToken(name: string, role: Role, ttlMs: number | null, actor: string): { token: string; info: TokenInfo } {
-    const t = createToken(this.registry, name, role, this.#clock(), ttlMs);
-    this.registry.audit({ at: this.#clock(), actor, action: "token.create", detail: { id: t.info.id, name, role } });
+  async createToken(name: string, role: Role, ttlMs: number | null, actor: string): Promise<{ token: string; info: TokenInfo }> {
+    const t = await createToken(this.registry, name, role, this.#clock(), ttlMs);
+    await this.registry.audit({ at: this.#clock(), actor, action: "token.create", detail: { id: t.info.id, name, role } });
     return t;
   }
 
-  revokeToken(id: string, actor: string): void {
-    if (!this.registry.revokeToken(id, this.#clock())) throw new StratusError("STRATUS_E_CLI_USAGE", `no token "${id}"; list them with "stratus tokens list"`);
-    this.registry.audit({ at: this.#clock(), actor, action: "token.revoke", detail: { id } });
+  async revokeToken(id: string, actor: string): Promise<void> {
+    if (!(await this.registry.revokeToken(id, this.#clock())))
+      throw new StratusError("STRATUS_E_CLI_USAGE", `no token "${id}"; list them with "stratus tokens list"`);
+    await this.registry.audit({ at: this.#clock(), actor, action: "token.revoke", detail: { id } });
   }
 
   /** Recent log records of the node and its workers, oldest first. */
@@ -807,9 +835,9 @@ export class NodeServer {
     await this.#workers?.close();
     if (!(this.#workers instanceof InProcessWorkers)) {
       await this.events?.close();
-      this.events?.store.close();
+      await this.events?.store.close();
     }
     await this.#parser.close();
-    this.registry.close();
+    await this.registry.close();
   }
 }

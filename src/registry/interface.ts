@@ -65,41 +65,55 @@ export interface SealedSecret {
   updated: number;
 }
 
-/** The registry. */
+/**
+ * The registry. Every method returns a Promise: a networked backend (PostgreSQL on a cluster)
+ * answers over the network. The conformance suite every backend runs is registrySuite
+ * (conformance.ts).
+ */
 export interface Registry {
   /** A stored token by the hash of its secret, or null. */
-  tokenByHash(hash: string): TokenInfo | null;
-  createToken(info: TokenInfo, hash: string): void;
-  tokens(): TokenInfo[];
-  /** Revokes a token; false when there is no such token. */
-  revokeToken(id: string, at: number): boolean;
+  tokenByHash(hash: string): Promise<TokenInfo | null>;
+  /** Stores a new token (by the hash of its secret; a hash already stored is refused). */
+  createToken(info: TokenInfo, hash: string): Promise<void>;
+  /** Every token, oldest first. */
+  tokens(): Promise<TokenInfo[]>;
+  /** Revokes a token (an earlier revocation time is kept); false when there is no such token. */
+  revokeToken(id: string, at: number): Promise<boolean>;
 
   /**
    * Stores a version (the same id is the same content: storing it again rewrites code, digest and
    * config, which repairs a record altered outside Stratus and keeps its creation time).
    */
-  putVersion(v: VersionRecord): void;
+  putVersion(v: VersionRecord): Promise<void>;
   /** Deletes a version (one stored by a refused apply); false when there is none. */
-  deleteVersion(service: string, version: string): boolean;
-  version(service: string, version: string): VersionRecord | null;
-  /** Versions of a service, newest first. */
-  versions(service: string): VersionRecord[];
+  deleteVersion(service: string, version: string): Promise<boolean>;
+  /** One version of a service, or null. */
+  version(service: string, version: string): Promise<VersionRecord | null>;
+  /** Versions of a service, newest first (by creation time, then by order of storing). */
+  versions(service: string): Promise<VersionRecord[]>;
 
   /** The stack as last applied, or null on a new node. */
-  stack(): AppliedStack | null;
-  /** Records a new applied stack (with its active versions) and an audit entry, atomically. */
-  setStack(stack: AppliedStack | null, audit: Omit<AuditEntry, "id">): void;
+  stack(): Promise<AppliedStack | null>;
+  /** Records a new applied stack (null: none) and an audit entry, atomically. */
+  setStack(stack: AppliedStack | null, audit: Omit<AuditEntry, "id">): Promise<void>;
 
-  putSecret(s: SealedSecret): void;
-  deleteSecret(name: string): boolean;
-  secrets(): SealedSecret[];
-  /** Replaces every secret at once (master key rotation). */
-  replaceSecrets(all: SealedSecret[]): void;
+  /** Stores or replaces a sealed secret. */
+  putSecret(s: SealedSecret): Promise<void>;
+  /** Deletes a secret; false when there is none. */
+  deleteSecret(name: string): Promise<boolean>;
+  /** Every secret, by name. */
+  secrets(): Promise<SealedSecret[]>;
+  /** Replaces every secret at once (master key rotation), atomically. */
+  replaceSecrets(all: SealedSecret[]): Promise<void>;
 
-  audit(entry: Omit<AuditEntry, "id">): void;
-  auditLog(limit: number): AuditEntry[];
+  /** Appends an audit entry. */
+  audit(entry: Omit<AuditEntry, "id">): Promise<void>;
+  /** The newest `limit` audit entries, newest first. */
+  auditLog(limit: number): Promise<AuditEntry[]>;
 
-  meta(key: string): string | null;
-  setMeta(key: string, value: string): void;
-  close(): void;
+  /** A value of the node's own bookkeeping (e.g. running canaries), or null. */
+  meta(key: string): Promise<string | null>;
+  setMeta(key: string, value: string): Promise<void>;
+  /** Closes the registry (its file or its connections). */
+  close(): Promise<void>;
 }

@@ -65,11 +65,7 @@ export class MasterKeys {
 
   /** Seals `value` under the current key. */
   seal(name: string, value: string, now: number): SealedSecret {
-    const iv = randomBytes(12);
-    const c = createCipheriv("aes-256-gcm", this.#current.key, iv);
-    c.setAAD(Buffer.from(name));
-    const ct = Buffer.concat([c.update(value, "utf8"), c.final()]);
-    return { name, sealed: Buffer.concat([iv, c.getAuthTag(), ct]).toString("base64"), keyId: this.#current.id, updated: now };
+    return sealWith(this.#current, name, value, now);
   }
 
   /** Opens a sealed secret with the key that sealed it. */
@@ -93,30 +89,41 @@ export class MasterKeys {
   }
 
   /** Rotates the key file's key (not possible with STRATUS_MASTER_KEY: set a new one and restart). */
-  rotate(registry: Registry, now: number): MasterKey {
+  async rotate(registry: Registry, now: number): Promise<MasterKey> {
     if (this.#file === null) {
       throw new StratusError(
         "STRATUS_E_SECRETS",
         "the master key comes from STRATUS_MASTER_KEY; rotation re-encrypts with a key file only: unset it to use DATA/master.key, or re-set the secrets under a new key",
       );
     }
-    const values = registry.secrets().map((s) => [s.name, this.open(s)] as const);
+    // The caller serialises rotation with every other secret write (the node's apply lock): the
+    // secrets read here are all the secrets there are until replaceSecrets() lands.
+    const values = (await registry.secrets()).map((s) => [s.name, this.open(s)] as const);
     const next = keyOf(randomBytes(32));
     const pending = `${this.#file}.new`;
     writeFileSync(pending, `${next.key.toString("base64")}\n`, { mode: 0o600 });
+    // Known (for open) from before the write, current (for seal) only once it landed.
     this.#others.set(next.id, next);
-    const old = this.#current;
-    this.#current = next;
     try {
-      registry.replaceSecrets(values.map(([name, v]) => this.seal(name, v, now)));
+      await registry.replaceSecrets(values.map(([name, v]) => sealWith(next, name, v, now)));
     } catch (err) {
-      this.#current = old;
+      this.#others.delete(next.id);
       rmSync(pending, { force: true });
       throw err;
     }
+    this.#current = next;
     renameSync(pending, this.#file);
     chmodSync(this.#file, 0o600);
     this.#others.delete(next.id);
     return next;
   }
+}
+
+/** Seals `value` (bound to `name`) under `k`: AES-256-GCM, a random 12-byte iv. */
+function sealWith(k: MasterKey, name: string, value: string, now: number): SealedSecret {
+  const iv = randomBytes(12);
+  const c = createCipheriv("aes-256-gcm", k.key, iv);
+  c.setAAD(Buffer.from(name));
+  const ct = Buffer.concat([c.update(value, "utf8"), c.final()]);
+  return { name, sealed: Buffer.concat([iv, c.getAuthTag(), ct]).toString("base64"), keyId: k.id, updated: now };
 }

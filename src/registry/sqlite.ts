@@ -37,7 +37,7 @@ function version(r: Row): VersionRecord {
   };
 }
 
-/** SqliteRegistry. */
+/** SqliteRegistry: node:sqlite is synchronous, so each method does its work before it returns its Promise. */
 export class SqliteRegistry implements Registry {
   readonly #db: DatabaseSync;
 
@@ -72,26 +72,26 @@ export class SqliteRegistry implements Registry {
     }
   }
 
-  tokenByHash(hash: string): TokenInfo | null {
+  async tokenByHash(hash: string): Promise<TokenInfo | null> {
     const r = this.#db.prepare("SELECT * FROM tokens WHERE hash = ?").get(hash);
     return r ? token(r) : null;
   }
 
-  createToken(info: TokenInfo, hash: string): void {
+  async createToken(info: TokenInfo, hash: string): Promise<void> {
     this.#db
       .prepare("INSERT INTO tokens (id, name, role, hash, created, expires, revoked) VALUES (?, ?, ?, ?, ?, ?, NULL)")
       .run(info.id, info.name, info.role, hash, info.created, info.expires);
   }
 
-  tokens(): TokenInfo[] {
+  async tokens(): Promise<TokenInfo[]> {
     return this.#db.prepare("SELECT * FROM tokens ORDER BY created").all().map(token);
   }
 
-  revokeToken(id: string, at: number): boolean {
+  async revokeToken(id: string, at: number): Promise<boolean> {
     return Number(this.#db.prepare("UPDATE tokens SET revoked = coalesce(revoked, ?) WHERE id = ?").run(at, id).changes) > 0;
   }
 
-  putVersion(v: VersionRecord): void {
+  async putVersion(v: VersionRecord): Promise<void> {
     this.#db
       .prepare(
         "INSERT INTO versions (service, version, created, digest, code, config) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (service, version) DO UPDATE SET digest = excluded.digest, code = excluded.code, config = excluded.config",
@@ -99,20 +99,20 @@ export class SqliteRegistry implements Registry {
       .run(v.service, v.version, v.created, v.digest, v.code, v.config);
   }
 
-  deleteVersion(service: string, v: string): boolean {
+  async deleteVersion(service: string, v: string): Promise<boolean> {
     return Number(this.#db.prepare("DELETE FROM versions WHERE service = ? AND version = ?").run(service, v).changes) > 0;
   }
 
-  version(service: string, v: string): VersionRecord | null {
+  async version(service: string, v: string): Promise<VersionRecord | null> {
     const r = this.#db.prepare("SELECT * FROM versions WHERE service = ? AND version = ?").get(service, v);
     return r ? version(r) : null;
   }
 
-  versions(service: string): VersionRecord[] {
+  async versions(service: string): Promise<VersionRecord[]> {
     return this.#db.prepare("SELECT * FROM versions WHERE service = ? ORDER BY created DESC, rowid DESC").all(service).map(version);
   }
 
-  stack(): AppliedStack | null {
+  async stack(): Promise<AppliedStack | null> {
     const r = this.#db.prepare("SELECT * FROM stack WHERE id = 1").get();
     if (!r) return null;
     return {
@@ -123,7 +123,7 @@ export class SqliteRegistry implements Registry {
     };
   }
 
-  setStack(stack: AppliedStack | null, audit: Omit<AuditEntry, "id">): void {
+  async setStack(stack: AppliedStack | null, audit: Omit<AuditEntry, "id">): Promise<void> {
     this.#tx(() => {
       if (stack === null) this.#db.prepare("DELETE FROM stack").run();
       else {
@@ -133,11 +133,15 @@ export class SqliteRegistry implements Registry {
           )
           .run(stack.name, stack.yaml, JSON.stringify(stack.active), stack.applied);
       }
-      this.audit(audit);
+      this.#audit(audit);
     });
   }
 
-  putSecret(s: SealedSecret): void {
+  async putSecret(s: SealedSecret): Promise<void> {
+    this.#putSecret(s);
+  }
+
+  #putSecret(s: SealedSecret): void {
     this.#db
       .prepare(
         "INSERT INTO secrets (name, sealed, key_id, updated) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed, key_id = excluded.key_id, updated = excluded.updated",
@@ -145,31 +149,35 @@ export class SqliteRegistry implements Registry {
       .run(s.name, s.sealed, s.keyId, s.updated);
   }
 
-  deleteSecret(name: string): boolean {
+  async deleteSecret(name: string): Promise<boolean> {
     return Number(this.#db.prepare("DELETE FROM secrets WHERE name = ?").run(name).changes) > 0;
   }
 
-  secrets(): SealedSecret[] {
+  async secrets(): Promise<SealedSecret[]> {
     return this.#db
       .prepare("SELECT * FROM secrets ORDER BY name")
       .all()
       .map((r) => ({ name: r["name"] as string, sealed: r["sealed"] as string, keyId: r["key_id"] as string, updated: Number(r["updated"]) }));
   }
 
-  replaceSecrets(all: SealedSecret[]): void {
+  async replaceSecrets(all: SealedSecret[]): Promise<void> {
     this.#tx(() => {
       this.#db.prepare("DELETE FROM secrets").run();
-      for (const s of all) this.putSecret(s);
+      for (const s of all) this.#putSecret(s);
     });
   }
 
-  audit(entry: Omit<AuditEntry, "id">): void {
+  async audit(entry: Omit<AuditEntry, "id">): Promise<void> {
+    this.#audit(entry);
+  }
+
+  #audit(entry: Omit<AuditEntry, "id">): void {
     this.#db
       .prepare("INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)")
       .run(entry.at, entry.actor, entry.action, JSON.stringify(entry.detail));
   }
 
-  auditLog(limit: number): AuditEntry[] {
+  async auditLog(limit: number): Promise<AuditEntry[]> {
     return this.#db
       .prepare("SELECT * FROM audit ORDER BY id DESC LIMIT ?")
       .all(limit)
@@ -182,16 +190,16 @@ export class SqliteRegistry implements Registry {
       }));
   }
 
-  meta(key: string): string | null {
+  async meta(key: string): Promise<string | null> {
     const r = this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(key);
     return r ? (r["value"] as string) : null;
   }
 
-  setMeta(key: string, value: string): void {
+  async setMeta(key: string, value: string): Promise<void> {
     this.#db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, value);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#db.close();
   }
 }

@@ -18,14 +18,20 @@ export function hashToken(token: string): string {
 }
 
 /** Creates a token; returns the token (shown once) and what is stored. */
-export function createToken(registry: Registry, name: string, role: Role, now: number, ttlMs: number | null): { token: string; info: TokenInfo } {
+export async function createToken(
+  registry: Registry,
+  name: string,
+  role: Role,
+  now: number,
+  ttlMs: number | null,
+): Promise<{ token: string; info: TokenInfo }> {
   if (!ROLES.includes(role)) throw new StratusError("STRATUS_E_CLI_USAGE", `role "${role}" does not exist; use one of ${ROLES.join(", ")}`);
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(name))
     throw new StratusError("STRATUS_E_CLI_USAGE", `token name "${name}" is not valid; use letters, digits, ".", "_" or "-" (at most 64)`);
   const id = randomBytes(4).toString("hex");
   const token = `stx_${id}_${randomBytes(24).toString("base64url")}`;
   const info: TokenInfo = { id, name, role, created: now, expires: ttlMs === null ? null : now + ttlMs, revoked: null };
-  registry.createToken(info, hashToken(token));
+  await registry.createToken(info, hashToken(token));
   return { token, info };
 }
 
@@ -33,11 +39,11 @@ export function createToken(registry: Registry, name: string, role: Role, now: n
  * Checks an Authorization header and the role an endpoint needs. Throws STRATUS_E_UNAUTHORIZED
  * (missing, malformed, unknown, expired or revoked token) or STRATUS_E_FORBIDDEN (role too low).
  */
-export function authorize(registry: Registry, header: string | undefined, need: Role, now: number): TokenInfo {
+export async function authorize(registry: Registry, header: string | undefined, need: Role, now: number): Promise<TokenInfo> {
   if (!header)
     throw new StratusError(
       "STRATUS_E_UNAUTHORIZED",
-      "no token: send Authorization: Bearer <token> (the CLI reads --token, $STRATUS_TOKEN or ~/.stratus/config.json)",
+      "no token: send Authorization: Bearer <token> (the CLI reads --token, $STRATUS_TOKEN, $STRATUS_TOKEN_FILE such as DATA/admin-token, or ~/.stratus/config.json)",
     );
   const m = /^Bearer (\S+)$/.exec(header);
   const token = m?.[1] ?? "";
@@ -46,7 +52,7 @@ export function authorize(registry: Registry, header: string | undefined, need: 
       "STRATUS_E_UNAUTHORIZED",
       'the token is malformed: a Stratus token looks like "stx_<8 hex>_<32 characters>"; check for a truncated copy',
     );
-  const info = registry.tokenByHash(hashToken(token));
+  const info = await registry.tokenByHash(hashToken(token));
   // Looked up by its SHA-256: how long the lookup takes says nothing about the secret.
   if (!info) {
     throw new StratusError("STRATUS_E_UNAUTHORIZED", 'the token is not known to this node; create one with "stratus tokens create" (as an admin)');

@@ -37,7 +37,7 @@ before(async () => {
 after(async () => {
   for (const r of held.splice(0)) r.end();
   await runtime.close();
-  state.close();
+  await state.close();
   await new Promise<void>((r) => upstream.close(() => r()));
   project.remove();
 });

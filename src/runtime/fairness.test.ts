@@ -84,7 +84,7 @@ for (const concurrency of [1, 64]) {
 
     async function stop(): Promise<void> {
       await runtime.close();
-      state.close();
+      await state.close();
     }
 
     const get = (service: string, id: string): Promise<string> =>

@@ -112,6 +112,23 @@ export function createBlankIsolate(memoryMb: number): BlankIsolate {
   return { isolate, context, memoryMb };
 }
 
+/**
+ * Makes a blank isolate as createBlankIsolate does, with the context made on the isolate's own
+ * thread: only the isolate's constructor blocks this one (spares are made this way, between requests).
+ */
+export async function makeBlankIsolate(memoryMb: number): Promise<BlankIsolate> {
+  const snapshot = preludeSnapshot();
+  const isolate = new ivm.Isolate({ memoryLimit: memoryMb, ...(snapshot ? { snapshot } : {}) });
+  try {
+    const context = await isolate.createContext();
+    if (!snapshot) await (await isolate.compileScript(preludeScript(), { filename: "stratus:prelude" })).run(context);
+    return { isolate, context, memoryMb };
+  } catch (err) {
+    isolate.dispose();
+    throw err;
+  }
+}
+
 const DONE: Promise<void> = Promise.resolve();
 const COPY = { arguments: { copy: true }, result: { promise: true, copy: true } } as const;
 
@@ -169,7 +186,7 @@ export class Instance {
   #noteDrops: () => void = () => undefined;
   /** The host side of the prelude's timers: one wake-up at the earliest due time. */
   #wake: NodeJS.Timeout | null = null;
-  /** The prelude may hold timers (set by __h_timer, cleared when they are dropped at idle). */
+  /** The prelude may hold timers (set by the timer callback, cleared when they are dropped at idle). */
   #timersArmed = false;
   /** Invocations sent into the isolate and not yet answered, by id. */
   readonly #waiting = new Map<number, { resolve: (reply: string, bodies: unknown) => void; reject: (err: unknown) => void; deadline: number }>();
@@ -226,7 +243,7 @@ export class Instance {
     // Wall time for the calls that load the code (the watchdog is not watching yet).
     const timeout = Math.max(1, service.limits.cpuMs);
     try {
-      await inst.#wire(host, timeout);
+      inst.#wire(host, timeout);
       // Compiled on the isolate's own thread: a big bundle must not stall this thread's event loop
       // (every other service in the process) while V8 parses it. Concurrent cold starts of one
       // version wait for the first compile and use its code cache instead of each compiling in full.
@@ -307,95 +324,81 @@ export class Instance {
     return depth < 0 ? null : { depth, deadline };
   }
 
-  async #wire(host: InstanceHost, timeout: number): Promise<void> {
-    const g = this.context.global;
+  /**
+   * Hands the prelude its host callbacks, the wasm memory budget and the env descriptors in one
+   * synchronous call (init), before any user code is in the isolate: one crossing, no turn of the
+   * event loop. Only prelude code runs, so the call cannot stall this thread.
+   */
+  #wire(host: InstanceHost, timeout: number): void {
     // What the isolate logs is hostile input: cut to length and bounded in rate per instance (the
     // sandbox's console applies the same caps first; this holds even if it did not).
     this.#noteDrops = () => {
       const note = this.#console.flush();
       if (note !== null) host.log("warn", note, this.requestIds);
     };
-    g.setSync(
-      "__h_log",
-      new ivm.Callback(
-        (level: unknown, text: unknown, rid: unknown) => {
-          const line = this.#console.admit(typeof text === "string" ? text : String(text));
-          if (line === null) return;
-          this.#noteDrops();
-          host.log(typeof level === "string" ? level.slice(0, 8) : "info", line, this.#logIdsFor(rid));
-        },
-        { ignored: true },
-      ),
+    const log = new ivm.Callback(
+      (level: unknown, text: unknown, rid: unknown) => {
+        const line = this.#console.admit(typeof text === "string" ? text : String(text));
+        if (line === null) return;
+        this.#noteDrops();
+        host.log(typeof level === "string" ? level.slice(0, 8) : "info", line, this.#logIdsFor(rid));
+      },
+      { ignored: true },
     );
-    g.setSync(
-      "__h_io",
-      new ivm.Reference(async (op: unknown, args: unknown, rid: unknown) => {
-        try {
-          if (typeof op !== "string" || !Array.isArray(args)) throw new StratusError("STRATUS_E_BAD_RESPONSE", "an I/O call from the isolate is malformed");
-          return new ivm.ExternalCopy([null, await host.io(op, args, this.#idsFor(rid), this.#callFor(rid))]).copyInto({ release: true });
-        } catch (err) {
-          const e = err as { code?: string; message?: string };
-          const code = typeof e.code === "string" && e.code.startsWith("STRATUS_E_") ? e.code : "STRATUS_E_INTERNAL";
-          return new ivm.ExternalCopy([{ code, message: String(e.message ?? err) }, null]).copyInto({ release: true });
-        }
-      }),
-    );
-    g.setSync(
-      "__h_random",
-      new ivm.Callback((n: number) => new ivm.ExternalCopy(randomFillSync(new Uint8Array(Math.min(65536, Math.max(0, n | 0))))).copyInto({ release: true })),
+    const io = new ivm.Reference(async (op: unknown, args: unknown, rid: unknown) => {
+      try {
+        if (typeof op !== "string" || !Array.isArray(args)) throw new StratusError("STRATUS_E_BAD_RESPONSE", "an I/O call from the isolate is malformed");
+        return new ivm.ExternalCopy([null, await host.io(op, args, this.#idsFor(rid), this.#callFor(rid))]).copyInto({ release: true });
+      } catch (err) {
+        const e = err as { code?: string; message?: string };
+        const code = typeof e.code === "string" && e.code.startsWith("STRATUS_E_") ? e.code : "STRATUS_E_INTERNAL";
+        return new ivm.ExternalCopy([{ code, message: String(e.message ?? err) }, null]).copyInto({ release: true });
+      }
+    });
+    const random = new ivm.Callback((n: number) =>
+      new ivm.ExternalCopy(randomFillSync(new Uint8Array(Math.min(65536, Math.max(0, n | 0))))).copyInto({ release: true }),
     );
     // One wake-up per instance, whatever the function's timer count (the prelude keeps the timers).
-    g.setSync(
-      "__h_timer",
-      new ivm.Callback(
-        (_id: number, ms: number) => {
-          if (this.dead) return;
-          if (this.#wake) clearTimeout(this.#wake);
-          this.#timersArmed = true;
-          this.#wake = setTimeout(
-            () => {
-              this.#wake = null;
-              if (this.dead) return;
-              // Timers run only while the instance has work in flight (the watchdog watches it then);
-              // a wake-up that finds it idle (a timer set at load time) drops them instead.
-              if (this.active > 0) this.#api.fire.apply(undefined, [0]).catch(() => undefined);
-              else {
-                this.#timersArmed = false;
-                this.#api.fire.applyIgnored(undefined, [-1]);
-              }
-            },
-            Math.min(2_147_483_647, Math.max(0, Number(ms) || 0)),
-          );
-        },
-        { ignored: true },
-      ),
+    const timer = new ivm.Callback(
+      (_id: number, ms: number) => {
+        if (this.dead) return;
+        if (this.#wake) clearTimeout(this.#wake);
+        this.#timersArmed = true;
+        this.#wake = setTimeout(
+          () => {
+            this.#wake = null;
+            if (this.dead) return;
+            // Timers run only while the instance has work in flight (the watchdog watches it then);
+            // a wake-up that finds it idle (a timer set at load time) drops them instead.
+            if (this.active > 0) this.#api.fire.apply(undefined, [0]).catch(() => undefined);
+            else {
+              this.#timersArmed = false;
+              this.#api.fire.applyIgnored(undefined, [-1]);
+            }
+          },
+          Math.min(2_147_483_647, Math.max(0, Number(ms) || 0)),
+        );
+      },
+      { ignored: true },
     );
-    g.setSync(
-      "__h_clear",
-      new ivm.Callback(
-        () => {
-          if (this.#wake) clearTimeout(this.#wake);
-          this.#wake = null;
-        },
-        { ignored: true },
-      ),
+    const clear = new ivm.Callback(
+      () => {
+        if (this.#wake) clearTimeout(this.#wake);
+        this.#wake = null;
+      },
+      { ignored: true },
     );
-    // Wasm memory and resizable buffers live outside the heap limit: the prelude bounds them by the same number.
-    g.getSync("__stratus_wasm_limit", { reference: true }).applySync(undefined, [this.service.limits.memoryMb * 1024 * 1024]);
-    g.setSync(
-      "__h_done",
-      new ivm.Callback(
-        (frames: unknown, bodies: unknown, taken: unknown) => {
-          this.#delivered(frames, bodies);
-          if (taken === true) this.#taken();
-        },
-        { ignored: true },
-      ),
+    const done = new ivm.Callback(
+      (frames: unknown, bodies: unknown, taken: unknown) => {
+        this.#delivered(frames, bodies);
+        if (taken === true) this.#taken();
+      },
+      { ignored: true },
     );
-    g.setSync("__h_lazy", new ivm.Callback(lazyModuleSource));
+    const lazy = new ivm.Callback(lazyModuleSource);
     // Handlers of a long batch are returning (prelude.ts `progressed`): the CPU window restarts,
     // as when a request finishes. A handler that never returns cannot send it.
-    g.setSync("__h_progress", new ivm.Callback(() => void (this.#progressed = true), { ignored: true }));
+    const progress = new ivm.Callback(() => void (this.#progressed = true), { ignored: true });
     const descriptors: Record<string, { kind: string; value?: unknown }> = {};
     for (const [name, v] of Object.entries(this.service.vars)) descriptors[name] = { kind: "var", value: v };
     for (const [name, b] of Object.entries(this.service.bindings)) {
@@ -404,7 +407,10 @@ export class Instance {
         if (value !== undefined) descriptors[name] = { kind: "var", value };
       } else descriptors[name] = { kind: b.kind };
     }
-    await this.#api.init.apply(undefined, [descriptors], { arguments: { copy: true }, timeout });
+    // Wasm memory and resizable buffers live outside the heap limit: the prelude bounds them by the same number.
+    const wasmLimit = this.service.limits.memoryMb * 1024 * 1024;
+    // The callbacks cross as they are (ivm passes them by reference); the descriptors as JSON.
+    this.#api.init.applySync(undefined, [JSON.stringify(descriptors), wasmLimit, log, io, random, timer, clear, done, progress, lazy], { timeout });
   }
 
   /** Starts watching this instance (CPU time, deadlines) if nothing was being watched on it. */
@@ -726,7 +732,7 @@ export class Instance {
     const batch = this.#outbox.join("");
     this.#outbox = [];
     this.#sending = true;
-    // No result: the word that it was taken comes with the replies (__h_done). If the dispatcher
+    // No result: the word that it was taken comes with the replies (the done callback). If the dispatcher
     // throws (the function rewrote built-ins it uses), that word never comes: the batch's requests
     // meet their deadlines, and the first one to time out sends the queue in (enforceLimits).
     this.#api.batch.applyIgnored(undefined, [batch]);

@@ -22,7 +22,10 @@ const SCALE_DOWN_IDLE_MS = 6000;
 
 /** Where blank isolates come from (a spare kept ready, or a new one). */
 export interface BlankSource {
+  /** An instance start begins: a ready blank isolate of this size, if there is one. */
   take(memoryMb: number): BlankIsolate | undefined;
+  /** The start that take() announced ended (spares are made only while none is in progress). */
+  settled(): void;
 }
 
 /**
@@ -99,6 +102,8 @@ export class Pool {
   /** Another worker waits for this service's budget: give back the next instance that goes idle. */
   #reclaim = false;
   #deaths: number[] = [];
+  /** When a tick last saw work in flight or queued (on the pool's clock). */
+  #lastBusy = -Infinity;
   #lastDeath: ErrorCode = "STRATUS_E_INTERNAL";
   #pause = 0;
   #pausedUntil = 0;
@@ -159,22 +164,30 @@ export class Pool {
   }
 
   async #create(): Promise<Instance> {
-    const inst = await Instance.create(this.service, this.code, this.#host, (i, code) => this.#died(i, code), this.#blanks.take(this.service.limits.memoryMb));
-    inst.idleSince = this.#clock();
-    return inst;
+    const blank = this.#blanks.take(this.service.limits.memoryMb);
+    try {
+      const inst = await Instance.create(this.service, this.code, this.#host, (i, code) => this.#died(i, code), blank);
+      inst.idleSince = this.#clock();
+      return inst;
+    } finally {
+      this.#blanks.settled();
+    }
   }
 
-  /** Starts an instance within the node-wide budget; null when the node is at scale.max. */
+  /**
+   * Starts an instance within the node-wide budget; null when the node is at scale.max. The budget
+   * is asked for while the instance is being made (with several workers the answer is a round trip
+   * to the supervisor): a refusal costs an instance made for nothing, a grant no wait.
+   */
   async #startInstance(): Promise<Instance | null> {
     this.#starting++;
     try {
-      if (!(await this.#capacity.take(this.service.name))) return null;
+      const granted = this.#capacity.take(this.service.name);
+      let inst: Instance;
       try {
-        const inst = await this.#create();
-        this.#counted.add(inst);
-        return inst;
+        inst = await this.#create();
       } catch (err) {
-        this.#capacity.give(this.service.name);
+        if (await granted) this.#capacity.give(this.service.name);
         // An instance stopped by a limit while its module loads (a top level that loops, or one
         // slowed past limits.cpu on a loaded machine) is a death like any other for the crash-loop
         // pause: a module that cannot load would otherwise be rebuilt without end.
@@ -182,6 +195,12 @@ export class Pool {
         if (code === "STRATUS_E_CPU_LIMIT" || code === "STRATUS_E_MEMORY_LIMIT" || code === "STRATUS_E_TIMEOUT") this.#noteDeath(code);
         throw err;
       }
+      if (!(await granted)) {
+        inst.dispose();
+        return null;
+      }
+      this.#counted.add(inst);
+      return inst;
     } finally {
       this.#starting--;
     }
@@ -413,9 +432,21 @@ export class Pool {
   tick(now = this.#clock()): void {
     if (this.#draining) return;
     const { scale } = this.service;
-    this.#scaler.record(now, this.inFlight + this.#queue.length);
+    // At zero with nothing sampled in the stable window, there is nothing to record or decide (and
+    // no panic left): a node with 1,000 services at zero ticks 10,000 pools a second otherwise.
+    if (scale.min === 0 && this.#instances.length === 0 && this.#starting === 0 && this.#queue.length === 0 && this.#scaler.quiet) {
+      this.desired = 0;
+      this.panic = false;
+      return;
+    }
+    const load = this.inFlight + this.#queue.length;
+    if (load > 0) this.#lastBusy = now;
+    this.#scaler.record(now, load);
     const d = this.#scaler.decide(now, this.#instances.length + this.#starting);
-    this.desired = Math.min(scale.max, Math.max(scale.min, d.desired));
+    // Idle for idleTimeout, the pool goes down to scale.min (sweep): the stable window may still
+    // remember the last request, but it must not start back what the sweep just released.
+    const wanted = now - this.#lastBusy >= scale.idleTimeoutMs ? 0 : d.desired;
+    this.desired = Math.min(scale.max, Math.max(scale.min, wanted));
     this.panic = d.panic;
     const missing = Math.min(PREWARM_PER_TICK, this.desired - this.#instances.length - this.#starting);
     for (let i = 0; i < missing && now >= this.#pausedUntil; i++) this.#grow();

@@ -11,7 +11,7 @@
  * of the sandbox sources; only the snapshot, which depends on the V8 build, is made at run time.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, sep } from "node:path";
@@ -69,24 +69,44 @@ function key(): string {
   return cacheKey;
 }
 
-function cacheDir(): string {
+/**
+ * The cache folder, or null when none is safe to use. A folder is used only when it is a real
+ * directory (not a symlink) owned by this user and writable by no one else: the temp directory is
+ * shared, and a prelude or snapshot planted there by another local user would run in every isolate.
+ */
+let cacheFolder: string | null | undefined;
+function cacheDir(): string | null {
+  if (cacheFolder !== undefined) return cacheFolder;
   const user = join(process.env["XDG_CACHE_HOME"] || join(homedir(), ".cache"), "stratus");
   const checkout = join(ROOT, "node_modules", ".cache", "stratus");
   const temp = join(tmpdir(), `stratus-cache-${process.getuid?.() ?? "user"}`);
+  cacheFolder = null;
   for (const dir of INSTALLED ? [user, temp] : [checkout, temp]) {
     try {
-      mkdirSync(dir, { recursive: true });
-      return dir;
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (!ownedAndPrivate(dir)) continue;
+      cacheFolder = dir;
+      break;
     } catch {
       // not writable: try the next
     }
   }
-  return tmpdir();
+  return cacheFolder;
+}
+
+/** A directory (not a symlink) of this user that no one else can write to. */
+export function ownedAndPrivate(dir: string): boolean {
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) return false;
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) return false;
+  return (st.mode & 0o022) === 0;
 }
 
 function readCache(name: string): Buffer | null {
   try {
-    return readFileSync(join(cacheDir(), name));
+    const dir = cacheDir();
+    return dir === null ? null : readFileSync(join(dir, name));
   } catch {
     return null;
   }
@@ -105,6 +125,7 @@ function readPrebuilt(name: string): Buffer | null {
 /** Writes atomically (another process may be writing the same file). */
 function writeCache(name: string, data: string | Uint8Array): void {
   const dir = cacheDir();
+  if (dir === null) return;
   const tmp = join(dir, `${name}.${process.pid}.tmp`);
   try {
     writeFileSync(tmp, data);

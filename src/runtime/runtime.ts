@@ -11,9 +11,10 @@ import type { Capacity } from "./capacity.ts";
 import { HostIo, type Publisher } from "./host-io.ts";
 
 export type { Publisher };
-import { createBlankIsolate, errorResult, type BlankIsolate, type InvokeRequest, type InvokeResult, type LoadedCode, type TaskOutcome } from "./instance.ts";
+import { errorResult, makeBlankIsolate, type InvokeRequest, type InvokeResult, type LoadedCode, type TaskOutcome } from "./instance.ts";
 import { CpuFairness, fairnessFromEnv, type CpuMeter, type CpuPeers, type FairnessMode } from "./fairness.ts";
 import { isDraining, OPEN_GATE, Pool, type Lease } from "./pool.ts";
+import { Spares } from "./spares.ts";
 import { firstUserFrame, stackMapper, type StackMapper } from "./stack-map.ts";
 import { IsolateThreadPriority } from "./thread-priority.ts";
 
@@ -167,9 +168,7 @@ export class Runtime {
   /** Each pool's stack mapper (its bundle's source map). */
   readonly #mappers = new WeakMap<Pool, StackMapper>();
   readonly #canaries = new Map<string, { pool: Pool; percent: number; sticky: CanarySticky | null }>();
-  readonly #spares: BlankIsolate[] = [];
-  readonly #spareTarget: number;
-  #refilling = false;
+  readonly #spares: Spares;
   /**
    * The depth of the events being handled, per task label (a service call made from a handler
    * shares its label as request id, so the callee's publishes inherit it); the deepest counts.
@@ -202,8 +201,7 @@ export class Runtime {
             onError: (err) => opts.logger.warn({ err: String(err) }, "isolate threads could not be given a lower priority; they keep the event loop's"),
           })
         : null;
-    this.#spareTarget = opts.spares ?? 2;
-    this.#refill();
+    this.#spares = new Spares({ target: opts.spares ?? 2, memoryMb: DEFAULT_MEMORY, make: makeBlankIsolate });
     this.#ticker = setInterval(() => this.#tick(), TICK_MS).unref();
   }
 
@@ -226,27 +224,6 @@ export class Runtime {
     // Updated in place: every service's HostIo holds this same set.
     this.#stackServices.clear();
     for (const n of names) this.#stackServices.add(n);
-  }
-
-  #refill(): void {
-    if (this.#refilling || this.#closed || this.#spares.length >= this.#spareTarget) return;
-    this.#refilling = true;
-    setImmediate(() => {
-      this.#refilling = false;
-      if (this.#closed) return;
-      if (this.#spares.length < this.#spareTarget) {
-        this.#spares.push(createBlankIsolate(DEFAULT_MEMORY));
-        this.#refill();
-      }
-    });
-  }
-
-  /** A spare blank isolate, when one of this memory size is ready. */
-  takeBlank(memoryMb: number): BlankIsolate | undefined {
-    if (memoryMb !== DEFAULT_MEMORY) return undefined;
-    const b = this.#spares.pop();
-    this.#refill();
-    return b;
   }
 
   /**
@@ -287,7 +264,7 @@ export class Runtime {
         log: (level, text, ids) => this.#consoleLine(service.name, level, mapStack(text), ids),
         secret: (name) => this.#opts.secrets?.().get(name),
       },
-      { take: (mb) => this.takeBlank(mb) },
+      this.#spares,
       { instanceDied: (svc, c) => this.#instanceDied(svc, c) },
       this.#opts.clock ?? Date.now,
       this.#opts.capacity,
@@ -605,7 +582,7 @@ export class Runtime {
     await Promise.all([...this.#pools.values(), ...[...this.#canaries.values()].map((c) => c.pool)].map((p) => p.drain()));
     this.#pools.clear();
     this.#canaries.clear();
-    for (const s of this.#spares.splice(0)) s.isolate.dispose();
+    this.#spares.close();
   }
 }
 

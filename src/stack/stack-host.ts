@@ -4,12 +4,16 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { ResolvedService, ResolvedStack } from "../config/index.ts";
-import { EventBus, SqliteEventStore, busEndpoints, type EventStore } from "../events/index.ts";
+import { chooseBackends, openEventStore, openStateProvider, type Backends } from "../backends/index.ts";
+import { EventBus, busEndpoints, type EventStore } from "../events/index.ts";
 import { Gateway, Router } from "../gateway/index.ts";
 import { Runtime, type Capacity, type CanarySticky } from "../runtime/index.ts";
-import { SqliteStateProvider, type StateProvider } from "../state/index.ts";
+import type { StateProvider } from "../state/index.ts";
 import { Metrics, secretRedactor, type Logger } from "../telemetry/index.ts";
+import { mapLimited } from "./limited.ts";
 
+/** Services deployed at once by load() (see there). */
+const DEPLOY_CONCURRENCY = 4;
 /** A built service: its code and the hash that names the version. */
 export interface BundleRef {
   readonly service: string;
@@ -21,20 +25,18 @@ export interface BundleRef {
 
 /** Options of StackHost. */
 export interface StackHostOptions {
-  /** Directory for KV and SQL files; null keeps state in memory. */
-  stateDir: string | null;
+  /** Where state and events live (chooseBackends); default: both in this process's memory. */
+  backends?: Backends;
   logger: Logger;
   /** Spare blank isolates kept ready (default 2). */
   spares?: number;
-  /** Bring your own state backend instead of SQLite files. */
+  /** Bring your own state provider instead of the one `backends` describes. */
   state?: StateProvider;
   /** The clock for KV expiry and idle timeouts (tests move it by hand). */
   clock?: () => number;
   /** The node-wide instance budget, when this process is one of several workers. */
   capacity?: Capacity;
-  /** The event store's file (shared by a node's worker processes); null or absent keeps events in memory. */
-  eventsFile?: string | null;
-  /** Bring your own event store instead of SQLite. */
+  /** Bring your own event store instead of the one `backends` describes. */
   eventStore?: EventStore;
   /** How often other processes' publishes are looked for, in ms (default 10). */
   eventPollMs?: number;
@@ -72,7 +74,8 @@ export class StackHost {
 
   constructor(opts: StackHostOptions) {
     this.#log = opts.logger;
-    this.state = opts.state ?? new SqliteStateProvider({ dir: opts.stateDir, ...(opts.clock ? { clock: opts.clock } : {}) });
+    const backends = opts.backends ?? chooseBackends({ dataDir: null });
+    this.state = opts.state ?? openStateProvider(backends.state, opts.clock ? { clock: opts.clock } : {});
     this.runtime = new Runtime({
       state: this.state,
       logger: opts.logger,
@@ -86,7 +89,7 @@ export class StackHost {
         return m?.kind === "found" ? m.params : null;
       },
     });
-    this.#eventStore = opts.eventStore ?? new SqliteEventStore({ file: opts.eventsFile ?? ":memory:" });
+    this.#eventStore = opts.eventStore ?? openEventStore(backends.events);
     this.events = new EventBus({
       store: this.#eventStore,
       logger: opts.logger,
@@ -117,29 +120,29 @@ export class StackHost {
       secretRedactor.use(this, secrets.values());
     }
     const byName = new Map(bundles.map((b) => [b.service, b]));
-    const outcomes = await Promise.all(
-      stack.services.map(async (svc): Promise<LoadOutcome> => {
-        const b = byName.get(svc.name);
-        const live = this.#live.get(svc.name);
-        if (!b) {
-          return live
-            ? { service: svc.name, status: "unchanged", version: live.hash.slice(0, 12) }
-            : { service: svc.name, status: "failed", error: { code: "STRATUS_E_BUILD", message: `service "${svc.name}" has no build` } };
-        }
-        const usesSecrets = Object.values(svc.bindings).some((x) => x.kind === "secret");
-        if (live && live.hash === b.hash && isDeepStrictEqual(live.config, svc) && !(secretsChanged && usesSecrets)) {
-          return { service: svc.name, status: "unchanged", version: b.hash.slice(0, 12) };
-        }
-        try {
-          const v = await this.runtime.deploy(svc, b);
-          this.#live.set(svc.name, { hash: b.hash, config: svc });
-          return { service: svc.name, status: "deployed", version: v.version };
-        } catch (err) {
-          const e = err as { code?: string; message?: string };
-          return { service: svc.name, status: "failed", error: { code: e.code ?? "STRATUS_E_INTERNAL", message: e.message ?? String(err) } };
-        }
-      }),
-    );
+    // A few deploys at a time: each starts an isolate to prove its code loads, and a 1,000-service
+    // stack deployed all at once held 1,000 isolates together (GBs the process kept afterwards).
+    const outcomes = await mapLimited(stack.services, DEPLOY_CONCURRENCY, async (svc): Promise<LoadOutcome> => {
+      const b = byName.get(svc.name);
+      const live = this.#live.get(svc.name);
+      if (!b) {
+        return live
+          ? { service: svc.name, status: "unchanged", version: live.hash.slice(0, 12) }
+          : { service: svc.name, status: "failed", error: { code: "STRATUS_E_BUILD", message: `service "${svc.name}" has no build` } };
+      }
+      const usesSecrets = Object.values(svc.bindings).some((x) => x.kind === "secret");
+      if (live && live.hash === b.hash && isDeepStrictEqual(live.config, svc) && !(secretsChanged && usesSecrets)) {
+        return { service: svc.name, status: "unchanged", version: b.hash.slice(0, 12) };
+      }
+      try {
+        const v = await this.runtime.deploy(svc, b);
+        this.#live.set(svc.name, { hash: b.hash, config: svc });
+        return { service: svc.name, status: "deployed", version: v.version };
+      } catch (err) {
+        const e = err as { code?: string; message?: string };
+        return { service: svc.name, status: "failed", error: { code: e.code ?? "STRATUS_E_INTERNAL", message: e.message ?? String(err) } };
+      }
+    });
     const keep = new Set(stack.services.map((s) => s.name));
     for (const name of [...this.#live.keys()]) {
       if (!keep.has(name)) {
@@ -167,9 +170,9 @@ export class StackHost {
     await this.gateway.close();
     await this.events.close();
     await this.runtime.close();
-    this.#eventStore.close();
+    await this.#eventStore.close();
     this.metrics.close();
-    this.state.close();
+    await this.state.close();
     secretRedactor.use(this, []);
     this.#log.flush?.();
   }

@@ -7,6 +7,7 @@
  * - writes beyond the service's storage quota fail with STRATUS_E_STORAGE_QUOTA and lose nothing;
  * - SQL runs under the SQL policy (only the service's own database) and limits.timeout.
  * Every call returns a Promise, so a backend may run it in another process or over the network.
+ * The conformance suites every backend runs are in conformance.ts (kvStoreSuite, sqlDatabaseSuite).
  */
 
 /** Limits every KV backend enforces (the same as Cloudflare KV where it has one). */
@@ -53,7 +54,8 @@ export interface KvStore {
   put(key: string, value: Uint8Array, options?: KvPutOptions): Promise<void>;
   delete(key: string): Promise<void>;
   list(options: { prefix?: string; cursor?: string | null; limit?: number }): Promise<KvListResult>;
-  close(): void;
+  /** Closes the namespace (the provider closes every namespace it opened). */
+  close(): Promise<void>;
 }
 
 /** A value SQL statements take and return. */
@@ -77,7 +79,8 @@ export interface SqlDatabase {
   batch(statements: readonly (readonly [string, readonly SqlValue[]])[]): Promise<SqlResult[]>;
   /** Runs one or more statements separated by semicolons, without parameters. */
   exec(sql: string): Promise<{ count: number; duration: number }>;
-  close(): void;
+  /** Closes the database (the provider closes every database it opened). */
+  close(): Promise<void>;
 }
 
 /** The limits of a service that its state enforces (from services.<name>.limits). */
@@ -90,12 +93,16 @@ export interface StateLimits {
   readonly memoryMb?: number;
 }
 
-/** Opens state for services. One per node; namespaces are opened lazily and cached. */
+/**
+ * Opens state for services. One per process; namespaces are opened lazily and cached. kv() and
+ * sql() return at once, without I/O (they sit on the path of every binding call): a networked
+ * backend connects on the handle's first call, and reports a failure to connect there.
+ */
 export interface StateProvider {
   /** The KV namespace of (service, binding); `limits` (when given) replace the service's limits. */
   kv(service: string, binding: string, limits?: StateLimits): KvStore;
   /** The SQL database of (service, binding); `limits` (when given) replace the service's limits. */
   sql(service: string, binding: string, limits?: StateLimits): SqlDatabase;
-  /** Closes every namespace and stops any process the backend started. */
-  close(): void;
+  /** Closes every namespace, stops any process the backend started and releases its connections. */
+  close(): Promise<void>;
 }

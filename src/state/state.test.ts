@@ -1,187 +1,34 @@
-// One suite per interface, run against every backend (only SQLite so far: file and in-memory).
+// The state interfaces against the embedded backend: the shared conformance suites, then what only
+// SQLite does (its SQL policy, quota, executor process, files).
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { KV_LIMITS, SqliteStateProvider, type StateProvider } from "./index.ts";
+import { kvStoreSuite, sqlDatabaseSuite, type MakeStateProvider } from "./conformance.ts";
+import { SqliteStateProvider, type StateProvider } from "./index.ts";
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-const backends: { name: string; make: (clock: () => number) => StateProvider }[] = [
-  { name: "SqliteStateProvider (memory)", make: (clock) => new SqliteStateProvider({ dir: null, clock }) },
-  {
-    name: "SqliteStateProvider (files)",
-    make: (clock) => {
-      const d = mkdtempSync(join(tmpdir(), "stratus-state-"));
-      dirs.push(d);
-      return new SqliteStateProvider({ dir: d, clock });
-    },
-  },
+const tempDir = (): string => {
+  const d = mkdtempSync(join(tmpdir(), "stratus-state-"));
+  dirs.push(d);
+  return d;
+};
+
+// The conformance suites every backend runs (conformance.ts), here against the embedded one in
+// each of its shapes: in memory, files with SQL in an executor process, files with SQL inline.
+const embedded: [string, MakeStateProvider][] = [
+  ["SqliteStateProvider (memory)", (clock) => new SqliteStateProvider({ dir: null, clock })],
+  ["SqliteStateProvider (files)", (clock) => new SqliteStateProvider({ dir: tempDir(), clock })],
 ];
-
-for (const backend of backends) {
-  describe(`KV: ${backend.name}`, () => {
-    test("put, get, delete, metadata", async () => {
-      const p = backend.make(Date.now);
-      const kv = p.kv("svc", "KV");
-      assert.equal(await kv.get("a"), null);
-      await kv.put("a", enc("1"), { metadata: '{"m":1}' });
-      assert.equal(dec((await kv.get("a"))?.value), "1");
-      assert.equal((await kv.get("a"))?.metadata, '{"m":1}');
-      await kv.put("a", enc("2"));
-      assert.equal(dec((await kv.get("a"))?.value), "2");
-      await kv.delete("a");
-      assert.equal(await kv.get("a"), null);
-      p.close();
-    });
-
-    test("namespaces are private per service and binding", async () => {
-      const p = backend.make(Date.now);
-      await p.kv("orders", "KV").put("k", enc("orders"));
-      assert.equal(await p.kv("payments", "KV").get("k"), null);
-      assert.equal(await p.kv("orders", "OTHER").get("k"), null);
-      p.close();
-    });
-
-    test("list by prefix with cursor pagination", async () => {
-      const p = backend.make(Date.now);
-      const kv = p.kv("svc", "KV");
-      for (let i = 0; i < 25; i++) await kv.put(`user:${String(i).padStart(2, "0")}`, enc("x"));
-      await kv.put("other", enc("x"));
-      const names: string[] = [];
-      let cursor: string | undefined;
-      let pages = 0;
-      do {
-        const page = await kv.list({ prefix: "user:", cursor: cursor ?? null, limit: 10 });
-        names.push(...page.keys.map((k) => k.name));
-        cursor = page.cursor;
-        pages++;
-        assert.equal(page.list_complete, cursor === undefined);
-      } while (cursor);
-      assert.equal(pages, 3);
-      assert.equal(names.length, 25);
-      assert.deepEqual(names, [...names].sort());
-      assert.ok(!names.includes("other"));
-      p.close();
-    });
-
-    test("expirationTtl expires keys on the injected clock", async () => {
-      let now = 1_000_000;
-      const p = backend.make(() => now);
-      const kv = p.kv("svc", "KV");
-      await kv.put("t", enc("v"), { expirationTtl: 60 });
-      assert.equal(dec((await kv.get("t"))?.value), "v");
-      assert.equal((await kv.list({})).keys[0]?.expiration, Math.floor((1_000_000 + 60_000) / 1000));
-      now += 60_001;
-      assert.equal(await kv.get("t"), null);
-      assert.equal((await kv.list({})).keys.length, 0);
-      p.close();
-    });
-
-    test("expirations that would mean never, or expire at once, are refused; a lone surrogate never names a key", async () => {
-      const now = 1_700_000_000_000;
-      const p = backend.make(() => now);
-      const kv = p.kv("svc", "KV");
-      for (const expirationTtl of [Number.NaN, Number.POSITIVE_INFINITY, 1e308, 59, 0]) {
-        await assert.rejects(
-          () => kv.put("k", enc("v"), { expirationTtl }),
-          (e: { code?: string; message?: string }) => e.code === "STRATUS_E_KV_ARGUMENT" && e.message!.includes(`got ${String(expirationTtl)}`),
-        );
-      }
-      for (const expiration of [Number.NaN, Number.POSITIVE_INFINITY, 1e308, now / 1000 + 30]) {
-        await assert.rejects(() => kv.put("k", enc("v"), { expiration }), { code: "STRATUS_E_KV_ARGUMENT" });
-      }
-      await kv.put("k", enc("v"), { expiration: now / 1000 + 60 });
-      assert.equal((await kv.list({})).keys[0]?.expiration, now / 1000 + 60);
-      for (const key of ["\ud800", "a\udfff", "\udc00\ud800"]) {
-        await assert.rejects(() => kv.put(key, enc("x")), { code: "STRATUS_E_KV_ARGUMENT" });
-        await assert.rejects(() => kv.get(key), { code: "STRATUS_E_KV_ARGUMENT" });
-      }
-      await kv.put("\ufffd", enc("replacement"));
-      await kv.put("\ud83d\ude00", enc("emoji"));
-      assert.equal(dec((await kv.get("\ud83d\ude00"))?.value), "emoji");
-      assert.deepEqual((await kv.list({})).keys.map((k) => k.name).sort(), ["k", "\ufffd", "\ud83d\ude00"].sort());
-      p.close();
-    });
-
-    test("limits and bad arguments get coded errors", async () => {
-      const p = backend.make(Date.now);
-      const kv = p.kv("svc", "KV");
-      await assert.rejects(() => kv.put("x".repeat(KV_LIMITS.maxKeyBytes + 1), enc("v")), { code: "STRATUS_E_KV_LIMIT" });
-      await assert.rejects(() => kv.put("big", new Uint8Array(KV_LIMITS.maxValueBytes + 1)), { code: "STRATUS_E_KV_LIMIT" });
-      await assert.rejects(() => kv.put("", enc("v")), { code: "STRATUS_E_KV_ARGUMENT" });
-      await assert.rejects(() => kv.put("k", enc("v"), { expirationTtl: -5 }), { code: "STRATUS_E_KV_ARGUMENT" });
-      await assert.rejects(() => kv.list({ limit: 5000 }), { code: "STRATUS_E_KV_ARGUMENT" });
-      await kv.put("fine", enc("still works"));
-      assert.equal(dec((await kv.get("fine"))?.value), "still works");
-      p.close();
-    });
-  });
-
-  describe(`SQL: ${backend.name}`, () => {
-    test("statements with parameters, D1-shaped results", async () => {
-      const p = backend.make(Date.now);
-      const db = p.sql("svc", "DB");
-      await db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, data BLOB)");
-      const ins = await db.query("INSERT INTO t (name, data) VALUES (?, ?)", ["ada", new Uint8Array([1, 2])], "run");
-      assert.ok("meta" in ins && ins.meta.changes === 1 && ins.meta.last_row_id === 1);
-      const all = await db.query("SELECT * FROM t WHERE name = ?", ["ada"], "all");
-      assert.ok("results" in all);
-      assert.equal(all.results[0]?.["name"], "ada");
-      assert.deepEqual([...(all.results[0]?.["data"] as Uint8Array)], [1, 2]);
-      const raw = await db.query("SELECT id, name FROM t", [], "raw");
-      assert.ok("rows" in raw);
-      assert.deepEqual(raw.columns, ["id", "name"]);
-      assert.deepEqual(raw.rows, [[1, "ada"]]);
-      p.close();
-    });
-
-    test("batch is one transaction: a failing statement writes nothing", async () => {
-      const p = backend.make(Date.now);
-      const db = p.sql("svc", "DB");
-      await db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)");
-      await assert.rejects(
-        () =>
-          db.batch([
-            ["INSERT INTO t (name) VALUES (?)", ["a"]],
-            ["INSERT INTO t (name) VALUES (?)", [null]],
-          ]),
-        (e: { code: string; message: string }) => e.code === "STRATUS_E_SQL" && /batch statement 2 of 2 failed, nothing was written/.test(e.message),
-      );
-      const count = await db.query("SELECT count(*) AS n FROM t", [], "all");
-      assert.ok("results" in count && count.results[0]?.["n"] === 0);
-      await db.batch([
-        ["INSERT INTO t (name) VALUES (?)", ["a"]],
-        ["INSERT INTO t (name) VALUES (?)", ["b"]],
-      ]);
-      const after2 = await db.query("SELECT count(*) AS n FROM t", [], "all");
-      assert.ok("results" in after2 && after2.results[0]?.["n"] === 2);
-      p.close();
-    });
-
-    test("SQL errors carry STRATUS_E_SQL and the statement", async () => {
-      const p = backend.make(Date.now);
-      const db = p.sql("svc", "DB");
-      await assert.rejects(
-        () => db.query("SELEC 1", [], "all"),
-        (e: { code: string; message: string }) => e.code === "STRATUS_E_SQL" && e.message.includes("SELEC 1"),
-      );
-      await assert.rejects(() => db.exec("CREATE TABLE"), { code: "STRATUS_E_SQL" });
-      p.close();
-    });
-
-    test("databases are private per service", async () => {
-      const p = backend.make(Date.now);
-      await p.sql("a", "DB").exec("CREATE TABLE only_a (x)");
-      await assert.rejects(() => p.sql("b", "DB").query("SELECT * FROM only_a", [], "all"), { code: "STRATUS_E_SQL" });
-      p.close();
-    });
-  });
-}
+for (const [name, make] of embedded) kvStoreSuite(name, make);
+sqlDatabaseSuite("SqliteStateProvider (memory)", (clock) => new SqliteStateProvider({ dir: null, clock }));
+sqlDatabaseSuite("SqliteStateProvider (files, executor process)", (clock) => new SqliteStateProvider({ dir: tempDir(), clock }));
+sqlDatabaseSuite("SqliteStateProvider (files, inline)", (clock) => new SqliteStateProvider({ dir: tempDir(), clock, sql: "inline" }));
 
 test("file-backed state survives a restart", async () => {
   const d = mkdtempSync(join(tmpdir(), "stratus-state-"));
@@ -189,19 +36,14 @@ test("file-backed state survives a restart", async () => {
   const p1 = new SqliteStateProvider({ dir: d });
   await p1.kv("s", "KV").put("k", enc("kept"));
   await p1.sql("s", "DB").exec("CREATE TABLE t (x); INSERT INTO t VALUES (42)");
-  p1.close();
+  await p1.close();
   const p2 = new SqliteStateProvider({ dir: d });
   assert.equal(dec((await p2.kv("s", "KV").get("k"))?.value), "kept");
   const r = await p2.sql("s", "DB").query("SELECT x FROM t", [], "all");
   assert.ok("results" in r && r.results[0]?.["x"] === 42);
-  p2.close();
+  await p2.close();
 });
 
-const tempDir = (): string => {
-  const d = mkdtempSync(join(tmpdir(), "stratus-state-"));
-  dirs.push(d);
-  return d;
-};
 const LIMITS = { timeoutMs: 10_000, storageBytes: 1024 * 1024 * 1024 };
 type Denied = { code: string; message: string };
 const deniedFor = (what: RegExp) => (e: Denied) => e.code === "STRATUS_E_SQL_DENIED" && what.test(e.message);
@@ -242,7 +84,7 @@ for (const mode of sqlModes) {
       // The neighbour's data is untouched and still its own.
       const r = await p.sql("other", "DB").query("SELECT s FROM secrets", [], "all");
       assert.ok("results" in r && r.results[0]?.["s"] === "theirs");
-      p.close();
+      await p.close();
     });
 
     test("pragmas outside the allow-list are denied; harmless ones work", async () => {
@@ -271,7 +113,7 @@ for (const mode of sqlModes) {
       const info = await db.query("SELECT name FROM pragma_table_info('t')", [], "raw");
       assert.ok("rows" in info && info.rows.length === 2);
       await db.exec("PRAGMA foreign_keys = ON; PRAGMA integrity_check; PRAGMA table_info(t); PRAGMA page_count; PRAGMA max_page_count");
-      p.close();
+      await p.close();
     });
 
     test("extensions, schema writes and denied SQL hidden in triggers and views are refused", async () => {
@@ -290,7 +132,7 @@ for (const mode of sqlModes) {
       const hit = await db.query("SELECT body FROM docs WHERE docs MATCH 'hello'", [], "all");
       assert.ok("results" in hit && hit.results.length === 1);
       await db.exec("CREATE TEMP TABLE scratch (z); INSERT INTO scratch VALUES (1)");
-      p.close();
+      await p.close();
     });
 
     test("a result too large to hand to a function is refused, not built", async () => {
@@ -302,27 +144,7 @@ for (const mode of sqlModes) {
       );
       const ok = await db.query("SELECT 1 AS n", [], "all");
       assert.ok("results" in ok && ok.results[0]?.["n"] === 1);
-      p.close();
-    });
-
-    test("a transaction never outlives the call that opened it", async () => {
-      const p = mode.make(tempDir());
-      const db = p.sql("svc", "DB");
-      await db.exec("CREATE TABLE t (x)");
-      await assert.rejects(
-        () => db.exec("BEGIN; INSERT INTO t VALUES (1)"),
-        (e: Denied) => e.code === "STRATUS_E_SQL" && /rolled back/.test(e.message),
-      );
-      await assert.rejects(
-        () => db.query("BEGIN", [], "run"),
-        (e: Denied) => e.code === "STRATUS_E_SQL" && /batch\(\)/.test(e.message),
-      );
-      await db.exec("INSERT INTO t VALUES (2)");
-      const r = await db.query("SELECT x FROM t", [], "raw");
-      assert.ok("rows" in r);
-      assert.deepEqual(r.rows, [[2]]);
-      await db.exec("BEGIN; INSERT INTO t VALUES (3); COMMIT");
-      p.close();
+      await p.close();
     });
   });
 
@@ -365,7 +187,7 @@ for (const mode of sqlModes) {
       await db.exec("DELETE FROM blobs");
       await kv.delete("first");
       await p.sql("svc", "DB", { ...limits, storageBytes: 4 * 1024 * 1024 }).query("INSERT INTO blobs VALUES (randomblob(600000))", [], "run");
-      p.close();
+      await p.close();
     });
   });
 }
@@ -388,7 +210,7 @@ test("data files and directories are private to the owner (0600 / 0700)", { skip
   assert.equal(statSync(join(dir, "state")).mode & 0o777, 0o700);
   walk(join(dir, "state"));
   assert.ok(seen.includes("KV.kv.sqlite-wal") && seen.includes("DB.sql.sqlite"), seen.join(", "));
-  p.close();
+  await p.close();
 });
 
 describe("SQL limits.timeout (executor process)", () => {
@@ -406,7 +228,7 @@ describe("SQL limits.timeout (executor process)", () => {
     const r = await p.sql("svc", "DB", LIMITS).query("SELECT x FROM t", [], "raw");
     assert.ok("rows" in r);
     assert.deepEqual(r.rows, [[1]]);
-    p.close();
+    await p.close();
   });
 
   test("another service's SQL never waits behind a runaway statement", async () => {
@@ -421,7 +243,7 @@ describe("SQL limits.timeout (executor process)", () => {
     assert.ok("rows" in r);
     assert.deepEqual(r.rows, [[5]]);
     assert.equal(runawaySettled, false, "the neighbour answered while the runaway statement still ran");
-    p.close();
+    await p.close();
     await assert.rejects(runaway, { code: "STRATUS_E_SQL" });
   });
 });

@@ -58,8 +58,11 @@ export async function startStack(dir: string, opts: TestStackOptions = {}): Prom
   const failed = builds.find((b) => !b.ok);
   if (failed && !failed.ok) throw new StratusError(failed.error.code as "STRATUS_E_BUILD", failed.error.message);
   const host = new StackHost({
-    stateDir: opts.stateDir ?? null,
-    eventsFile: opts.eventsFile ?? null,
+    backends: {
+      state: { kind: "sqlite", dir: opts.stateDir ?? null },
+      events: { kind: "sqlite", file: opts.eventsFile ?? null },
+      registry: null,
+    },
     logger: opts.logger ?? silentLogger(),
     spares: 0,
     ...(opts.clock ? { clock: opts.clock.now } : {}),

@@ -81,52 +81,43 @@ function wire(context: ivm.Context, timers: Map<number, NodeJS.Timeout>, isDead:
   const service = { name: "conformance", bindings: {} } as unknown as ResolvedService;
   const hostIo = new HostIo(service, null as never, null as never, new Set(), null);
   const fire = g.getSync("__stratus", { reference: true }).getSync("fire", { reference: true });
-  g.setSync("__h_log", new ivm.Callback(() => undefined, { ignored: true }));
-  g.setSync(
-    "__h_io",
-    new ivm.Reference(async (op: string, args: unknown[]) => {
-      try {
-        return new ivm.ExternalCopy([null, await hostIo.io(op, args, new Set(), null)]).copyInto({ release: true });
-      } catch (err) {
-        const e = err as { code?: string; message?: string };
-        return new ivm.ExternalCopy([{ code: e.code ?? "STRATUS_E_INTERNAL", message: String(e.message ?? err) }, null]).copyInto({ release: true });
-      }
-    }),
+  const log = new ivm.Callback(() => undefined, { ignored: true });
+  const io = new ivm.Reference(async (op: string, args: unknown[]) => {
+    try {
+      return new ivm.ExternalCopy([null, await hostIo.io(op, args, new Set(), null)]).copyInto({ release: true });
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      return new ivm.ExternalCopy([{ code: e.code ?? "STRATUS_E_INTERNAL", message: String(e.message ?? err) }, null]).copyInto({ release: true });
+    }
+  });
+  const random = new ivm.Callback((n: number) =>
+    new ivm.ExternalCopy(randomFillSync(new Uint8Array(Math.min(65536, Math.max(0, n | 0))))).copyInto({ release: true }),
   );
-  g.setSync(
-    "__h_random",
-    new ivm.Callback((n: number) => new ivm.ExternalCopy(randomFillSync(new Uint8Array(Math.min(65536, Math.max(0, n | 0))))).copyInto({ release: true })),
+  const timer = new ivm.Callback(
+    (id: number, ms: number) => {
+      timers.set(
+        id,
+        setTimeout(() => {
+          timers.delete(id);
+          if (!isDead()) fire.apply(undefined, [id]).catch(() => undefined);
+        }, ms),
+      );
+    },
+    { ignored: true },
   );
-  g.setSync(
-    "__h_timer",
-    new ivm.Callback(
-      (id: number, ms: number) => {
-        timers.set(
-          id,
-          setTimeout(() => {
-            timers.delete(id);
-            if (!isDead()) fire.apply(undefined, [id]).catch(() => undefined);
-          }, ms),
-        );
-      },
-      { ignored: true },
-    ),
+  const clear = new ivm.Callback(
+    (id: number) => {
+      clearTimeout(timers.get(id));
+      timers.delete(id);
+    },
+    { ignored: true },
   );
-  g.setSync(
-    "__h_clear",
-    new ivm.Callback(
-      (id: number) => {
-        clearTimeout(timers.get(id));
-        timers.delete(id);
-      },
-      { ignored: true },
-    ),
-  );
-  g.setSync("__h_done", new ivm.Callback(() => undefined, { ignored: true }));
-  g.setSync("__h_lazy", new ivm.Callback(lazyModuleSource));
+  const done = new ivm.Callback(() => undefined, { ignored: true });
+  const lazy = new ivm.Callback(lazyModuleSource);
+  const progress = new ivm.Callback(() => undefined, { ignored: true });
   g.getSync("__stratus", { reference: true })
     .getSync("init", { reference: true })
-    .applySync(undefined, [{}], { arguments: { copy: true } });
+    .applySync(undefined, ["{}", 128 * 1024 * 1024, log, io, random, timer, clear, done, progress, lazy]);
 }
 
 /** Runs one case file inside a fresh isolate made the way the runtime makes them. */

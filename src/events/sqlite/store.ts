@@ -249,23 +249,22 @@ export class SqliteEventStore implements EventStore {
     return this.#write(() => Number(this.#s["pruneInv"]!.run(before).changes));
   }
 
-  /** Synchronous head(), for callers that poll. */
-  headSync(): number {
+  #head(): number {
     return Number(this.#s["head"]!.get()?.["seq"] ?? 0);
   }
 
   head(): Promise<number> {
-    return Promise.resolve(this.headSync());
+    return Promise.resolve(this.#head());
   }
 
   cursorAtTime(topic: string, time: number): Promise<number> {
     const first = Number(this.#s["atTime"]!.get(topic, time)?.["seq"] ?? -1);
-    return Promise.resolve(first < 0 ? this.headSync() : first - 1);
+    return Promise.resolve(first < 0 ? this.#head() : first - 1);
   }
 
   ensureSubscription(name: string, topic: string, startAt: "latest" | "earliest"): Promise<SubscriptionState> {
     return this.#write(() => {
-      this.#s["newSub"]!.run(name, topic, startAt === "earliest" ? 0 : this.headSync());
+      this.#s["newSub"]!.run(name, topic, startAt === "earliest" ? 0 : this.#head());
       return toSubscription(this.#s["getSub"]!.get(name)!);
     });
   }
@@ -433,11 +432,14 @@ export class SqliteEventStore implements EventStore {
     return this.#write(() => {
       let n = 0;
       for (const [topic, keep] of retentionMs) {
-        // Never past a subscription's cursor, a waiting retry or a dead letter of this topic.
+        // Never past a subscription's cursor, a waiting retry or a dead letter of this topic; and
+        // never the newest event of the store: seq is the rowid, and SQLite gives the next row
+        // max(rowid) + 1, so deleting the newest would hand its seq out again, behind cursors.
         const r = this.#db
           .prepare(
             `DELETE FROM events WHERE topic = ? AND time < ?
                AND seq <= coalesce((SELECT min(cursor) FROM subscriptions WHERE topic = ?), (SELECT max(seq) FROM events))
+               AND seq < (SELECT max(seq) FROM events)
                AND seq NOT IN (SELECT seq FROM retries) AND seq NOT IN (SELECT seq FROM dead)`,
           )
           .run(topic, now - keep, topic);
@@ -447,7 +449,7 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.#closed) return;
     this.#flush();
     this.#closed = true;

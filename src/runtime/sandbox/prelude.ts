@@ -529,22 +529,25 @@ function errorInfo(e: unknown): { code: string; message: string } {
 
 /** The host-facing surface. */
 const api = {
-  /** Takes the host callbacks off the global scope (where the host put them) and builds env. */
-  init(descriptors: Record<string, BindingDescriptor>): void {
+  /**
+   * Takes the host callbacks (one crossing, before any user code runs), bounds wasm memory by the
+   * instance's memory limit, and builds env from the descriptors (JSON).
+   */
+  init(
+    descriptorsJson: string,
+    wasmLimit: number,
+    log: (level: string, text: string, rid: number) => void,
+    ioRef: { apply(t: undefined, a: unknown[], o: unknown): Promise<[{ code: string; message: string } | null, unknown]> },
+    random: (n: number) => Uint8Array,
+    timer: (id: number, ms: number) => void,
+    clear: (id: number) => void,
+    done: (frames: string, bodies: Uint8Array[], taken: boolean) => void,
+    progress: () => void,
+    lazy: (name: string) => string | null,
+  ): void {
     startClock();
-    const take = <T>(name: string): T => {
-      const v = g[name] as T;
-      delete g[name];
-      return v;
-    };
-    const log = take<(level: string, text: string, rid: number) => void>("__h_log");
-    const ioRef = take<{ apply(t: undefined, a: unknown[], o: unknown): Promise<[{ code: string; message: string } | null, unknown]> }>("__h_io");
-    const random = take<(n: number) => Uint8Array>("__h_random");
-    const timer = take<(id: number, ms: number) => void>("__h_timer");
-    const clear = take<(id: number) => void>("__h_clear");
-    const done = take<(frames: string, bodies: Uint8Array[], taken: boolean) => void>("__h_done");
-    const progress = take<() => void>("__h_progress");
-    setLazyLoader(take<(name: string) => string | null>("__h_lazy"));
+    (g["__stratus_wasm_limit"] as (bytes: number) => void)(wasmLimit);
+    setLazyLoader(lazy);
     const ioOptions = { arguments: { copy: true }, result: { promise: true } };
     host = {
       log: (level, text) => log(level, text, current),
@@ -555,7 +558,7 @@ const api = {
       done,
       progress,
     };
-    env = buildEnv(descriptors);
+    env = buildEnv(JSON.parse(descriptorsJson) as Record<string, BindingDescriptor>);
   },
   /** Checks the loaded module has the handlers the stack needs (`needs`: fetch, event, scheduled); returns null or an error message. */
   load(needs: string[]): string | null {

@@ -1,14 +1,12 @@
 /** A KV namespace in its own SQLite file (or in memory). */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { StratusError } from "../../errors/index.ts";
-import { KV_LIMITS, type KvListResult, type KvPutOptions, type KvStore } from "../interface.ts";
+import type { KvListResult, KvPutOptions, KvStore } from "../interface.ts";
+import { checkKey, checkList, checkPut, cursorAfter } from "../kv-rules.ts";
 import { privateDbFile } from "./files.ts";
 import { allowanceFor, quotaError, quotaStopped, type Quota } from "./quota.ts";
 
 /** Milliseconds since the epoch; injectable so tests can move time. */
 export type Clock = () => number;
-
-const encoder = new TextEncoder();
 
 const SQLITE_FULL = 13;
 
@@ -58,41 +56,8 @@ export class SqliteKvStore implements KvStore {
   }
 
   async put(key: string, value: Uint8Array, options: KvPutOptions = {}): Promise<void> {
-    checkKey(key);
-    if (!(value instanceof Uint8Array)) throw new StratusError("STRATUS_E_KV_ARGUMENT", "KV put: the value must be bytes");
-    if (value.byteLength > KV_LIMITS.maxValueBytes) {
-      throw new StratusError(
-        "STRATUS_E_KV_LIMIT",
-        `KV put("${key.slice(0, 40)}"): the value is ${value.byteLength} bytes; the limit is ${KV_LIMITS.maxValueBytes} (25 MiB): split it or store it elsewhere`,
-      );
-    }
-    if (options.metadata != null && encoder.encode(options.metadata).byteLength > KV_LIMITS.maxMetadataBytes) {
-      throw new StratusError(
-        "STRATUS_E_KV_LIMIT",
-        `KV put("${key.slice(0, 40)}"): metadata is over ${KV_LIMITS.maxMetadataBytes} bytes as JSON; keep it small`,
-      );
-    }
     const now = this.#clock();
-    let expires: number | null = null;
-    if (options.expirationTtl != null) {
-      const ttl = options.expirationTtl;
-      if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl < KV_MIN_TTL_SECONDS || ttl > KV_MAX_EXPIRATION_SECONDS) {
-        throw new StratusError(
-          "STRATUS_E_KV_ARGUMENT",
-          `KV put: expirationTtl must be a number of seconds from ${KV_MIN_TTL_SECONDS} to ${KV_MAX_EXPIRATION_SECONDS}, got ${show(ttl)}; omit it for a key that never expires`,
-        );
-      }
-      expires = now + Math.round(ttl * 1000);
-    } else if (options.expiration != null) {
-      const at = options.expiration;
-      if (typeof at !== "number" || !Number.isFinite(at) || at * 1000 < now + KV_MIN_TTL_SECONDS * 1000 || at > KV_MAX_EXPIRATION_SECONDS) {
-        throw new StratusError(
-          "STRATUS_E_KV_ARGUMENT",
-          `KV put: expiration must be seconds since the epoch at least ${KV_MIN_TTL_SECONDS} s ahead (now is ${Math.floor(now / 1000)}), got ${show(at)}; omit it for a key that never expires`,
-        );
-      }
-      expires = Math.round(at * 1000);
-    }
+    const expires = checkPut(key, value, options, now);
     if (++this.#writes % 1000 === 0) this.#purge.run(now);
     const quota = this.#path === ":memory:" ? null : this.#quota();
     // SQLite never lowers max_page_count below the current size: a lowered quota stops growth only.
@@ -116,25 +81,7 @@ export class SqliteKvStore implements KvStore {
   }
 
   async list(options: { prefix?: string; cursor?: string | null; limit?: number }): Promise<KvListResult> {
-    const prefix = options.prefix ?? "";
-    const limit = options.limit ?? KV_LIMITS.maxListLimit;
-    if (typeof prefix !== "string") throw new StratusError("STRATUS_E_KV_ARGUMENT", "KV list: prefix must be a string");
-    if (!prefix.isWellFormed())
-      throw new StratusError(
-        "STRATUS_E_KV_ARGUMENT",
-        `KV list: the prefix ${JSON.stringify(prefix.slice(0, 40))} is not well-formed UTF-16 (a lone surrogate)`,
-      );
-    if (!Number.isInteger(limit) || limit < 1 || limit > KV_LIMITS.maxListLimit) {
-      throw new StratusError("STRATUS_E_KV_ARGUMENT", `KV list: limit must be an integer from 1 to ${KV_LIMITS.maxListLimit}, got ${String(limit)}`);
-    }
-    let after = "";
-    if (options.cursor) {
-      try {
-        after = Buffer.from(options.cursor, "base64url").toString("utf8");
-      } catch {
-        throw new StratusError("STRATUS_E_KV_ARGUMENT", "KV list: the cursor is not one this namespace returned");
-      }
-    }
+    const { prefix, limit, after } = checkList(options);
     const rows = this.#list.all(prefix, after, prefix, prefix, this.#clock(), limit + 1) as { key: string; expires: number | null; metadata: string | null }[];
     const more = rows.length > limit;
     const page = more ? rows.slice(0, limit) : rows;
@@ -145,40 +92,11 @@ export class SqliteKvStore implements KvStore {
       return k;
     });
     const result: KvListResult = { keys, list_complete: !more };
-    if (more) result.cursor = Buffer.from(page[page.length - 1]!.key, "utf8").toString("base64url");
+    if (more) result.cursor = cursorAfter(page[page.length - 1]!.key);
     return result;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.#db.isOpen) this.#db.close();
   }
-}
-
-/** Workers KV's shortest expiry: a key expires at least this many seconds after it is written. */
-const KV_MIN_TTL_SECONDS = 60;
-/** The latest expiry (year 2286 in epoch seconds): past it a value means "never", which omitting it says. */
-const KV_MAX_EXPIRATION_SECONDS = 9_999_999_999;
-
-/** A value as a message quotes it (JSON, with NaN and Infinity as themselves). */
-function show(v: unknown): string {
-  return typeof v === "number" ? String(v) : (JSON.stringify(v) ?? typeof v);
-}
-
-function checkKey(key: unknown): asserts key is string {
-  if (typeof key !== "string") throw new StratusError("STRATUS_E_KV_ARGUMENT", `KV: a key must be a string, got ${key === null ? "null" : typeof key}`);
-  // SQLite stores keys as UTF-8, where every lone surrogate becomes U+FFFD: "\ud800", "\udfff" and
-  // "\ufffd" would be one key.
-  if (!key.isWellFormed())
-    throw new StratusError(
-      "STRATUS_E_KV_ARGUMENT",
-      `KV: the key ${JSON.stringify(key.slice(0, 40))} is not well-formed UTF-16 (a lone surrogate); use valid text`,
-    );
-  if (key === "" || key === "." || key === "..")
-    throw new StratusError("STRATUS_E_KV_ARGUMENT", `KV: the key ${JSON.stringify(key)} is not allowed; use a non-empty name other than "." and ".."`);
-  const n = encoder.encode(key).byteLength;
-  if (n > KV_LIMITS.maxKeyBytes)
-    throw new StratusError(
-      "STRATUS_E_KV_LIMIT",
-      `KV: the key "${key.slice(0, 40)}..." is ${n} bytes; the limit is ${KV_LIMITS.maxKeyBytes}: use a shorter key (e.g. a hash)`,
-    );
 }

@@ -96,9 +96,9 @@ export class SqliteStateProvider implements StateProvider {
     return { timeoutMs: (this.#limits.get(service) ?? DEFAULT_LIMITS).timeoutMs, quota: this.#quota(service) };
   }
 
-  close(): void {
-    for (const s of this.#kv.values()) s.close();
-    for (const s of this.#sql.values()) s.close();
+  async close(): Promise<void> {
+    for (const s of this.#kv.values()) await s.close();
+    for (const s of this.#sql.values()) await s.close();
     for (const e of this.#executors.values()) e.close();
     this.#kv.clear();
     this.#sql.clear();
@@ -136,7 +136,7 @@ class InlineSqlDatabase implements SqlDatabase {
     return this.#allow().exec(sql);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#engine.close();
   }
 }
@@ -165,7 +165,7 @@ class ProcessSqlDatabase implements SqlDatabase {
     return this.#executor.call(this.#file, "exec", [sql], this.#limits());
   }
 
-  close(): void {
+  async close(): Promise<void> {
     // The executor (shared by the service's databases) is closed by the provider.
   }
 }
