@@ -156,10 +156,10 @@ for (const concurrency of [1, 64]) {
       await start();
       try {
         await get("heavy", "h0");
-        await window(300); // 200 ms over
+        await window(150); // 100 ms over its share (half of one core, beside light)
         assert.deepEqual(runtime.cpuHeld, ["heavy"]);
         const held = get("heavy", "h1");
-        await window(0); // repays 100 ms (its share of the window)
+        await window(0); // repays 50 ms (its share of the window)
         assert.deepEqual(runtime.cpuHeld, ["heavy"]);
         await window(0);
         assert.deepEqual(runtime.cpuHeld, []);

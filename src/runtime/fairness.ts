@@ -8,10 +8,9 @@
  * isolates (isolated-vm reports it per isolate). The process's own CPU (gateway, I/O, GC: its CPU
  * time minus every isolate's) serves all services and is bounded per request by the platform, so
  * it is not charged to anyone: it comes off the node's cores, and the rest is what isolates share.
- * The fair share of an active service is an equal part of that, or all that the others left,
- * whichever is more. A service over its share and above the mean runs into debt by the excess;
- * under it, the debt is repaid. While the machine is not saturated (idle CPU above 10%) or only
- * one service has work, debts are forgiven at once. A held service's queued work goes in as soon
+ * The fair share of an active service is an equal part of that. A service over its share and
+ * above the mean runs into debt by the excess; under it, the debt is repaid. While the machine is
+ * not saturated (idle CPU above 10%) or only one service has work, debts are forgiven at once. A held service's queued work goes in as soon
  * as its debt is repaid, and never later than MAX_HOLD_MS after the hold began. Any fault in the
  * accounting turns fairness off for the life of the process (everything held goes in) rather
  * than stall traffic.
@@ -248,8 +247,10 @@ export class CpuFairness implements AdmissionGate {
       if (!a) this.#accounts.set(service, (a = { debt: 0, heldSince: null }));
       const [use, on] = node.services[service]!;
       if (contended && on) {
-        // An equal part of what is left, or all that the others left, whichever is more.
-        const fair = Math.max(avail / active, avail - (isolates - use));
+        // An equal part of what the gateways leave. Not "all that the others left": under
+        // saturation the others' use is what they got, not what they needed (a starved gateway
+        // looks light). Spare CPU is not wasted for it: the machine is then not saturated.
+        const fair = avail / active;
         // Only a service above the mean runs into debt: the light ones are never held.
         const over = use > fair && use > isolates / active ? use - fair : Math.min(0, use - fair);
         // In core-nanoseconds, bounded by the node's cores over one hold (a hold ends within MAX_HOLD_MS anyway).
