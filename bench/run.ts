@@ -5,6 +5,7 @@
 //   2. Cold start: new isolate (or a pre-warmed blank one) + load the bundle + first response; and
 //      as a user sees it, the first request through `stratus dev`'s gateway after scale to zero.
 //   3. Save to first response from the new code, through `stratus dev`'s watcher.
+//   4. Noisy neighbour (bench/noisy.ts): a victim's latency beside a neighbour that saturates the CPU.
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
@@ -15,6 +16,7 @@ import { loadStack } from "../src/config/index.ts";
 import { DevServer } from "../src/dev/index.ts";
 import { Instance, createBlankIsolate } from "../src/runtime/instance.ts";
 import { silentLogger } from "../src/telemetry/index.ts";
+import { noisyBench, noisyTable } from "./noisy.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = join(HERE, "..");
@@ -201,64 +203,6 @@ async function reloadBench(): Promise<{ p50: number; p99: number; n: number }> {
 }
 
 const f = (n: number, d = 1): string => n.toFixed(d);
-type LatencyFigures = { p50: number; p99: number; rps: number; errors: number };
-
-/**
- * Noisy neighbour: service b at a fixed rate (2,000 req/s, 10 connections) alone, then while
- * service a is hammered (40 connections flat out), while every request to a loops forever (cut at
- * limits.cpu), and while every request to a runs out of memory (limits.memory). The load on a
- * comes from a separate autocannon process so it cannot slow the measuring one.
- */
-async function noisyBench(): Promise<Record<string, LatencyFigures>> {
-  const port = await freePort();
-  const dev = spawn(
-    process.execPath,
-    [join(ROOT, "bin/stratus.js"), "dev", join(HERE, "noisy"), "--port", String(port), "--control-port", "0", "--json", "--no-watch"],
-    {
-      stdio: ["ignore", "ignore", "inherit"],
-      env: { ...process.env, NODE_OPTIONS: "" },
-    },
-  );
-  const out: Record<string, LatencyFigures> = {};
-  try {
-    await until(`http://127.0.0.1:${port}/b`);
-    await until(`http://127.0.0.1:${port}/a/hello`);
-    const measureB = async (): Promise<LatencyFigures> => {
-      const r = await autocannon({ url: `http://127.0.0.1:${port}/b`, connections: 10, overallRate: 2000, duration: DURATION });
-      return { p50: r.latency.p50, p99: r.latency.p99, rps: r.requests.average, errors: r.errors + r.non2xx };
-    };
-    await autocannon({ url: `http://127.0.0.1:${port}/b`, connections: 10, overallRate: 2000, duration: 2 });
-    out["b alone"] = await measureB();
-    for (const [label, path, connections] of [
-      ["b while a is hammered", "/a/hello", 40],
-      ["b while a loops forever", "/a/loop", 4],
-      ["b while a runs out of memory", "/a/oom", 4],
-    ] as const) {
-      const noise = spawn(
-        process.execPath,
-        [
-          join(ROOT, "node_modules/autocannon/autocannon.js"),
-          "-c",
-          String(connections),
-          "-d",
-          String(DURATION + 3),
-          "--timeout",
-          "5",
-          `http://127.0.0.1:${port}${path}`,
-        ],
-        { stdio: "ignore" },
-      );
-      await new Promise((r) => setTimeout(r, 1500)); // let the noise reach full strength
-      out[label] = await measureB();
-      noise.kill("SIGINT");
-      await new Promise((r) => noise.once("exit", r));
-    }
-  } finally {
-    await stop(dev);
-  }
-  return out;
-}
-
 type DensityFigures = { services: number; warm: number; instances: number; baselineMb: number; deployedMb: number; warmMb: number; deployMsPerService: number };
 type NodeMemory = { primaryMb: number; workersMb: number[] };
 type NodeDensity = { services: number; warm: number; deployed: NodeMemory; warmed: NodeMemory };
@@ -340,7 +284,11 @@ const cold = !only || only === "cold" ? await coldStart() : {};
 const coldE2e = !only || only === "cold" ? await coldEndToEnd() : null;
 const reload = !only || only === "reload" ? await reloadBench() : { p50: NaN, p99: NaN, n: 0 };
 const density = !only || only === "density" ? await densityBench() : null;
-const noisy = !only || only === "noisy" ? await noisyBench() : null;
+// Issue 10's saturating neighbour, with CPU fairness off and on (BENCH_FAIRNESS lists the modes).
+const noisy =
+  !only || only === "noisy"
+    ? await noisyBench((process.env["BENCH_FAIRNESS"] ?? "off,admission").split(","), Number(process.env["BENCH_ROUNDS"] ?? 3), DURATION)
+    : null;
 const events = !only || only === "events" ? await eventsBench() : null;
 const deploy = !only || only === "deploy" ? await deployBench() : null;
 const bare = http["bare Node http.createServer"] ?? { rps: NaN };
@@ -408,14 +356,7 @@ if (json) {
         ]
       : []),
     "",
-    "Noisy neighbour: b at 2,000 req/s, 2 workers             p50 ms  p99 ms  req/s  errors  p99 vs alone (target <= 2x)",
-    ...(noisy
-      ? Object.entries(noisy).map(
-          ([k, v]) =>
-            `  ${k.padEnd(52)} ${f(v.p50).padStart(6)}  ${f(v.p99).padStart(6)}  ${f(v.rps, 0).padStart(5)}  ${String(v.errors).padStart(6)}  ${f(v.p99 / noisy["b alone"]!.p99, 2)}`,
-        )
-      : []),
-    "",
+    ...(noisy ? [...noisyTable(noisy), ""] : []),
     "Deploy a changed service -> first response from it       p50 ms  p99 ms  n   (target p50 < 100)",
     ...(deploy
       ? [

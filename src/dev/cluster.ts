@@ -7,7 +7,7 @@ import cluster, { type Worker } from "node:cluster";
 import { fileURLToPath } from "node:url";
 import { encodeBackends, type Backends } from "../backends/index.ts";
 import type { ResolvedService, ResolvedStack } from "../config/index.ts";
-import type { CanarySticky } from "../runtime/index.ts";
+import { sumReports, type CanarySticky, type CpuReport } from "../runtime/index.ts";
 import { StratusError, type ErrorCode } from "../errors/index.ts";
 import type { BundleRef, LoadOutcome } from "../stack/index.ts";
 import { aggregateMetrics, type Logger, type MetricsJson } from "../telemetry/index.ts";
@@ -24,7 +24,8 @@ export type ToWorker =
   | { type: "stop"; seq: number }
   | { type: "grant"; id: number; ok: boolean; seq: 0 }
   | { type: "reclaim"; service: string; seq: 0 }
-  | { type: "available"; service: string; seq: 0 };
+  | { type: "available"; service: string; seq: 0 }
+  | { type: "cpu"; others: CpuReport; seq: 0 };
 
 /** Worker -> primary messages. */
 export type FromWorker =
@@ -36,7 +37,8 @@ export type FromWorker =
   | { type: "failed"; message: string; code?: string; seq: number }
   | { type: "recycle"; rssMb: number; seq: 0 }
   | { type: "take"; service: string; id: number; seq: 0 }
-  | { type: "give"; service: string; seq: 0 };
+  | { type: "give"; service: string; seq: 0 }
+  | { type: "cpu"; report: CpuReport; seq: 0 };
 
 /** Sends to a worker that may be on its way out: a closed channel is not the supervisor's fault. */
 /** A canary as workers receive it. */
@@ -127,6 +129,8 @@ export class ClusterWorkers implements Workers {
   readonly #held = new Map<string, Map<Worker, number>>();
   readonly #wanting = new Map<string, Set<Worker>>();
   readonly #recycling = new Set<Worker>();
+  /** Each worker's latest CPU report (runtime/fairness.ts), with when it came. */
+  readonly #cpu = new Map<Worker, { report: CpuReport; at: number }>();
 
   constructor(opts: ClusterOptions) {
     this.#opts = opts;
@@ -251,6 +255,19 @@ export class ClusterWorkers implements Workers {
     for (const x of wanting) if (this.#workers.has(x)) tell(x, { type: "available", service, seq: 0 });
   }
 
+  /**
+   * A worker's CPU over its last window: it gets back the sum of the other workers' latest, so
+   * CPU-fair admission judges on the whole node (runtime/fairness.ts). A report older than a
+   * second (a worker stuck or gone) no longer counts.
+   */
+  #shareCpu(w: Worker, report: CpuReport): void {
+    const now = Date.now();
+    this.#cpu.set(w, { report, at: now });
+    const others: CpuReport[] = [];
+    for (const [x, r] of this.#cpu) if (x !== w && now - r.at < 1000) others.push(r.report);
+    tell(w, { type: "cpu", others: sumReports(others), seq: 0 });
+  }
+
   /** Watches a worker for its request to be recycled (its memory guard tripped). */
   #track(w: Worker): void {
     w.on("exit", (code, signal) => this.#exited(w, code, signal));
@@ -260,6 +277,7 @@ export class ClusterWorkers implements Workers {
       if (m.type === "recycle") void this.#recycle(w, m.rssMb);
       else if (m.type === "take") this.#take(w, m.service, m.id);
       else if (m.type === "give") this.#give(w, m.service);
+      else if (m.type === "cpu") this.#shareCpu(w, m.report);
     });
   }
 
@@ -286,6 +304,7 @@ export class ClusterWorkers implements Workers {
 
   #exited(w: Worker, code: number | null, signal: string | null): void {
     this.#workers.delete(w);
+    this.#cpu.delete(w);
     // Whatever budget it held is free again.
     for (const [service, held] of this.#held) {
       if (held.delete(w)) this.#announce(service);

@@ -1,7 +1,7 @@
 /** Entry of a worker process: a StackHost driven by messages from the supervisor. */
 import type { AddressInfo } from "node:net";
 import { chooseBackends, decodeBackends } from "../backends/index.ts";
-import type { Capacity } from "../runtime/index.ts";
+import type { Capacity, CpuPeers, CpuReport } from "../runtime/index.ts";
 import { StackHost } from "../stack/index.ts";
 import { createLogger, LogBuffer } from "../telemetry/index.ts";
 import type { FromWorker, ToWorker } from "./cluster.ts";
@@ -35,12 +35,25 @@ const capacity: Capacity = {
   },
 };
 
+// CPU-fair admission judges on the whole node: the supervisor passes each worker's CPU figures
+// to the others (runtime/fairness.ts). The answer to one report is used at the next tick.
+let otherWorkers: CpuReport | null = null;
+const peers: CpuPeers = {
+  exchange(mine) {
+    send({ type: "cpu", report: mine, seq: 0 });
+    return otherWorkers;
+  },
+};
+
 function ensureHost(): StackHost {
-  host ??= new StackHost({
-    backends,
-    capacity,
-    logger: createLogger({ json, level: process.env["STRATUS_LOG_LEVEL"] ?? "info", ...(logs ? { buffer: logs } : {}) }),
-  });
+  if (!host) {
+    host = new StackHost({
+      backends,
+      capacity,
+      logger: createLogger({ json, level: process.env["STRATUS_LOG_LEVEL"] ?? "info", ...(logs ? { buffer: logs } : {}) }),
+    });
+    host.runtime.shareCpu(peers);
+  }
   return host;
 }
 
@@ -95,6 +108,7 @@ process.on("message", (m: ToWorker) => {
     grants.delete(m.id);
     return;
   }
+  if (m.type === "cpu") return void (otherWorkers = m.others);
   if (m.type === "reclaim") return host?.runtime.reclaim(m.service);
   if (m.type === "available") return host?.runtime.retry(m.service);
   if (!TYPES.has(m.type)) return;

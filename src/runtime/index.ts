@@ -15,3 +15,4 @@ export {
 export { errorResult, readBody, createBlankIsolate, type InvokeRequest, type InvokeResult, type TaskOutcome } from "./instance.ts";
 export { hostAllowed } from "./host-io.ts";
 export { UNLIMITED, type Capacity } from "./capacity.ts";
+export { sumReports, type CpuPeers, type CpuReport } from "./fairness.ts";

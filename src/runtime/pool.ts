@@ -28,6 +28,18 @@ export interface BlankSource {
   settled(): void;
 }
 
+/**
+ * Admission of new work (fairness.ts): while it holds a service, the service's new work waits in
+ * its pool's queue even when an instance has a free slot, and freed slots are not handed to the
+ * queue; admit() lets the waiting work in once the hold ends.
+ */
+export interface AdmissionGate {
+  held(service: string): boolean;
+}
+
+/** The gate when admission is not CPU-fair: nothing is held. */
+export const OPEN_GATE: AdmissionGate = { held: () => false };
+
 /** Pool events the runtime turns into logs. */
 export interface PoolEvents {
   instanceDied(service: string, code: ErrorCode): void;
@@ -77,6 +89,8 @@ export class Pool {
   desired = 0;
   /** True while a burst holds the pool in panic mode (no scale-down). */
   panic = false;
+  /** Admission of new work (fairness.ts); set by the runtime. */
+  gate: AdmissionGate = OPEN_GATE;
   /** Invocations started, cold starts (counters for status and logs). */
   invocations = 0;
   coldStarts = 0;
@@ -143,6 +157,10 @@ export class Pool {
   }
   get queued(): number {
     return this.#queue.length;
+  }
+  /** The live instances (fairness.ts reads their CPU time). */
+  get instances(): readonly Instance[] {
+    return this.#instances;
   }
 
   async #create(): Promise<Instance> {
@@ -261,6 +279,9 @@ export class Pool {
     if (this.#draining) throw drainingError(this.service.name);
     this.invocations++;
     const c = this.service.scale.concurrency;
+    // Over its share of the CPU (fairness.ts): wait, even with a slot free, until the hold ends.
+    // Work that must run alone (an event retried on its own) is not held: it would lose its own instance.
+    if (!alone && this.gate.held(this.service.name)) return this.#enqueue();
     // Work that runs alone takes every slot of an idle or new instance, so nothing else shares it.
     const slots = alone ? c : 1;
     let best: Instance | undefined;
@@ -348,6 +369,8 @@ export class Pool {
   }
 
   #grow(): void {
+    // Held work waits for the hold to end, not for a new instance (admit() grows then).
+    if (this.gate.held(this.service.name)) return;
     if (this.#instances.length + this.#starting >= this.service.scale.max || this.#clock() < this.#pausedUntil) return;
     this.#startInstance().then(
       (inst) => {
@@ -367,8 +390,9 @@ export class Pool {
     );
   }
 
-  /** Gives a new instance's free slots to waiting requests. */
+  /** Gives a new instance's free slots to waiting requests (none while the gate holds them). */
   #handOff(inst: Instance): void {
+    if (this.gate.held(this.service.name)) return;
     while (this.#queue.length > 0 && !inst.dead && inst.leased < this.service.scale.concurrency) {
       inst.leased++;
       this.#queue.shift()!.resolve(inst);
@@ -381,7 +405,7 @@ export class Pool {
       inst.leased -= slots - 1;
       this.#handOff(inst);
     }
-    if (this.#queue.length > 0 && !inst.dead) {
+    if (this.#queue.length > 0 && !inst.dead && !this.gate.held(this.service.name)) {
       this.#queue.shift()!.resolve(inst);
       return;
     }
@@ -463,6 +487,24 @@ export class Pool {
       this.#instances.splice(this.#instances.indexOf(idle), 1);
       this.#retire(idle);
     } else this.#reclaim = true; // busy or still starting: the next one to go idle goes
+  }
+
+  /** The admission gate let this service's work in again: free slots take what waited, and instances start for the rest. */
+  admit(): void {
+    if (this.#draining) return;
+    for (const inst of this.#instances) this.#handOff(inst);
+    if (this.#queue.length > 0 && this.#instances.length === 0 && this.#starting === 0 && this.#clock() < this.#pausedUntil) {
+      // Nothing to serve them and nothing may start (a crash-loop pause): they get the 503 they
+      // would have had without the hold, not a wait until limits.timeout.
+      for (const w of this.#queue.splice(0)) {
+        try {
+          this.#checkPaused();
+        } catch (err) {
+          w.reject(err);
+        }
+      }
+    }
+    if (this.#queue.length > 0 && this.#starting === 0) this.#grow();
   }
 
   /** Budget came back on the node: start instances for requests waiting here, and up to scale.min. */

@@ -12,9 +12,11 @@ import { HostIo, type Publisher } from "./host-io.ts";
 
 export type { Publisher };
 import { errorResult, makeBlankIsolate, type InvokeRequest, type InvokeResult, type LoadedCode, type TaskOutcome } from "./instance.ts";
-import { isDraining, Pool, type Lease } from "./pool.ts";
+import { CpuFairness, fairnessFromEnv, type CpuMeter, type CpuPeers, type FairnessMode } from "./fairness.ts";
+import { isDraining, OPEN_GATE, Pool, type Lease } from "./pool.ts";
 import { Spares } from "./spares.ts";
 import { firstUserFrame, stackMapper, type StackMapper } from "./stack-map.ts";
+import { IsolateThreadPriority } from "./thread-priority.ts";
 
 /** A service version's code as deployed: the bundle, its hash, and its source map when it has one. */
 export interface DeployCode {
@@ -49,6 +51,13 @@ export interface RuntimeOptions {
   route?: (service: string, method: string, path: string) => Record<string, string> | null;
   /** Secret values by name (read at each instance start); they are also redacted from console lines and error messages. */
   secrets?: () => ReadonlyMap<string, string>;
+  /**
+   * CPU fairness between services (fairness.ts, thread-priority.ts). `mode`: "admission" is
+   * CPU-fair admission, "priority" isolate threads at a lower OS priority, "both" or "off"
+   * (default: STRATUS_CPU_FAIRNESS, else "admission"); `cores`: the node's cores (default
+   * this machine's). `meter`: for tests.
+   */
+  fairness?: { mode?: FairnessMode; cores?: number; meter?: CpuMeter };
 }
 
 const REDACTED = "[REDACTED]";
@@ -173,15 +182,37 @@ export class Runtime {
   #closed = false;
   /** One timer for every pool: the autoscalers' ticks and the idle sweeps (none on a clock of the caller's). */
   readonly #ticker: NodeJS.Timeout | undefined;
+  /** CPU-fair admission (null when off). */
+  readonly #fair: CpuFairness | null;
+  /** Isolate threads at a lower OS priority (null when off). */
+  readonly #priority: IsolateThreadPriority | null;
 
   constructor(opts: RuntimeOptions) {
     this.#opts = opts;
+    const mode = opts.fairness?.mode ?? fairnessFromEnv();
+    this.#fair =
+      mode === "admission" || mode === "both"
+        ? new CpuFairness({
+            ...(opts.fairness?.cores !== undefined ? { cores: opts.fairness.cores } : {}),
+            ...(opts.fairness?.meter ? { meter: opts.fairness.meter } : {}),
+            ...(opts.clock ? { clock: opts.clock } : {}),
+            onFault: (err) => opts.logger.warn({ err: String(err) }, "CPU fairness failed and is off for this process; every service is admitted as it comes"),
+          })
+        : null;
+    this.#priority =
+      mode === "priority" || mode === "both"
+        ? new IsolateThreadPriority({
+            onError: (err) => opts.logger.warn({ err: String(err) }, "isolate threads could not be given a lower priority; they keep the event loop's"),
+          })
+        : null;
     this.#spares = new Spares({ target: opts.spares ?? 2, memoryMb: DEFAULT_MEMORY, make: makeBlankIsolate });
     this.#ticker = opts.clock ? undefined : setInterval(() => this.#tick(), TICK_MS).unref();
   }
 
   #tick(): void {
     const now = (this.#opts.clock ?? Date.now)();
+    this.#fair?.tick([...this.#pools.values(), ...[...this.#canaries.values()].map((c) => c.pool)]);
+    this.#priority?.scan();
     for (const p of this.#pools.values()) {
       p.tick(now);
       p.sweep(now);
@@ -242,6 +273,7 @@ export class Runtime {
       this.#opts.clock ?? Date.now,
       this.#opts.capacity,
     );
+    pool.gate = this.#fair ?? OPEN_GATE;
     try {
       await pool.start();
     } catch (err) {
@@ -513,6 +545,16 @@ export class Runtime {
   /** `service`'s node-wide budget has room again: start instances for requests waiting here. */
   retry(service: string): void {
     this.#pools.get(service)?.retry();
+  }
+
+  /** CPU fairness judges on the whole node's figures from now on: `peers` are the other worker processes. */
+  shareCpu(peers: CpuPeers): void {
+    if (this.#fair) this.#fair.peers = peers;
+  }
+
+  /** Services whose new work CPU fairness holds now (fairness.ts). */
+  get cpuHeld(): string[] {
+    return this.#fair?.holding ?? [];
   }
 
   /** Runs every pool's autoscaler step and idle sweep now (also done every 100 ms); tests call it after moving the clock. */
