@@ -73,3 +73,21 @@ test("a refused budget disposes the instance made meanwhile, and the request wai
   await h.pool.drain();
   assert.equal(await waiting, "STRATUS_E_SERVICE_UNAVAILABLE");
 });
+
+test("after a refusal, a start asks first and makes nothing when refused again (no isolate per refused ask)", async () => {
+  const h = harness();
+  const first = Promise.resolve(h.pool.acquire()).catch(() => undefined);
+  h.answers[0]!(false);
+  for (let i = 0; i < 500 && !h.steps.includes("start ended"); i++) await new Promise((r) => setImmediate(r));
+  const before = h.steps.length;
+  const second = Promise.resolve(h.pool.acquire()).catch(() => undefined);
+  for (let i = 0; i < 20 && h.answers.length < 2; i++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(h.steps.slice(before), ["budget asked"], "asked, and nothing made before the answer");
+  h.answers[1]!(false);
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(h.steps.slice(before), ["budget asked"], "refused: no instance was made for it");
+  assert.equal(h.handed.length, 1);
+  assert.equal(h.pool.queued, 2);
+  await h.pool.drain();
+  await Promise.all([first, second]);
+});
