@@ -116,9 +116,11 @@ services:
         bodies,
         tags.map((t) => t + t),
       );
-      // waitUntil work ends after the responses.
+      // waitUntil work ends after the responses, and console lines reach the logger asynchronously
+      // (a stream's last pull may log after the client has read the body): wait for all of them.
+      const expected = N * LABELS("t").length;
       const deadline = Date.now() + 10_000;
-      while (lines.filter((l) => l.msg.startsWith("wait-until ")).length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (lines.filter((l) => l.source === "console").length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       const consoleLines = lines.filter((l) => l.source === "console");
       const wrong: string[] = [];
       for (const t of tags) {
