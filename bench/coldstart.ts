@@ -8,23 +8,14 @@
 //   COLD_MAINS="label=.../src/cli/main.ts,..." runs several checkouts side by side, taking turns.
 import { spawn, type ChildProcess } from "node:child_process";
 import { request } from "node:http";
-import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
+import { freePort } from "./servers.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = join(HERE, "..");
 const RUNS = Number(process.env["COLD_RUNS"] ?? 30);
 const IDLE_MS = 1000;
 const main = process.env["COLD_RUNNER"] === "dist" ? join(ROOT, "dist/cli/main.js") : join(ROOT, "src/cli/main.ts");
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** One GET on a connection of its own; resolves with the status and the ms to the end of the body. */
 function timed(port: number, path: string): Promise<{ status: number; ms: number }> {

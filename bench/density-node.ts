@@ -7,22 +7,13 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
-import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
+import { freePort } from "./servers.ts";
 
 const N = Number(process.env["DENSITY_SERVICES"] ?? 1000);
 const WARM = Number(process.env["DENSITY_WARM"] ?? 100);
 const ROOT = new URL("..", import.meta.url).pathname;
 const main = process.env["DENSITY_RUNNER"] === "dist" ? join(ROOT, "dist/cli/main.js") : join(ROOT, "src/cli/main.ts");
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function get(port: number, path: string): Promise<number> {
   return new Promise((resolve) => {

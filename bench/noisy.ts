@@ -5,11 +5,11 @@
 // Each mode of CPU fairness (STRATUS_CPU_FAIRNESS, docs/architecture.md) takes its turn in every
 // round, so a noisy minute on the shared machine does not land on one side only; the table gives
 // the median and the spread (min-max) over the rounds.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { loadavg } from "node:os";
-import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import { freePort, until, stop } from "./servers.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = join(HERE, "..");
@@ -28,34 +28,6 @@ export interface NoisyRound {
 /** The figures of one mode over every round. */
 export interface NoisyMode {
   rounds: NoisyRound[];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(url: string): Promise<void> {
-  const end = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > end) throw new Error(`${url} did not come up in 30 s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGINT");
-  await exited;
 }
 
 async function victim(url: string, seconds: number): Promise<NoisyRound["alone"]> {

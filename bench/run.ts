@@ -6,9 +6,8 @@
 //      as a user sees it, the first request through `stratus dev`'s gateway after scale to zero.
 //   3. Save to first response from the new code, through `stratus dev`'s watcher.
 //   4. Noisy neighbour (bench/noisy.ts): a victim's latency beside a neighbour that saturates the CPU.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { bundleService } from "../src/build/index.ts";
@@ -17,6 +16,7 @@ import { DevServer } from "../src/dev/index.ts";
 import { Instance, createBlankIsolate } from "../src/runtime/instance.ts";
 import { silentLogger } from "../src/telemetry/index.ts";
 import { noisyBench, noisyTable } from "./noisy.ts";
+import { freePort, until, stop } from "./servers.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = join(HERE, "..");
@@ -55,34 +55,6 @@ async function load(url: string, pid: number): Promise<HttpFigures> {
   const r = await autocannon({ url, connections: 50, duration: DURATION });
   const cpu = treeCpuMicros(pid) - cpu0;
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx, cpuPerRequest: cpu / r.requests.total };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createNetServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(url: string): Promise<void> {
-  const end = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > end) throw new Error(`${url} did not come up in 30 s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGINT");
-  await exited;
 }
 
 /** Throughput, latency, and CPU µs the server processes spent per request. */
