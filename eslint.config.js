@@ -14,6 +14,7 @@ const SUBSYSTEMS = [
   "events",
   "gateway",
   "node",
+  "postgres",
   "registry",
   "runtime",
   "stack",

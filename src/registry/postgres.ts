@@ -4,6 +4,7 @@
  * every node reads and changes the same registry. `pg` is imported on the first call.
  */
 import type { Pool, PoolClient } from "pg";
+import { openSchemaPool, quotedSchema } from "../postgres/index.ts";
 import { StratusError } from "../errors/index.ts";
 import type { AppliedStack, AuditEntry, Registry, Role, SealedSecret, TokenInfo, VersionRecord } from "./interface.ts";
 
@@ -16,8 +17,6 @@ export interface PostgresRegistryOptions {
   /** Most connections this process opens (default 4). */
   maxConnections?: number;
 }
-
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 const tables = (s: string): string[] => [
   `CREATE TABLE IF NOT EXISTS ${s}.registry_meta (key text PRIMARY KEY, value text NOT NULL)`,
@@ -68,14 +67,8 @@ export class PostgresRegistry implements Registry {
   #closed = false;
 
   constructor(opts: PostgresRegistryOptions) {
-    if (!SCHEMA_NAME.test(opts.schema)) {
-      throw new StratusError(
-        "STRATUS_E_CLI_USAGE",
-        `the PostgreSQL schema name ${JSON.stringify(opts.schema)} is not valid; use lowercase letters, digits and _ (at most 63), starting with a letter or _`,
-      );
-    }
+    this.#s = quotedSchema(opts.schema);
     this.#opts = opts;
-    this.#s = `"${opts.schema}"`;
   }
 
   #ready(): Promise<Pool> {
@@ -87,23 +80,15 @@ export class PostgresRegistry implements Registry {
     return this.#pool;
   }
 
-  async #connect(): Promise<Pool> {
-    const { default: pg } = await import("pg");
-    const pool = new pg.Pool({ connectionString: this.#opts.url, max: this.#opts.maxConnections ?? 4, connectionTimeoutMillis: 10_000 });
-    // A broken idle connection is dropped by the pool; without a listener it would end the process.
-    pool.on("error", () => undefined);
-    try {
-      await this.#inTx(pool, async (c) => {
-        // Nodes starting together: one creates the tables, the others wait and find them.
-        await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`stratus-registry:${this.#opts.schema}`]);
-        await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.#s}`);
-        for (const t of tables(this.#s)) await c.query(t);
-      });
-    } catch (err) {
-      await pool.end().catch(() => undefined);
-      throw err;
-    }
-    return pool;
+  #connect(): Promise<Pool> {
+    return openSchemaPool({
+      url: this.#opts.url,
+      max: this.#opts.maxConnections ?? 4,
+      connectTimeoutMs: 10_000,
+      schema: this.#s,
+      lock: `stratus-registry:${this.#opts.schema}`,
+      tables: tables(this.#s),
+    });
   }
 
   async #inTx<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {

@@ -5,6 +5,7 @@
  * (the embedded one) until `{ sql: { engine: postgres } }` exists.
  */
 import type { Pool } from "pg";
+import { openSchemaPool, quotedSchema } from "../../postgres/index.ts";
 import { StratusError } from "../../errors/index.ts";
 import type { KvStore, SqlDatabase, StateLimits, StateProvider } from "../interface.ts";
 import { kvError, PostgresKvStore, type PgKvContext } from "./kv.ts";
@@ -28,8 +29,6 @@ export interface PostgresStateOptions {
   connectTimeoutMs?: number;
 }
 
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-
 /**
  * PostgresStateProvider. What it does not do yet: the per-service storage quota
  * (limits.storage) is not enforced on PostgreSQL KV.
@@ -42,14 +41,9 @@ export class PostgresStateProvider implements StateProvider {
   #closed = false;
 
   constructor(opts: PostgresStateOptions) {
-    if (!SCHEMA_NAME.test(opts.schema)) {
-      throw new StratusError(
-        "STRATUS_E_CLI_USAGE",
-        `the PostgreSQL schema name ${JSON.stringify(opts.schema)} is not valid; use lowercase letters, digits and _ (at most 63), starting with a letter or _`,
-      );
-    }
+    const schema = quotedSchema(opts.schema);
     this.#opts = opts;
-    this.#ctx = { ready: () => this.#ready(), table: `"${opts.schema}"."kv"`, clock: opts.clock ?? Date.now };
+    this.#ctx = { ready: () => this.#ready(), table: `${schema}."kv"`, clock: opts.clock ?? Date.now };
   }
 
   /** The pool, connected and with the table in place; a failed attempt is retried by the next call. */
@@ -62,44 +56,22 @@ export class PostgresStateProvider implements StateProvider {
     return this.#pool;
   }
 
-  async #connect(): Promise<Pool> {
-    const { default: pg } = await import("pg");
-    const pool = new pg.Pool({
-      connectionString: this.#opts.url,
+  #connect(): Promise<Pool> {
+    const schema = quotedSchema(this.#opts.schema);
+    return openSchemaPool({
+      url: this.#opts.url,
       max: this.#opts.maxConnections ?? 8,
-      connectionTimeoutMillis: this.#opts.connectTimeoutMs ?? 10_000,
-      idleTimeoutMillis: 30_000,
-    });
-    // An idle connection that breaks (server restart) is dropped by the pool; the next call
-    // reports any lasting failure. Without a listener the error would end the process.
-    pool.on("error", () => undefined);
-    const s = `"${this.#opts.schema}"`;
-    try {
-      const c = await pool.connect();
-      try {
-        // Nodes of a cluster start together: one of them creates the schema and table, the
-        // others wait on the lock and find them.
-        await c.query("BEGIN");
-        await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`stratus-kv:${this.#opts.schema}`]);
-        await c.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-        await c.query(
-          `CREATE TABLE IF NOT EXISTS ${s}.kv (
+      connectTimeoutMs: this.#opts.connectTimeoutMs ?? 10_000,
+      idleTimeoutMs: 30_000,
+      schema,
+      lock: `stratus-kv:${this.#opts.schema}`,
+      tables: [
+        `CREATE TABLE IF NOT EXISTS ${schema}.kv (
              service text NOT NULL, binding text NOT NULL, key bytea NOT NULL,
              value bytea NOT NULL, expires bigint, metadata text,
              PRIMARY KEY (service, binding, key))`,
-        );
-        await c.query("COMMIT");
-      } catch (err) {
-        await c.query("ROLLBACK").catch(() => undefined);
-        throw err;
-      } finally {
-        c.release();
-      }
-    } catch (err) {
-      await pool.end().catch(() => undefined);
-      throw err;
-    }
-    return pool;
+      ],
+    });
   }
 
   kv(service: string, binding: string, _limits?: StateLimits): KvStore {
